@@ -1,0 +1,413 @@
+/*
+ * cmd/kloompas/main.c - wiring: flags, config, the loop, signals, the controllers.
+ *
+ * Everything the process owns hangs off one struct app on main's stack; nothing is
+ * global. Start-up errors that are the user's (a flag, the config) exit 2 with a
+ * message naming the flag or FILE:LINE; errors of the runtime (a port in use, no
+ * memory) exit 1. SIGTERM/SIGINT stop the controllers, close both HTTP servers and
+ * the signal handles, and let uv_run return with nothing left: the loop must then
+ * close cleanly, or the exit code says it did not.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <uv.h>
+
+#include "config/config.h"
+#include "config/flags.h"
+#include "controllers/controller.h"
+#include "kl_version.h"
+#include "util/error.h"
+#include "util/health.h"
+#include "util/httpd.h"
+#include "util/log.h"
+#include "util/metrics.h"
+
+#define MAX_CONTROLLERS 32
+
+struct app {
+	uv_loop_t loop;
+	struct kl_log log;
+	struct kl_flags flags;
+	struct kl_config config;
+	struct kl_metrics *metrics;
+	struct kl_health health;
+	struct kl_ctx ctx;
+	struct kl_httpd *httpd;
+	struct kl_httpd *chatops;
+	uv_signal_t sigterm;
+	uv_signal_t sigint;
+
+	size_t ncontrollers;
+	bool enabled[MAX_CONTROLLERS];
+	void *confs[MAX_CONTROLLERS];
+	void *states[MAX_CONTROLLERS]; /* non-NULL once init succeeded, until stopped */
+	bool started;
+
+	bool signals_ready;
+	bool stopping;
+	int pending; /* stops and closes not yet done */
+	int exit_code;
+};
+
+/* ---------------------------------------------------------------- HTTP endpoints */
+
+static void serve_metrics(struct kl_httpd_req *req, void *arg)
+{
+	struct app *app = arg;
+	char *text = NULL;
+	size_t len = 0;
+
+	if (kl_metrics_render(app->metrics, &text, &len) < 0) {
+		kl_httpd_respond(req, 500, NULL, NULL, "out of memory\n", 14);
+		return;
+	}
+	kl_httpd_respond(req, 200, "text/plain; version=0.0.4; charset=utf-8", NULL, text, len);
+	free(text);
+}
+
+static void serve_ok(struct kl_httpd_req *req, void *arg)
+{
+	kl_httpd_respond(req, 200, NULL, NULL, "ok\n", 3);
+}
+
+/* kube-apiserver style: "ok" when ready (the list with ?verbose), else the list + 503 */
+static void serve_readyz(struct kl_httpd_req *req, void *arg)
+{
+	struct app *app = arg;
+	char report[2048];
+	bool ready = kl_health_run(&app->health, report, sizeof(report));
+	const char *q = kl_httpd_req_query(req);
+
+	if (ready && !strstr(q, "verbose")) {
+		kl_httpd_respond(req, 200, NULL, NULL, "ok\n", 3);
+		return;
+	}
+	if (ready)
+		strncat(report, "readyz check passed\n", sizeof(report) - strlen(report) - 1);
+	else
+		strncat(report, "readyz check failed\n", sizeof(report) - strlen(report) - 1);
+	kl_httpd_respond(req, ready ? 200 : 503, NULL, NULL, report, strlen(report));
+}
+
+static bool check_controllers(void *arg, char *why, size_t len)
+{
+	struct app *app = arg;
+
+	if (!app->started)
+		snprintf(why, len, "controllers not started");
+	return app->started;
+}
+
+static bool check_shutdown(void *arg, char *why, size_t len)
+{
+	struct app *app = arg;
+
+	if (app->stopping)
+		snprintf(why, len, "shutting down");
+	return !app->stopping;
+}
+
+static int open_servers(struct app *app, struct kl_error *err)
+{
+	struct kl_httpd_limits lim;
+	int rc;
+
+	kl_httpd_limits_default(&lim);
+	app->httpd = kl_httpd_new(&app->loop, "metrics", &lim, &app->log);
+	if (!app->httpd)
+		return -ENOMEM;
+	if ((rc = kl_httpd_route(app->httpd, "/metrics", KL_HTTP_GET, serve_metrics, app)) < 0 ||
+	    (rc = kl_httpd_route(app->httpd, "/healthz", KL_HTTP_GET, serve_ok, app)) < 0 ||
+	    (rc = kl_httpd_route(app->httpd, "/livez", KL_HTTP_GET, serve_ok, app)) < 0 ||
+	    (rc = kl_httpd_route(app->httpd, "/readyz", KL_HTTP_GET, serve_readyz, app)) < 0)
+		return rc;
+	rc = kl_httpd_listen(app->httpd, app->flags.bind_address, err);
+	if (rc < 0)
+		return rc;
+	if (app->flags.chatops_bind_address) {
+		/* routes arrive with the replica enforcer; until then every path is a 404 */
+		app->chatops = kl_httpd_new(&app->loop, "chatops", &lim, &app->log);
+		if (!app->chatops)
+			return -ENOMEM;
+		rc = kl_httpd_listen(app->chatops, app->flags.chatops_bind_address, err);
+		if (rc < 0)
+			return rc;
+	}
+	return 0;
+}
+
+/* ---------------------------------------------------------------- metrics */
+
+static int register_metrics(struct app *app)
+{
+	static const char *const version_labels[] = { "version", NULL };
+	static const char *const ctl_labels[] = { "controller", NULL };
+	const char *version[] = { KL_VERSION };
+	struct kl_metric *build, *enabled, *leader;
+	size_t i;
+	int rc;
+
+	rc = kl_process_metrics_register(app->metrics);
+	if (rc < 0)
+		return rc;
+	build = kl_metrics_gauge(app->metrics, "kloompas_build_info",
+				 "Kloompas build; the value is always 1.", version_labels);
+	enabled = kl_metrics_gauge(app->metrics, "kloompas_controller_enabled",
+				   "1 when the controller is enabled by --controllers, else 0.",
+				   ctl_labels);
+	leader = kl_metrics_gauge(app->metrics, "kloompas_leader",
+				  "1 when this replica is the leader and acts, else 0.", NULL);
+	if (!build || !enabled || !leader)
+		return -ENOMEM;
+	if ((rc = kl_metric_set(build, version, 1)) < 0)
+		return rc;
+	for (i = 0; i < app->ncontrollers; i++) {
+		const char *name[] = { kl_controllers[i].name };
+
+		if ((rc = kl_metric_set(enabled, name, app->enabled[i] ? 1 : 0)) < 0)
+			return rc;
+	}
+	/* leader election arrives in its own issue: until then this replica always acts */
+	return kl_metric_set(leader, NULL, 1);
+}
+
+/* ---------------------------------------------------------------- shutdown */
+
+static void pending_done(void *arg)
+{
+	struct app *app = arg;
+
+	app->pending--;
+}
+
+static void signal_closed(uv_handle_t *h)
+{
+	pending_done(h->data);
+}
+
+static void shutdown_app(struct app *app)
+{
+	size_t i;
+
+	if (app->stopping)
+		return;
+	app->stopping = true;
+	for (i = 0; i < app->ncontrollers; i++) {
+		if (!app->states[i])
+			continue;
+		app->pending++;
+		kl_controllers[i].ops->stop(app->states[i], pending_done, app);
+		app->states[i] = NULL;
+	}
+	if (app->httpd) {
+		app->pending++;
+		kl_httpd_close(app->httpd, pending_done, app);
+		app->httpd = NULL;
+	}
+	if (app->chatops) {
+		app->pending++;
+		kl_httpd_close(app->chatops, pending_done, app);
+		app->chatops = NULL;
+	}
+	if (app->signals_ready) {
+		app->pending += 2;
+		uv_close((uv_handle_t *)&app->sigterm, signal_closed);
+		uv_close((uv_handle_t *)&app->sigint, signal_closed);
+	}
+}
+
+static void on_signal(uv_signal_t *h, int signum)
+{
+	struct app *app = h->data;
+
+	kl_log_info(&app->log, "main", "shutting down", "signal",
+		    signum == SIGTERM ? "SIGTERM" : "SIGINT");
+	shutdown_app(app);
+}
+
+/* ---------------------------------------------------------------- start-up */
+
+static int usage_error(const char *prog, const struct kl_error *err)
+{
+	char buf[1024];
+
+	fprintf(stderr, "%s: %s\n", prog, kl_error_str(err, buf, sizeof(buf)));
+	return 2;
+}
+
+/* Returns 0, or an exit code. */
+static int init_controllers(struct app *app, struct kl_error *err)
+{
+	size_t i;
+	int rc;
+
+	for (i = 0; i < app->ncontrollers; i++) {
+		if (!app->enabled[i])
+			continue;
+		rc = kl_controllers[i].ops->init(&app->ctx, app->confs[i], &app->states[i], err);
+		if (rc < 0) {
+			app->states[i] = NULL;
+			kl_error_set(err, NULL, 0, 0, "controller %s: %s", kl_controllers[i].name,
+				     strerror(-rc));
+			return rc == -EINVAL ? 2 : 1;
+		}
+	}
+	for (i = 0; i < app->ncontrollers; i++) {
+		if (!app->states[i])
+			continue;
+		rc = kl_controllers[i].ops->start(app->states[i]);
+		if (rc < 0) {
+			kl_error_set(err, NULL, 0, 0, "controller %s: start: %s",
+				     kl_controllers[i].name, strerror(-rc));
+			return 1;
+		}
+	}
+	app->started = true;
+	return 0;
+}
+
+static int start_loop_parts(struct app *app, struct kl_error *err)
+{
+	int rc;
+
+	app->metrics = kl_metrics_new();
+	if (!app->metrics)
+		return -ENOMEM;
+	kl_health_init(&app->health);
+	kl_health_add(&app->health, "shutdown", check_shutdown, app);
+	kl_health_add(&app->health, "controllers", check_controllers, app);
+	app->ctx.loop = &app->loop;
+	app->ctx.log = &app->log;
+	app->ctx.flags = &app->flags;
+	app->ctx.config = &app->config;
+	app->ctx.metrics = app->metrics;
+	app->ctx.health = &app->health;
+
+	rc = register_metrics(app);
+	if (rc < 0)
+		return rc;
+	uv_signal_init(&app->loop, &app->sigterm);
+	uv_signal_init(&app->loop, &app->sigint);
+	app->sigterm.data = app;
+	app->sigint.data = app;
+	uv_signal_start(&app->sigterm, on_signal, SIGTERM);
+	uv_signal_start(&app->sigint, on_signal, SIGINT);
+	app->signals_ready = true;
+	return open_servers(app, err);
+}
+
+static void log_start(struct app *app)
+{
+	char enabled[256] = "";
+	size_t i;
+
+	for (i = 0; i < app->ncontrollers; i++) {
+		if (!app->enabled[i])
+			continue;
+		if (enabled[0])
+			strncat(enabled, ",", sizeof(enabled) - strlen(enabled) - 1);
+		strncat(enabled, kl_controllers[i].name, sizeof(enabled) - strlen(enabled) - 1);
+	}
+	kl_log_info(&app->log, "main", "starting", "version", KL_VERSION, "controllers",
+		    enabled[0] ? enabled : "none", "config",
+		    app->config.path ? app->config.path : "(defaults)", "cluster",
+		    app->config.cluster, "bind_address", app->flags.bind_address, "dry_run",
+		    app->flags.dry_run ? "true" : "false");
+	if (app->flags.leader_elect)
+		kl_log_warn(&app->log, "main",
+			    "leader election is not built yet: this replica acts as leader");
+}
+
+static int run(struct app *app, const char *prog)
+{
+	struct kl_error err;
+	char buf[1024];
+	int rc, code;
+
+	kl_error_clear(&err);
+	rc = uv_loop_init(&app->loop);
+	if (rc < 0) {
+		fprintf(stderr, "%s: uv_loop_init: %s\n", prog, uv_strerror(rc));
+		return 1;
+	}
+	log_start(app);
+	rc = start_loop_parts(app, &err);
+	code = rc < 0 ? 1 : init_controllers(app, &err);
+	if (rc < 0 || code) {
+		if (!kl_error_isset(&err))
+			kl_error_set(&err, NULL, 0, 0, "start-up: %s", strerror(-rc));
+		kl_log_error(&app->log, "main", "cannot start", "error",
+			     kl_error_str(&err, buf, sizeof(buf)));
+		app->exit_code = code ? code : 1;
+		shutdown_app(app);
+	} else {
+		kl_log_info(&app->log, "main", "started", "bind_address",
+			    app->flags.bind_address);
+	}
+	uv_run(&app->loop, UV_RUN_DEFAULT);
+	if (app->pending != 0) {
+		kl_log_error(&app->log, "main", "loop ended with work pending");
+		app->exit_code = 1;
+	}
+	rc = uv_loop_close(&app->loop);
+	if (rc < 0) {
+		kl_log_error(&app->log, "main", "loop did not close cleanly", "error",
+			     uv_strerror(rc));
+		app->exit_code = 1;
+	}
+	kl_metrics_free(app->metrics);
+	if (app->exit_code == 0)
+		kl_log_info(&app->log, "main", "stopped");
+	return app->exit_code;
+}
+
+int main(int argc, char **argv)
+{
+	const char *prog = "kloompas";
+	struct app app;
+	struct kl_error err;
+	char help[512];
+	int rc, code;
+
+	memset(&app, 0, sizeof(app));
+	kl_error_clear(&err);
+	signal(SIGPIPE, SIG_IGN);
+	app.ncontrollers = kl_controllers_count();
+	kl_flags_init(&app.flags);
+	kl_config_init(&app.config);
+
+	if (kl_flags_parse(&app.flags, argc, argv, &err) < 0)
+		return usage_error(prog, &err);
+	if (app.flags.help) {
+		char ctl[400];
+
+		kl_controllers_help(ctl, sizeof(ctl));
+		snprintf(help, sizeof(help), "Known controllers: %s.", ctl);
+		kl_flags_usage(stdout, prog, help);
+		return 0;
+	}
+	if (app.flags.version) {
+		printf("kloompas %s\n", KL_VERSION);
+		return 0;
+	}
+	if (kl_controllers_select(app.flags.controllers, app.enabled, &err) < 0)
+		return usage_error(prog, &err);
+	if (app.flags.config && kl_config_load(&app.config, app.flags.config, &err) < 0) {
+		kl_config_free(&app.config);
+		return usage_error(prog, &err);
+	}
+	rc = kl_controllers_configure(&app.config, app.confs, &err);
+	if (rc < 0) {
+		kl_config_free(&app.config);
+		if (rc == -ENOMEM)
+			kl_error_set(&err, NULL, 0, 0, "out of memory");
+		return rc == -ENOMEM ? 1 : usage_error(prog, &err);
+	}
+	kl_log_init(&app.log, app.flags.log_format, app.flags.verbosity, stderr);
+	code = run(&app, prog);
+	kl_config_free(&app.config);
+	return code;
+}
