@@ -126,7 +126,7 @@ void kl_log_write(const struct kl_log *log, enum kl_log_level level, const char 
 	struct line l;
 	struct timeval tv;
 	struct tm tm;
-	char ts[40];
+	char ts[96];
 	const char *key, *val;
 	int json = log->format == KL_LOG_JSON;
 	va_list ap;

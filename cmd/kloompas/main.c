@@ -110,6 +110,15 @@ static bool check_shutdown(void *arg, char *why, size_t len)
 	return !app->stopping;
 }
 
+/* logs the port actually bound, which differs from the flag's for port 0 */
+static void log_listening(struct app *app, const char *server, const char *addr, int port)
+{
+	char p[16];
+
+	snprintf(p, sizeof(p), "%d", port);
+	kl_log_info(&app->log, "httpd", "listening", "server", server, "address", addr, "port", p);
+}
+
 static int open_servers(struct app *app, struct kl_error *err)
 {
 	struct kl_httpd_limits lim;
@@ -127,6 +136,7 @@ static int open_servers(struct app *app, struct kl_error *err)
 	rc = kl_httpd_listen(app->httpd, app->flags.bind_address, err);
 	if (rc < 0)
 		return rc;
+	log_listening(app, "metrics", app->flags.bind_address, kl_httpd_port(app->httpd));
 	if (app->flags.chatops_bind_address) {
 		/* routes arrive with the replica enforcer; until then every path is a 404 */
 		app->chatops = kl_httpd_new(&app->loop, "chatops", &lim, &app->log);
@@ -135,6 +145,8 @@ static int open_servers(struct app *app, struct kl_error *err)
 		rc = kl_httpd_listen(app->chatops, app->flags.chatops_bind_address, err);
 		if (rc < 0)
 			return rc;
+		log_listening(app, "chatops", app->flags.chatops_bind_address,
+			      kl_httpd_port(app->chatops));
 	}
 	return 0;
 }

@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# scripts/test.sh - the README's test command: installs what is missing, builds
+# twice (plain with -Werror, and ASan+UBSan+LSan), and runs every test in both.
+# Exits non-zero when any build or test fails.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+scripts/deps.sh
+
+setup() { # DIR [meson options...]
+  local dir=$1
+  shift
+  if [ -f "$dir/build.ninja" ]; then
+    meson setup --reconfigure "$dir" "$@" >/dev/null
+  else
+    meson setup "$dir" "$@" >/dev/null
+  fi
+}
+
+status=0
+setup build -Dwerror=true
+ninja -C build
+meson test -C build --print-errorlogs --num-processes 2 || status=1
+
+setup build-asan -Dwerror=true -Dsanitize=true -Dbuildtype=debug
+ninja -C build-asan
+ASAN_OPTIONS=detect_leaks=1 meson test -C build-asan --print-errorlogs --num-processes 2 \
+  --timeout-multiplier 3 || status=1
+
+python3 scripts/test_summary.py build build-asan || status=1
+exit $status
