@@ -47,7 +47,8 @@ class Kloompas:
             self.chatops_port = self._wait_port("chatops")
 
     def log(self):
-        self.errfile.flush()
+        if not self.errfile.closed:
+            self.errfile.flush()
         return self.errpath.read_text()
 
     def _wait_port(self, server):
@@ -90,7 +91,7 @@ def kloompas(tmp_path):
 
     yield start
     for k in started:
-        if k.proc.poll() is None or not k.errfile.closed:
+        if not k.errfile.closed:
             rc = k.stop()
             assert rc == 0, f"kloompas exited {rc} at teardown:\n{k.log()}"
 

@@ -22,14 +22,15 @@ def test_help_grouped_with_defaults_and_controllers():
                   "Leader election flags:", "Logging flags:"):
         assert group in out
     for flag in ("--kubeconfig", "--context", "--master", "--config", "--controllers",
-                 "--bind-address", "--chatops-bind-address", "--leader-elect ",
+                 "--bind-address", "--chatops-bind-address", "--leader-elect\n",
                  "--leader-elect-lease-duration", "--leader-elect-renew-deadline",
                  "--leader-elect-retry-period", "--leader-elect-resource-namespace",
-                 "--leader-elect-resource-name", "--dry-run", "--log-format", "--v "):
+                 "--leader-elect-resource-name", "--dry-run", "--log-format", "--v N"):
         assert flag in out, flag
     assert "(default 0.0.0.0:9090)" in out
     assert "(default 15s)" in out and "(default 10s)" in out and "(default 2s)" in out
-    assert "Known controllers: crash-watcher, notready-watcher, replica-enforcer." in out
+    assert ("Known controllers: crash-watcher, notready-watcher, replica-enforcer."
+            in " ".join(out.split()))
     assert max(len(l) for l in out.splitlines()) <= 100
 
 

@@ -1,0 +1,88 @@
+/*
+ * kubeclient/http.h - asynchronous HTTP(S) on the loop: libcurl's multi-socket API
+ * driven by libuv.
+ *
+ * One struct kl_http per process owns one CURLM. libcurl tells us which sockets to
+ * poll (CURLMOPT_SOCKETFUNCTION -> one uv_poll_t per socket) and when to wake
+ * (CURLMOPT_TIMERFUNCTION -> one uv_timer_t); each wake-up calls
+ * curl_multi_socket_action() and then drains curl_multi_info_read(). HTTP/2 is
+ * negotiated where the server offers it and requests to the same server are
+ * multiplexed on one connection (all watches share it). TLS is verified unless the
+ * request's TLS settings say otherwise.
+ *
+ * A request streams its body to data_cb as it arrives and ends with exactly one
+ * done_cb call - also when cancelled (status -ECANCELED) - after which the request
+ * is freed. A call that fails returns an error and never calls done_cb.
+ */
+#ifndef KL_KUBECLIENT_HTTP_H
+#define KL_KUBECLIENT_HTTP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "util/log.h"
+
+struct kl_http;
+struct kl_http_req;
+
+/* TLS and proxy settings, borrowed by each request until it is done. */
+struct kl_http_tls {
+	const char *ca_file;
+	const char *ca_data; /* PEM blob */
+	size_t ca_data_len;
+	bool insecure; /* no verification at all */
+	const char *cert_file, *key_file;
+	const char *cert_data, *key_data; /* PEM blobs */
+	size_t cert_data_len, key_data_len;
+	const char *tls_server_name; /* verify and send SNI for this name instead of the URL's */
+	const char *proxy_url;
+};
+
+struct kl_http_opts {
+	const char *method; /* "GET", "POST", "PUT", "PATCH", "DELETE" */
+	const char *url;
+	const char *const *headers; /* NULL-terminated "Name: value"; copied */
+	const char *body;	    /* copied; may be NULL */
+	size_t body_len;
+	const struct kl_http_tls *tls; /* may be NULL: system CAs, verified */
+	const char *user_agent;	       /* copied */
+	uint64_t timeout_ms;	       /* whole request; 0 = none (watches) */
+	uint64_t connect_timeout_ms;   /* 0 = 10 s */
+	const char *basic_user, *basic_password; /* HTTP basic auth, or NULL */
+};
+
+/*
+ * status_code: the HTTP status once headers are in (0 before). Return 0 to go
+ * on, a negative errno to abort the request (done_cb then gets that errno).
+ */
+typedef int (*kl_http_data_cb)(void *arg, int status_code, const char *buf, size_t len);
+/*
+ * status: 0 when a complete HTTP response arrived (any HTTP status code), else a
+ * negative errno: -ECANCELED, -ETIMEDOUT, -ECONNREFUSED, -EHOSTUNREACH, -EPROTO
+ * (TLS or protocol failure), -ECONNRESET (stream cut). msg is libcurl's first
+ * message for errors ("" otherwise). retry_after_s is Retry-After in seconds, or
+ * -1 when absent.
+ */
+typedef void (*kl_http_done_cb)(void *arg, int status, int status_code, int retry_after_s,
+				const char *msg);
+
+/* Returns a new client, NULL on failure (curl could not be initialised, ENOMEM). */
+struct kl_http *kl_http_new(uv_loop_t *loop, const struct kl_log *log);
+/*
+ * Cancels every request (their done_cb run with -ECANCELED), closes the handles
+ * and frees the client once the last one is closed; then cb(arg).
+ */
+void kl_http_close(struct kl_http *h, void (*cb)(void *arg), void *arg);
+
+/* Starts a request. Returns 0 and *out (may be NULL), or a negative errno. */
+int kl_http_request(struct kl_http *h, const struct kl_http_opts *o, kl_http_data_cb data_cb,
+		    kl_http_done_cb done_cb, void *arg, struct kl_http_req **out);
+/* Cancels a running request: done_cb runs (later, from the loop) with -ECANCELED. */
+void kl_http_cancel(struct kl_http_req *r);
+
+/* HTTP version of the last completed transfer on this client: 11 or 2 (tests). */
+int kl_http_last_version(const struct kl_http *h);
+
+#endif
