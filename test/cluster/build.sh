@@ -1,0 +1,196 @@
+#!/usr/bin/env bash
+# Build kube-apiserver and kube-controller-manager from Debian's kubernetes
+# source package (1.20.2, dependencies vendored) for the local real control
+# plane that the e2e tests and the demo run against.
+#
+# Design: everything lives in a cache folder outside the repository, keyed by
+# the source package version and the one patch we apply (the vendored
+# modern-go/reflect2 1.0.1, which faults at random under Go >= 1.18, is
+# replaced by Debian's 1.0.2). The machine's apt configuration is never
+# changed: apt-get gets its own sources list and lists folder for the deb-src
+# line. When the binaries already exist the script only prints their folder.
+#
+# Usage: build.sh            progress on stderr, the bin folder on stdout
+# Env:   KLOOMPAS_CACHE      cache root (default /var/cache/kloompas)
+set -euo pipefail
+
+CACHE=${KLOOMPAS_CACHE:-/var/cache/kloompas}
+PATCH_TAG=reflect2-1.0.2
+REFLECT2_SRC=/usr/share/gocode/src/github.com/modern-go/reflect2
+
+log() {
+	printf 'build.sh: %s\n' "$*" >&2
+}
+
+die() {
+	log "error: $*"
+	exit 1
+}
+
+have_bins() {
+	[[ -x $1/kube-apiserver && -x $1/kube-controller-manager ]]
+}
+
+# Fast path: any finished build of this patch level.
+for bin in "$CACHE"/k8s-*-"$PATCH_TAG"/bin; do
+	if have_bins "$bin"; then
+		log "binaries already built"
+		printf '%s\n' "$bin"
+		exit 0
+	fi
+done
+
+# --- packages -----------------------------------------------------------------
+
+need_pkgs=()
+for p in golang-go golang-github-modern-go-reflect2-dev etcd-server etcd-client dpkg-dev \
+	openssl curl python3 make rsync; do
+	if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
+		need_pkgs+=("$p")
+	fi
+done
+# Debian's kubectl is kubernetes-client; a kubectl installed by another
+# package owns /usr/bin/kubectl already and would make the install fail.
+if ! command -v kubectl >/dev/null 2>&1; then
+	need_pkgs+=(kubernetes-client)
+fi
+if ((${#need_pkgs[@]})); then
+	log "installing: ${need_pkgs[*]}"
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get update >&2
+	apt-get install -y --no-install-recommends "${need_pkgs[@]}" >&2
+fi
+[[ -d $REFLECT2_SRC ]] || die "$REFLECT2_SRC missing (golang-github-modern-go-reflect2-dev)"
+
+# --- our own deb-src line -------------------------------------------------------
+
+# shellcheck disable=SC1091
+codename=$(. /etc/os-release && printf '%s' "${VERSION_CODENAME:-bookworm}")
+
+# Print "URI SIGNED-BY" of the first enabled deb entry for the release itself
+# (not -updates/-security), from one-line .list files and deb822 .sources files.
+find_mirror() {
+	local f
+	for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list; do
+		[[ -f $f ]] || continue
+		awk -v cn="$codename" '
+			/^[[:space:]]*deb[[:space:]]/ {
+				opts = ""; i = 2
+				if ($2 ~ /^\[/) {
+					while (i <= NF) { opts = opts " " $i; if ($i ~ /\]$/) { i++; break } i++ }
+				}
+				uri = $i; suite = $(i + 1)
+				if (suite != cn) next
+				sb = "-"
+				if (match(opts, /signed-by=[^] ]+/))
+					sb = substr(opts, RSTART + 10, RLENGTH - 10)
+				print uri, sb; exit
+			}' "$f"
+	done
+	for f in /etc/apt/sources.list.d/*.sources; do
+		[[ -f $f ]] || continue
+		awk -v cn="$codename" '
+			function flush() {
+				if (types ~ /(^| )deb( |$)/ && (" " suites " ") ~ (" " cn " ") &&
+				    enabled != "no" && uri != "")
+					{ print uri, (sb == "" ? "-" : sb); found = 1; exit }
+				types = suites = uri = sb = enabled = ""
+			}
+			/^[[:space:]]*#/ { next }
+			/^[[:space:]]*$/ { flush(); next }
+			{
+				key = tolower($1); sub(/:$/, "", key)
+				val = $0; sub(/^[^:]*:[[:space:]]*/, "", val)
+				if (key == "types") types = val
+				else if (key == "suites") suites = val
+				else if (key == "uris") { split(val, u, " "); uri = u[1] }
+				else if (key == "signed-by") sb = val
+				else if (key == "enabled") enabled = tolower(val)
+			}
+			END { if (!found) flush() }' "$f"
+	done
+}
+
+read -r mirror signed_by < <(find_mirror | head -n 1) ||
+	die "no deb line for $codename in /etc/apt/sources.list{,.d/}"
+[[ -n $mirror ]] || die "no deb line for $codename in /etc/apt/sources.list{,.d/}"
+log "mirror: $mirror $codename (signed-by: $signed_by)"
+
+aptdir=$CACHE/apt
+mkdir -p "$aptdir/lists/partial" "$aptdir/cache/archives/partial"
+if [[ $signed_by != - && -f $signed_by ]]; then
+	line="deb-src [signed-by=$signed_by] $mirror $codename main"
+else
+	line="deb-src $mirror $codename main"
+fi
+printf '%s\n' "$line" >"$aptdir/sources.list"
+apt_opts=(
+	-o "Dir::Etc::SourceList=$aptdir/sources.list"
+	-o "Dir::Etc::SourceParts=-"
+	-o "Dir::State::Lists=$aptdir/lists"
+	-o "Dir::Cache=$aptdir/cache"
+	-o "APT::Sandbox::User=root"
+)
+log "apt-get update (own sources list: $line)"
+apt-get "${apt_opts[@]}" update >&2
+
+version=$(apt-cache "${apt_opts[@]}" showsrc kubernetes |
+	awk '/^Version:/ { print $2; exit }')
+[[ -n $version ]] || die "kubernetes source package not found"
+top=$CACHE/k8s-$version-$PATCH_TAG
+bin=$top/bin
+if have_bins "$bin"; then
+	printf '%s\n' "$bin"
+	exit 0
+fi
+log "kubernetes source package $version, work dir $top"
+
+# --- fetch, extract, patch --------------------------------------------------------
+
+mkdir -p "$top/dl"
+if ! compgen -G "$top/dl/kubernetes_*.dsc" >/dev/null; then
+	log "apt-get source --download-only kubernetes=$version"
+	(cd "$top/dl" && apt-get "${apt_opts[@]}" source --download-only "kubernetes=$version") >&2
+fi
+dsc=$(compgen -G "$top/dl/kubernetes_*.dsc" | head -n 1)
+
+src=$top/src
+if [[ ! -f $src/.kloompas-patched ]]; then
+	rm -rf "$src"
+	log "extracting $(basename "$dsc")"
+	dpkg-source -x "$dsc" "$src" >&2
+	log "replacing vendored reflect2 with $REFLECT2_SRC"
+	rm -rf "$src/vendor/github.com/modern-go/reflect2"
+	cp -r "$REFLECT2_SRC" "$src/vendor/github.com/modern-go/reflect2"
+	rm -f "$src/vendor/github.com/modern-go/reflect2/go.mod"
+	find "$src/vendor/github.com/modern-go/reflect2" -name '*_test.go' -delete
+	touch "$src/.kloompas-patched"
+fi
+
+# --- build ---------------------------------------------------------------------------
+
+mkdir -p "$top/.go/src/k8s.io" "$top/home"
+ln -sfn "$src" "$top/.go/src/k8s.io/kubernetes"
+log "building kube-apiserver and kube-controller-manager (5-10 min on 2 cores)"
+start=$SECONDS
+(
+	cd "$top/.go/src/k8s.io/kubernetes"
+	# A failed earlier run can leave empty tool stubs that make takes as built.
+	if [[ -e _output/bin ]]; then
+		find -H _output/bin -type f -size 0 -delete
+	fi
+	export GOPATH=$top/.go GO111MODULE=off CGO_ENABLED=0 HOME=$top/home
+	export GOCACHE=$top/home/.cache/go-build GOFLAGS=
+	make WHAT="cmd/kube-apiserver cmd/kube-controller-manager"
+) >&2 || die "make failed"
+log "build took $((SECONDS - start)) s"
+
+out=$src/_output/bin
+have_bins "$out" || die "binaries not found in $out"
+rm -rf "$bin.tmp"
+mkdir -p "$bin.tmp"
+cp "$out/kube-apiserver" "$out/kube-controller-manager" "$bin.tmp/"
+rm -rf "$bin"
+mv -T "$bin.tmp" "$bin"
+log "done"
+printf '%s\n' "$bin"
