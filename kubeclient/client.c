@@ -1,0 +1,1017 @@
+/*
+ * kubeclient/client.c - Kubernetes API calls over kubeclient/http.c (see client.h).
+ *
+ * A call becomes a struct kl_kube_req that goes through three gates before its
+ * HTTP request starts: the client-side rate limiter (a token bucket, as client-go;
+ * watches skip it), then credentials (an exec plugin may have to run), then the
+ * HTTP layer. Successful bodies stream into a kl_json_stream in the mode the call
+ * needs (LIST items one by one, WATCH events one by one, a single object); error
+ * bodies are collected (bounded) and decoded as a Status. A 401 is retried once
+ * with refreshed credentials when they can change (token file, exec plugin).
+ */
+#include "kubeclient/client.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kl_version.h"
+#include "kubeclient/http.h"
+#include "kubeclient/internal.h"
+
+#define ERRBODY_MAX 65536
+#define URL_MAX 4096
+#define LIST_RESTARTS_MAX 5
+#define MAX_OBJECT_BYTES (16u << 20)
+#define TOKEN_HDR_MAX 8192
+
+enum kind { K_OBJ, K_LIST, K_WATCH, K_TEXT };
+
+/* verb label values of kloompas_apiserver_* */
+enum verb { V_GET, V_LIST, V_WATCH, V_CREATE, V_UPDATE, V_PATCH, V_DELETE };
+static const char *const verb_names[] = { "get",    "list",  "watch", "create",
+					  "update", "patch", "delete" };
+static const char *const verb_methods[] = { "GET", "GET",   "GET",   "POST",
+					    "PUT", "PATCH", "DELETE" };
+
+struct kl_kube {
+	uv_loop_t *loop;
+	const struct kl_kube_config *cfg;
+	const struct kl_log *log;
+	struct kl_http *http;
+	struct kl__auth *auth;
+	char user_agent[64];
+
+	/* token bucket */
+	double qps, tokens;
+	unsigned burst;
+	uint64_t refill_at;
+	uv_timer_t limiter;
+	struct kl_kube_req *queue_head, *queue_tail;
+
+	struct kl_kube_req *reqs; /* every live call, for close */
+	struct kl_metric *m_requests, *m_duration;
+
+	bool closing;
+	int pending_closes;
+	void (*close_cb)(void *arg);
+	void *close_arg;
+};
+
+struct kl_kube_req {
+	struct kl_kube *k;
+	struct kl_kube_req *next, *prev; /* k->reqs */
+	struct kl_kube_req *qnext;	  /* k->queue */
+	enum kind kind;
+	enum verb verb;
+	char *path;  /* with query, without server */
+	char *body;
+	size_t body_len;
+	const char *content_type;
+	unsigned timeout_s; /* request timeout; 0 none */
+
+	void *arg;
+	kl_kube_obj_cb obj_cb;
+	kl_kube_item_cb item_cb;
+	kl_kube_list_done_cb list_cb;
+	kl_kube_event_cb event_cb;
+	kl_kube_done_cb done_cb;
+	kl_kube_text_cb text_cb;
+
+	struct kl_http_req *http;
+	struct kl_json_stream *js;
+	int code;
+	char *errbody; /* or text for K_TEXT */
+	size_t errlen, errcap, text_max;
+	bool text_cut;
+	bool retried_401;
+	bool waiting_auth;
+	bool cancelled;
+	bool cancel_pending;
+	bool queued;
+	uint64_t started_ms;
+
+	/* LIST */
+	char *list_base; /* path?query without limit/continue */
+	unsigned limit;
+	char *cont;
+	char *rv;
+	unsigned restarts;
+	bool restart_pending;
+
+	/* WATCH */
+	struct kl_kube_status werr; /* an ERROR event's status, kept for done */
+	char *werr_reason, *werr_message;
+	bool got_error_event;
+
+	/* what to tell the callback after an object answer */
+	const struct kl_json *answer;
+	int cb_rc;
+};
+
+/* ---------------------------------------------------------------- Status */
+
+static int errno_for(int code, const char *reason)
+{
+	switch (code) {
+	case 400:
+	case 422:
+		return -EINVAL;
+	case 401:
+		return -EACCES;
+	case 403:
+		return -EPERM;
+	case 404:
+		return -ENOENT;
+	case 409:
+		return reason && strcmp(reason, "AlreadyExists") == 0 ? -EEXIST : -EBUSY;
+	case 410:
+		return -ESTALE;
+	case 429:
+		return -EAGAIN;
+	case 504:
+		return -ETIMEDOUT;
+	}
+	if (code >= 500)
+		return -EAGAIN;
+	if (code >= 400)
+		return -EIO;
+	return 0;
+}
+
+void kl_kube_status_from(struct kl_kube_status *st, int http_code, const struct kl_json *obj)
+{
+	int64_t c = 0;
+
+	memset(st, 0, sizeof(*st));
+	st->retry_after_s = -1;
+	st->code = http_code;
+	st->reason = "";
+	st->message = "";
+	if (obj && strcmp(kl_json_str(kl_json_get(obj, "kind"), ""), "Status") == 0) {
+		if (kl_json_int(kl_json_get(obj, "code"), &c) == 0 && c > 0 && c < 1000)
+			st->code = (int)c;
+		st->reason = kl_json_str(kl_json_get(obj, "reason"), "");
+		st->message = kl_json_str(kl_json_get(obj, "message"), "");
+		/* a successful Status (DELETE answers) carries no error */
+		if (strcmp(kl_json_str(kl_json_get(obj, "status"), ""), "Success") == 0) {
+			st->err = 0;
+			return;
+		}
+	}
+	st->err = errno_for(st->code, st->reason);
+}
+
+/* ---------------------------------------------------------------- bookkeeping */
+
+static void req_free(struct kl_kube_req *r)
+{
+	struct kl_kube *k = r->k;
+
+	if (r->prev)
+		r->prev->next = r->next;
+	else
+		k->reqs = r->next;
+	if (r->next)
+		r->next->prev = r->prev;
+	if (r->js)
+		kl_json_stream_free(r->js);
+	free(r->path);
+	free(r->body);
+	free(r->errbody);
+	free(r->list_base);
+	free(r->cont);
+	free(r->rv);
+	free(r->werr_reason);
+	free(r->werr_message);
+	free(r);
+}
+
+static void observe(struct kl_kube_req *r, int code)
+{
+	struct kl_kube *k = r->k;
+	char c[16];
+	const char *v[] = { verb_names[r->verb], c };
+	const char *dv[] = { verb_names[r->verb] };
+
+	if (code > 0)
+		snprintf(c, sizeof(c), "%d", code);
+	else
+		snprintf(c, sizeof(c), "<error>");
+	if (k->m_requests)
+		kl_metric_inc(k->m_requests, v);
+	if (k->m_duration && r->verb != V_WATCH)
+		kl_metric_observe(k->m_duration, dv,
+				  (double)(uv_now(k->loop) - r->started_ms) / 1000.0);
+}
+
+/* Ends a call with an error status: the callback of its kind, once, then free. */
+static void finish_error(struct kl_kube_req *r, const struct kl_kube_status *st)
+{
+	switch (r->kind) {
+	case K_OBJ:
+		r->obj_cb(r->arg, st, NULL);
+		break;
+	case K_LIST:
+		r->list_cb(r->arg, st, NULL);
+		break;
+	case K_WATCH:
+		r->done_cb(r->arg, st);
+		break;
+	case K_TEXT:
+		r->text_cb(r->arg, st, NULL, 0);
+		break;
+	}
+	req_free(r);
+}
+
+static void fail(struct kl_kube_req *r, int err, int code, const char *msg)
+{
+	struct kl_kube_status st = {
+		.err = err, .code = code, .reason = "", .message = msg, .retry_after_s = -1
+	};
+
+	finish_error(r, &st);
+}
+
+/* ---------------------------------------------------------------- streaming */
+
+static int on_item(void *arg, enum kl_json_what what, const struct kl_json *v)
+{
+	struct kl_kube_req *r = arg;
+	const struct kl_json *md;
+	int rc;
+
+	switch (r->kind) {
+	case K_OBJ:
+		r->answer = v;
+		r->cb_rc = 0;
+		return 0;
+	case K_LIST:
+		if (what == KL_JSON_ITEM) {
+			rc = r->item_cb(r->arg, v, r->restart_pending);
+			r->restart_pending = false;
+			return rc;
+		}
+		md = kl_json_get(v, "metadata");
+		free(r->cont);
+		free(r->rv);
+		r->cont = strdup(kl_json_str(kl_json_get(md, "continue"), ""));
+		r->rv = strdup(kl_json_str(kl_json_get(md, "resourceVersion"), ""));
+		return r->cont && r->rv ? 0 : -ENOMEM;
+	case K_WATCH: {
+		const char *type = kl_json_str(kl_json_get(v, "type"), "");
+		const struct kl_json *obj = kl_json_get(v, "object");
+
+		if (!*type || !obj)
+			return -EPROTO;
+		if (strcmp(type, "ERROR") == 0) {
+			kl_kube_status_from(&r->werr, 0, obj);
+			if (r->werr.code == 0)
+				r->werr.code = 500;
+			if (!r->werr.err)
+				r->werr.err = errno_for(r->werr.code, r->werr.reason);
+			r->werr_reason = strdup(r->werr.reason);
+			r->werr_message = strdup(r->werr.message);
+			r->got_error_event = true;
+		}
+		rc = r->event_cb(r->arg, type, obj);
+		if (rc < 0)
+			return rc;
+		/* the server ends the stream after an ERROR; do not wait for it */
+		return r->got_error_event ? -ECONNABORTED : 0;
+	}
+	case K_TEXT:
+		break;
+	}
+	return 0;
+}
+
+static int text_append(struct kl_kube_req *r, const char *buf, size_t len, size_t max)
+{
+	if (len >= max) {
+		buf += len - max;
+		len = max;
+		r->errlen = 0;
+		r->text_cut = true;
+	} else if (r->errlen + len > max) {
+		size_t drop = r->errlen + len - max;
+
+		memmove(r->errbody, r->errbody + drop, r->errlen - drop);
+		r->errlen -= drop;
+		r->text_cut = true;
+	}
+	if (r->errlen + len + 1 > r->errcap) {
+		size_t cap = r->errlen + len + 1 > 4096 ? r->errlen + len + 1 : 4096;
+		char *p = realloc(r->errbody, cap);
+
+		if (!p)
+			return -ENOMEM;
+		r->errbody = p;
+		r->errcap = cap;
+	}
+	memcpy(r->errbody + r->errlen, buf, len);
+	r->errlen += len;
+	r->errbody[r->errlen] = '\0';
+	return 0;
+}
+
+static int on_data(void *arg, int code, const char *buf, size_t len)
+{
+	struct kl_kube_req *r = arg;
+	struct kl_error err;
+
+	r->code = code;
+	if (code < 200 || code >= 300)
+		return text_append(r, buf, len, ERRBODY_MAX);
+	if (r->kind == K_TEXT)
+		return text_append(r, buf, len, r->text_max);
+	kl_error_clear(&err);
+	return kl_json_stream_feed(r->js, buf, len, &err);
+}
+
+/* ---------------------------------------------------------------- request start */
+
+static void start_http(struct kl_kube_req *r);
+
+static int stream_reset(struct kl_kube_req *r)
+{
+	enum kl_json_mode mode = r->kind == K_LIST    ? KL_JSON_LIST
+				 : r->kind == K_WATCH ? KL_JSON_EVENTS
+						      : KL_JSON_DOCUMENT;
+
+	if (r->js)
+		kl_json_stream_free(r->js);
+	r->js = NULL;
+	r->errlen = 0;
+	r->code = 0;
+	if (r->kind == K_TEXT)
+		return 0;
+	r->js = kl_json_stream_new(mode, MAX_OBJECT_BYTES, on_item, r);
+	return r->js ? 0 : -ENOMEM;
+}
+
+static void on_auth(void *arg, int err, const char *msg)
+{
+	struct kl_kube_req *r = arg;
+
+	r->waiting_auth = false;
+	if (err < 0) {
+		fail(r, err == -ECANCELED ? -ECANCELED : -EACCES, 0, msg);
+		return;
+	}
+	start_http(r);
+}
+
+static void on_done(void *arg, int status, int code, int retry_after, const char *msg);
+
+static void start_http(struct kl_kube_req *r)
+{
+	struct kl_kube *k = r->k;
+	struct kl_http_tls tls;
+	struct kl_http_opts o;
+	char url[URL_MAX], auth[TOKEN_HDR_MAX], ctype[128];
+	const char *headers[4];
+	size_t nh = 0;
+	char msg[256] = "";
+	int rc;
+
+	if (r->cancelled) {
+		fail(r, -ECANCELED, 0, "cancelled");
+		return;
+	}
+	rc = kl__auth_ready(k->auth, on_auth, r, msg, sizeof(msg));
+	if (rc == 0) {
+		r->waiting_auth = true;
+		return;
+	}
+	if (rc < 0) {
+		fail(r, rc == -ECANCELED ? rc : -EACCES, 0, msg);
+		return;
+	}
+	rc = stream_reset(r);
+	if (rc < 0) {
+		fail(r, rc, 0, "out of memory");
+		return;
+	}
+	memset(&tls, 0, sizeof(tls));
+	tls.ca_file = k->cfg->ca_file;
+	tls.ca_data = k->cfg->ca_data;
+	tls.ca_data_len = k->cfg->ca_data_len;
+	tls.insecure = k->cfg->insecure_skip_tls_verify;
+	tls.tls_server_name = k->cfg->tls_server_name;
+	tls.proxy_url = k->cfg->proxy_url;
+	kl__auth_apply(k->auth, auth, sizeof(auth), &tls);
+	if (snprintf(url, sizeof(url), "%s%s", k->cfg->server, r->path) >= (int)sizeof(url)) {
+		fail(r, -ENAMETOOLONG, 0, "URL too long");
+		return;
+	}
+	headers[nh++] = r->kind == K_TEXT ? "Accept: */*" : "Accept: application/json";
+	if (auth[0])
+		headers[nh++] = auth;
+	if (r->content_type) {
+		snprintf(ctype, sizeof(ctype), "Content-Type: %s", r->content_type);
+		headers[nh++] = ctype;
+	}
+	headers[nh] = NULL;
+	memset(&o, 0, sizeof(o));
+	o.method = verb_methods[r->verb];
+	o.url = url;
+	o.headers = headers;
+	o.body = r->body;
+	o.body_len = r->body_len;
+	o.tls = &tls;
+	o.user_agent = k->user_agent;
+	o.timeout_ms = (uint64_t)r->timeout_s * 1000;
+	o.basic_user = k->cfg->username;
+	o.basic_password = k->cfg->password;
+	r->started_ms = uv_now(k->loop);
+	kl_log_v(k->log, 2, "kubeclient", "request", "verb", verb_names[r->verb], "path",
+		 r->path);
+	rc = kl_http_request(k->http, &o, on_data, on_done, r, &r->http);
+	memset(auth, 0, sizeof(auth));
+	if (rc < 0)
+		fail(r, rc, 0, "cannot start the HTTP request");
+}
+
+/* ---------------------------------------------------------------- rate limiter */
+
+static void refill(struct kl_kube *k)
+{
+	uint64_t now = uv_now(k->loop);
+
+	k->tokens += (double)(now - k->refill_at) * k->qps / 1000.0;
+	if (k->tokens > k->burst)
+		k->tokens = k->burst;
+	k->refill_at = now;
+}
+
+static void on_limiter(uv_timer_t *t);
+
+static void drain_queue(struct kl_kube *k)
+{
+	struct kl_kube_req *r;
+
+	refill(k);
+	while ((r = k->queue_head) && k->tokens >= 1.0) {
+		k->queue_head = r->qnext;
+		if (!k->queue_head)
+			k->queue_tail = NULL;
+		r->queued = false;
+		k->tokens -= 1.0;
+		start_http(r);
+	}
+	if (k->queue_head) {
+		uint64_t wait = (uint64_t)((1.0 - k->tokens) * 1000.0 / k->qps) + 1;
+
+		uv_timer_start(&k->limiter, on_limiter, wait, 0);
+	}
+}
+
+static void on_limiter(uv_timer_t *t)
+{
+	struct kl_kube *k = t->data;
+	struct kl_kube_req *r, *next;
+
+	/* calls cancelled before they reached the HTTP layer end here */
+	for (r = k->reqs; r; r = next) {
+		next = r->next;
+		if (r->cancel_pending)
+			fail(r, -ECANCELED, 0, "cancelled");
+	}
+	drain_queue(k);
+}
+
+static void submit(struct kl_kube_req *r)
+{
+	struct kl_kube *k = r->k;
+
+	if (r->verb == V_WATCH) {
+		start_http(r);
+		return;
+	}
+	r->queued = true;
+	r->qnext = NULL;
+	if (k->queue_tail)
+		k->queue_tail->qnext = r;
+	else
+		k->queue_head = r;
+	k->queue_tail = r;
+	drain_queue(k);
+}
+
+/* ---------------------------------------------------------------- completion */
+
+static void list_next_page(struct kl_kube_req *r);
+
+static void finish_list_page(struct kl_kube_req *r)
+{
+	struct kl_kube_status ok = { .err = 0, .code = r->code, .reason = "", .message = "",
+				     .retry_after_s = -1 };
+
+	if (r->cont && r->cont[0]) {
+		list_next_page(r);
+		return;
+	}
+	r->list_cb(r->arg, &ok, r->rv ? r->rv : "");
+	req_free(r);
+}
+
+static void finish_success(struct kl_kube_req *r)
+{
+	struct kl_kube_status ok = { .err = 0, .code = r->code, .reason = "", .message = "",
+				     .retry_after_s = -1 };
+	struct kl_error err;
+	int rc = 0;
+
+	kl_error_clear(&err);
+	if (r->kind == K_TEXT) {
+		r->text_cb(r->arg, &ok, r->errbody ? r->errbody : "", r->errlen);
+		req_free(r);
+		return;
+	}
+	r->answer = NULL;
+	/* for OBJ the document is delivered (and must be used) inside finish */
+	if (r->kind == K_OBJ) {
+		rc = kl_json_stream_finish(r->js, &err);
+		if (rc < 0) {
+			fail(r, -EPROTO, r->code, err.msg);
+			return;
+		}
+		/* on_item kept a pointer valid until the stream is freed or fed again */
+		r->obj_cb(r->arg, &ok, r->answer);
+		req_free(r);
+		return;
+	}
+	if (r->kind == K_LIST) {
+		rc = kl_json_stream_finish(r->js, &err);
+		if (rc < 0) {
+			fail(r, rc == -ENOMEM ? rc : -EPROTO, r->code,
+			     err.msg[0] ? err.msg : "bad list");
+			return;
+		}
+		finish_list_page(r);
+		return;
+	}
+	/* WATCH: a clean end by the server's timeout, unless the body was cut */
+	rc = kl_json_stream_finish(r->js, &err);
+	if (rc < 0) {
+		fail(r, -ECONNRESET, r->code, "watch stream ended inside an event");
+		return;
+	}
+	r->done_cb(r->arg, &ok);
+	req_free(r);
+}
+
+static void finish_http_error(struct kl_kube_req *r, int retry_after)
+{
+	struct kl_kube_status st;
+	struct kl_json_stream *js;
+	struct kl_error err;
+	const struct kl_json *doc = NULL;
+
+	kl_error_clear(&err);
+	r->answer = NULL;
+	/* decode the Status body with a fresh DOCUMENT stream */
+	if (r->js)
+		kl_json_stream_free(r->js);
+	r->js = NULL;
+	js = kl_json_stream_new(KL_JSON_DOCUMENT, ERRBODY_MAX * 2, on_item, r);
+	if (js) {
+		enum kind saved = r->kind;
+
+		r->kind = K_OBJ; /* on_item stores the document in r->answer */
+		if (kl_json_stream_feed(js, r->errbody ? r->errbody : "", r->errlen, &err) == 0 &&
+		    kl_json_stream_finish(js, &err) == 0)
+			doc = r->answer;
+		r->kind = saved;
+	}
+	kl_kube_status_from(&st, r->code, doc);
+	st.retry_after_s = retry_after;
+	if (!st.message[0] && r->errbody && r->errlen && !doc)
+		st.message = r->errbody; /* a plain-text error (a proxy's) */
+	if (!st.err)
+		st.err = -EIO;
+	observe(r, r->code);
+	finish_error(r, &st);
+	if (js)
+		kl_json_stream_free(js);
+}
+
+static void on_done(void *arg, int status, int code, int retry_after, const char *msg)
+{
+	struct kl_kube_req *r = arg;
+	struct kl_kube *k = r->k;
+
+	r->http = NULL;
+	if (r->kind == K_WATCH && r->got_error_event) {
+		struct kl_kube_status st = r->werr;
+
+		st.reason = r->werr_reason ? r->werr_reason : "";
+		st.message = r->werr_message ? r->werr_message : "";
+		observe(r, r->code);
+		finish_error(r, &st);
+		return;
+	}
+	if (status < 0) {
+		if (status != -ECANCELED)
+			kl_log_v(k->log, 1, "kubeclient", "request failed", "verb",
+				 verb_names[r->verb], "path", r->path, "error", msg);
+		observe(r, 0);
+		/* an item callback's own error comes back as status: pass it on */
+		fail(r, status, code, msg && *msg ? msg : strerror(-status));
+		return;
+	}
+	if (code == 401 && !r->retried_401 && kl__auth_refreshable(k->auth) && !k->closing) {
+		observe(r, code);
+		r->retried_401 = true;
+		kl__auth_invalidate(k->auth);
+		start_http(r);
+		return;
+	}
+	if (code == 410 && r->kind == K_LIST && r->cont && r->cont[0] &&
+	    r->restarts < LIST_RESTARTS_MAX) {
+		/* the continue token expired: the list starts over, and says so */
+		observe(r, code);
+		r->restarts++;
+		free(r->cont);
+		r->cont = NULL;
+		r->restart_pending = true;
+		list_next_page(r);
+		return;
+	}
+	if (code < 200 || code >= 300) {
+		finish_http_error(r, retry_after);
+		return;
+	}
+	observe(r, code);
+	finish_success(r);
+}
+
+/* ---------------------------------------------------------------- calls */
+
+static struct kl_kube_req *req_new(struct kl_kube *k, enum kind kind, enum verb verb,
+				   const char *path, const char *query)
+{
+	struct kl_kube_req *r;
+	size_t len;
+
+	if (k->closing || !path || path[0] != '/')
+		return NULL;
+	r = calloc(1, sizeof(*r));
+	if (!r)
+		return NULL;
+	len = strlen(path) + (query && *query ? strlen(query) + 1 : 0) + 1;
+	r->path = malloc(len);
+	if (!r->path) {
+		free(r);
+		return NULL;
+	}
+	snprintf(r->path, len, "%s%s%s", path, query && *query ? (strchr(path, '?') ? "&" : "?") : "",
+		 query && *query ? query : "");
+	r->k = k;
+	r->kind = kind;
+	r->verb = verb;
+	r->next = k->reqs;
+	if (k->reqs)
+		k->reqs->prev = r;
+	k->reqs = r;
+	return r;
+}
+
+static int set_body(struct kl_kube_req *r, const char *json, size_t len, const char *ctype)
+{
+	r->body = malloc(len + 1);
+	if (!r->body)
+		return -ENOMEM;
+	memcpy(r->body, json, len);
+	r->body[len] = '\0';
+	r->body_len = len;
+	r->content_type = ctype;
+	return 0;
+}
+
+static int obj_call(struct kl_kube *k, enum verb verb, const char *path, const char *json,
+		    size_t len, const char *ctype, kl_kube_obj_cb cb, void *arg,
+		    struct kl_kube_req **out)
+{
+	struct kl_kube_req *r = req_new(k, K_OBJ, verb, path, NULL);
+
+	if (!r)
+		return k->closing ? -ECANCELED : (path && path[0] == '/') ? -ENOMEM : -EINVAL;
+	r->obj_cb = cb;
+	r->arg = arg;
+	r->timeout_s = 60;
+	if (json && set_body(r, json, len, ctype) < 0) {
+		req_free(r);
+		return -ENOMEM;
+	}
+	if (out)
+		*out = r;
+	submit(r);
+	return 0;
+}
+
+int kl_kube_get(struct kl_kube *k, const char *path, kl_kube_obj_cb cb, void *arg,
+		struct kl_kube_req **out)
+{
+	return obj_call(k, V_GET, path, NULL, 0, NULL, cb, arg, out);
+}
+
+int kl_kube_create(struct kl_kube *k, const char *path, const char *json, size_t len,
+		   kl_kube_obj_cb cb, void *arg, struct kl_kube_req **out)
+{
+	return obj_call(k, V_CREATE, path, json, len, "application/json", cb, arg, out);
+}
+
+int kl_kube_update(struct kl_kube *k, const char *path, const char *json, size_t len,
+		   kl_kube_obj_cb cb, void *arg, struct kl_kube_req **out)
+{
+	return obj_call(k, V_UPDATE, path, json, len, "application/json", cb, arg, out);
+}
+
+int kl_kube_delete(struct kl_kube *k, const char *path, kl_kube_obj_cb cb, void *arg,
+		   struct kl_kube_req **out)
+{
+	return obj_call(k, V_DELETE, path, NULL, 0, NULL, cb, arg, out);
+}
+
+int kl_kube_patch(struct kl_kube *k, const char *path, enum kl_kube_patch type,
+		  const char *json, size_t len, kl_kube_obj_cb cb, void *arg,
+		  struct kl_kube_req **out)
+{
+	static const char *const types[] = { "application/merge-patch+json",
+					     "application/strategic-merge-patch+json",
+					     "application/json-patch+json" };
+
+	if ((unsigned)type > KL_PATCH_JSON)
+		return -EINVAL;
+	return obj_call(k, V_PATCH, path, json, len, types[type], cb, arg, out);
+}
+
+int kl_kube_scale(struct kl_kube *k, const char *ns, const char *deployment, int replicas,
+		  kl_kube_obj_cb cb, void *arg, struct kl_kube_req **out)
+{
+	char path[512], body[64];
+	int n;
+
+	if (replicas < 0)
+		return -EINVAL;
+	n = snprintf(path, sizeof(path), "/apis/apps/v1/namespaces/%s/deployments/%s/scale", ns,
+		     deployment);
+	if (n < 0 || n >= (int)sizeof(path))
+		return -ENAMETOOLONG;
+	n = snprintf(body, sizeof(body), "{\"spec\":{\"replicas\":%d}}", replicas);
+	return kl_kube_patch(k, path, KL_PATCH_MERGE, body, (size_t)n, cb, arg, out);
+}
+
+static void list_next_page(struct kl_kube_req *r)
+{
+	size_t len = strlen(r->list_base) + 64 + (r->cont ? strlen(r->cont) * 3 : 0);
+	char *p = malloc(len), *q;
+	const char *c;
+
+	if (!p) {
+		fail(r, -ENOMEM, 0, "out of memory");
+		return;
+	}
+	q = p + snprintf(p, len, "%s%slimit=%u", r->list_base,
+			 strchr(r->list_base, '?') ? "&" : "?", r->limit);
+	if (r->cont && r->cont[0]) {
+		/* continue tokens are base64: escape what a query cannot carry */
+		q += sprintf(q, "&continue=");
+		for (c = r->cont; *c; c++) {
+			if ((*c >= 'A' && *c <= 'Z') || (*c >= 'a' && *c <= 'z') ||
+			    (*c >= '0' && *c <= '9') || *c == '-' || *c == '_' || *c == '.')
+				*q++ = *c;
+			else
+				q += sprintf(q, "%%%02X", (unsigned char)*c);
+		}
+		*q = '\0';
+	}
+	free(r->path);
+	r->path = p;
+	r->retried_401 = false;
+	submit(r);
+}
+
+int kl_kube_list(struct kl_kube *k, const char *path, const char *query, unsigned limit,
+		 kl_kube_item_cb item_cb, kl_kube_list_done_cb done_cb, void *arg,
+		 struct kl_kube_req **out)
+{
+	struct kl_kube_req *r = req_new(k, K_LIST, V_LIST, path, query);
+
+	if (!r)
+		return k->closing ? -ECANCELED : -EINVAL;
+	r->list_base = strdup(r->path);
+	if (!r->list_base) {
+		req_free(r);
+		return -ENOMEM;
+	}
+	r->item_cb = item_cb;
+	r->list_cb = done_cb;
+	r->arg = arg;
+	r->limit = limit ? limit : 500;
+	r->timeout_s = 300;
+	if (out)
+		*out = r;
+	list_next_page(r);
+	return 0;
+}
+
+int kl_kube_watch(struct kl_kube *k, const char *path, const char *query,
+		  const char *resource_version, unsigned timeout_s, kl_kube_event_cb event_cb,
+		  kl_kube_done_cb done_cb, void *arg, struct kl_kube_req **out)
+{
+	char q[1024];
+	struct kl_kube_req *r;
+	int n;
+
+	n = snprintf(q, sizeof(q), "watch=true&allowWatchBookmarks=true%s%s%s%s",
+		     resource_version && *resource_version ? "&resourceVersion=" : "",
+		     resource_version ? resource_version : "", query && *query ? "&" : "",
+		     query ? query : "");
+	if (n < 0 || n >= (int)sizeof(q) - 32)
+		return -ENAMETOOLONG;
+	if (timeout_s)
+		snprintf(q + n, sizeof(q) - (size_t)n, "&timeoutSeconds=%u", timeout_s);
+	r = req_new(k, K_WATCH, V_WATCH, path, q);
+	if (!r)
+		return k->closing ? -ECANCELED : -EINVAL;
+	r->event_cb = event_cb;
+	r->done_cb = done_cb;
+	r->arg = arg;
+	if (out)
+		*out = r;
+	submit(r);
+	return 0;
+}
+
+static void url_escape(char *dst, size_t len, const char *s)
+{
+	size_t o = 0;
+
+	for (; *s && o + 4 < len; s++) {
+		unsigned char c = (unsigned char)*s;
+
+		if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+		    c == '-' || c == '_' || c == '.' || c == '~')
+			dst[o++] = (char)c;
+		else
+			o += (size_t)snprintf(dst + o, len - o, "%%%02X", c);
+	}
+	dst[o] = '\0';
+}
+
+int kl_kube_pod_log(struct kl_kube *k, const char *ns, const char *pod, const char *container,
+		    bool previous, unsigned tail_lines, size_t max_bytes, kl_kube_text_cb cb,
+		    void *arg, struct kl_kube_req **out)
+{
+	char path[1024], e_ns[256], e_pod[512], e_c[512];
+	struct kl_kube_req *r;
+	int n;
+
+	url_escape(e_ns, sizeof(e_ns), ns);
+	url_escape(e_pod, sizeof(e_pod), pod);
+	url_escape(e_c, sizeof(e_c), container);
+	n = snprintf(path, sizeof(path),
+		     "/api/v1/namespaces/%s/pods/%s/log?container=%s&previous=%s&tailLines=%u",
+		     e_ns, e_pod, e_c, previous ? "true" : "false", tail_lines);
+	if (n < 0 || n >= (int)sizeof(path))
+		return -ENAMETOOLONG;
+	r = req_new(k, K_TEXT, V_GET, path, NULL);
+	if (!r)
+		return k->closing ? -ECANCELED : -ENOMEM;
+	r->text_cb = cb;
+	r->arg = arg;
+	r->text_max = max_bytes ? max_bytes : 65536;
+	r->timeout_s = 30;
+	if (out)
+		*out = r;
+	submit(r);
+	return 0;
+}
+
+/* ---------------------------------------------------------------- cancel, life */
+
+void kl_kube_cancel(struct kl_kube_req *r)
+{
+	struct kl_kube *k = r->k;
+	struct kl_kube_req **pp;
+
+	if (r->cancelled)
+		return;
+	r->cancelled = true;
+	if (r->http) {
+		kl_http_cancel(r->http); /* on_done follows with -ECANCELED */
+		return;
+	}
+	if (r->waiting_auth) {
+		kl__auth_forget(k->auth, r);
+		r->waiting_auth = false;
+	}
+	if (r->queued) {
+		for (pp = &k->queue_head; *pp; pp = &(*pp)->qnext) {
+			if (*pp == r) {
+				*pp = r->qnext;
+				break;
+			}
+		}
+		k->queue_tail = NULL;
+		for (pp = &k->queue_head; *pp; pp = &(*pp)->qnext)
+			k->queue_tail = *pp;
+		r->queued = false;
+	}
+	/* not started: answer from the loop, never inside the caller's stack */
+	r->cancel_pending = true;
+	uv_timer_start(&k->limiter, on_limiter, 0, 0);
+}
+
+int kl_kube_new(uv_loop_t *loop, const struct kl_kube_config *cfg,
+		const struct kl_kube_opts *opts, const struct kl_log *log,
+		struct kl_metrics *metrics, struct kl_kube **out, struct kl_error *err)
+{
+	static const char *const req_labels[] = { "verb", "code", NULL };
+	static const char *const dur_labels[] = { "verb", NULL };
+	static const double buckets[] = { 0.005, 0.025, 0.1, 0.25, 0.5, 1, 2, 4, 8, 15, 30, 60 };
+	struct kl_kube *k = calloc(1, sizeof(*k));
+
+	if (!k)
+		return -ENOMEM;
+	k->loop = loop;
+	k->cfg = cfg;
+	k->log = log;
+	k->qps = opts && opts->qps > 0 ? opts->qps : 20;
+	k->burst = opts && opts->burst ? opts->burst : 30;
+	k->tokens = k->burst;
+	k->refill_at = uv_now(loop);
+	snprintf(k->user_agent, sizeof(k->user_agent), "kloompas/%s", KL_VERSION);
+	k->http = kl_http_new(loop, log);
+	k->auth = kl__auth_new(loop, cfg, opts ? opts->token_reread_ms : 0, log);
+	if (!k->http || !k->auth) {
+		kl_error_set(err, NULL, 0, 0, "kubeclient: cannot initialise the HTTP client");
+		if (k->auth)
+			kl__auth_close(k->auth, NULL, NULL);
+		if (k->http)
+			kl_http_close(k->http, NULL, NULL);
+		free(k);
+		return -ENOMEM;
+	}
+	uv_timer_init(loop, &k->limiter);
+	k->limiter.data = k;
+	if (metrics) {
+		k->m_requests = kl_metrics_find(metrics, "kloompas_apiserver_requests_total");
+		if (!k->m_requests)
+			k->m_requests = kl_metrics_counter(
+				metrics, "kloompas_apiserver_requests_total",
+				"Requests to the Kubernetes API server by verb and HTTP code.",
+				req_labels);
+		k->m_duration = kl_metrics_find(metrics, "kloompas_apiserver_request_duration_seconds");
+		if (!k->m_duration)
+			k->m_duration = kl_metrics_histogram(
+				metrics, "kloompas_apiserver_request_duration_seconds",
+				"Latency of requests to the Kubernetes API server (watches excluded).",
+				dur_labels, buckets, sizeof(buckets) / sizeof(buckets[0]));
+	}
+	*out = k;
+	return 0;
+}
+
+static void close_step(void *arg)
+{
+	struct kl_kube *k = arg;
+	void (*cb)(void *) = k->close_cb;
+	void *cb_arg = k->close_arg;
+
+	if (--k->pending_closes > 0)
+		return;
+	free(k);
+	if (cb)
+		cb(cb_arg);
+}
+
+static void limiter_closed(uv_handle_t *h)
+{
+	close_step(h->data);
+}
+
+void kl_kube_close(struct kl_kube *k, void (*cb)(void *arg), void *arg)
+{
+	struct kl_kube_req *r, *next;
+
+	k->closing = true;
+	k->close_cb = cb;
+	k->close_arg = arg;
+	/* calls not yet at the HTTP layer end here; the HTTP layer ends the others */
+	for (r = k->reqs; r; r = next) {
+		next = r->next;
+		if (!r->http)
+			fail(r, -ECANCELED, 0, "client closing");
+	}
+	k->queue_head = k->queue_tail = NULL;
+	k->pending_closes = 3;
+	kl_http_close(k->http, close_step, k); /* remaining calls get -ECANCELED */
+	kl__auth_close(k->auth, close_step, k);
+	uv_close((uv_handle_t *)&k->limiter, limiter_closed);
+}
