@@ -14,8 +14,12 @@
 #include "util/arena.h"
 #include "util/error.h"
 
-enum kl_notifier_type { KL_NOTIFIER_SLACK, KL_NOTIFIER_WEBHOOK, KL_NOTIFIER_ALERTMANAGER,
-			KL_NOTIFIER_LOG };
+enum kl_notifier_type {
+	KL_NOTIFIER_SLACK,
+	KL_NOTIFIER_WEBHOOK,
+	KL_NOTIFIER_ALERTMANAGER,
+	KL_NOTIFIER_LOG
+};
 
 struct kl_notifier_conf {
 	const char *name;
@@ -52,9 +56,9 @@ struct kl_chatops_conf {
 
 struct kl_config {
 	struct kl_arena arena;
-	const char *path; /* NULL when no --config was given (defaults only) */
-	const char *cluster;	     /* default "kubernetes" */
-	const char *team_annotation; /* default "kloompas.io/team" */
+	const char *path;	       /* NULL when no --config was given (defaults only) */
+	const char *cluster;	       /* default "kubernetes" */
+	const char *team_annotation;   /* default "kloompas.io/team" */
 	struct kl_conf_list notifiers; /* struct kl_notifier_conf */
 	struct kl_conf_list routes;    /* struct kl_route_conf */
 	struct kl_chatops_conf chatops;

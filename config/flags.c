@@ -30,6 +30,7 @@ struct flag {
 
 #define OFF(field) offsetof(struct kl_flags, field)
 
+/* clang-format off */
 static const struct flag flags[] = {
 	{ "config", "Generic", F_STRING, OFF(config), NULL, "path",
 	  "Path to the YAML config file (cluster name, notifiers, routes, controller settings, "
@@ -80,6 +81,7 @@ static const struct flag flags[] = {
 	{ "help", "Other", F_ACTION, OFF(help), NULL, NULL, "Print this help and exit." },
 	{ "version", "Other", F_ACTION, OFF(version), NULL, NULL, "Print the version and exit." },
 };
+/* clang-format on */
 
 #define NFLAGS (sizeof(flags) / sizeof(flags[0]))
 
@@ -226,17 +228,19 @@ static int check_rules(const struct kl_flags *f, struct kl_error *err)
 		return -EINVAL;
 	}
 	if (f->chatops_bind_address && kl_hostport_check(f->chatops_bind_address) < 0) {
-		kl_error_set(err, NULL, 0, 0,
-			     "--chatops-bind-address: expected HOST:PORT (port 0-65535), got \"%s\"",
-			     f->chatops_bind_address);
+		kl_error_set(
+		    err, NULL, 0, 0,
+		    "--chatops-bind-address: expected HOST:PORT (port 0-65535), got \"%s\"",
+		    f->chatops_bind_address);
 		return -EINVAL;
 	}
 	/* client-go's leaderelection refuses the same combinations */
 	if (f->leader_elect) {
 		if (f->retry_period_ms == 0 || f->renew_deadline_ms == 0) {
-			kl_error_set(err, NULL, 0, 0,
-				     "--leader-elect-retry-period and --leader-elect-renew-deadline "
-				     "must be greater than zero");
+			kl_error_set(
+			    err, NULL, 0, 0,
+			    "--leader-elect-retry-period and --leader-elect-renew-deadline "
+			    "must be greater than zero");
 			return -EINVAL;
 		}
 		if (f->lease_duration_ms <= f->renew_deadline_ms) {
@@ -351,8 +355,8 @@ static void print_wrapped(FILE *out, const char *text, int indent, int width)
 
 void kl_flags_usage(FILE *out, const char *prog, const char *controllers_help)
 {
-	static const char *const groups[] = { "Generic", "Kubernetes client", "Serving",
-					      "Leader election", "Logging", "Other", NULL };
+	static const char *const groups[] = {
+	    "Generic", "Kubernetes client", "Serving", "Leader election", "Logging", "Other", NULL};
 	const char *const *g;
 	size_t i;
 
@@ -377,8 +381,8 @@ void kl_flags_usage(FILE *out, const char *prog, const char *controllers_help)
 			fprintf(out, "%s\n", head);
 			extra = strcmp(fl->name, "controllers") == 0 ? controllers_help : NULL;
 			snprintf(help, sizeof(help), "%s%s%s%s%s", fl->help, extra ? " " : "",
-				 extra ? extra : "",
-				 fl->def ? " (default " : "", fl->def ? fl->def : "");
+				 extra ? extra : "", fl->def ? " (default " : "",
+				 fl->def ? fl->def : "");
 			if (fl->def)
 				strncat(help, ")", sizeof(help) - strlen(help) - 1);
 			fprintf(out, "%*s", 16, "");

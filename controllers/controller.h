@@ -59,7 +59,7 @@ struct kl_controller_ops {
 struct kl_controller_desc {
 	const char *name;
 	bool enabled_by_default;
-	unsigned informers; /* KL_RES_* the controller reads */
+	unsigned informers;		     /* KL_RES_* the controller reads */
 	const struct kl_conf_key *conf_keys; /* its section under "controllers:" */
 	size_t conf_size;
 	void (*conf_defaults)(void *conf);

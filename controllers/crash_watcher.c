@@ -15,9 +15,10 @@
 
 #define MAX_LOG_LINES 1000
 
-static const char *default_reasons[] = { "CrashLoopBackOff" };
+static const char *default_reasons[] = {"CrashLoopBackOff"};
 
 #define K(f) offsetof(struct kl_crash_watcher_conf, f)
+/* clang-format off */
 const struct kl_conf_key kl_crash_watcher_keys[] = {
 	{ "reasons", KL_CONF_STRINGS, K(reasons), NULL, 0, NULL },
 	{ "for", KL_CONF_DURATION, K(for_ms), NULL, 0, NULL },
@@ -25,6 +26,7 @@ const struct kl_conf_key kl_crash_watcher_keys[] = {
 	{ "log_lines", KL_CONF_UINT, K(log_lines), NULL, 0, NULL },
 	{ NULL, 0, 0, NULL, 0, NULL },
 };
+/* clang-format on */
 
 void kl_crash_watcher_defaults(void *p)
 {
@@ -53,11 +55,10 @@ int kl_crash_watcher_check(const void *conf, const struct kl_conf_node *sec, con
 						"must name at least one reason");
 	if (c->log_lines > MAX_LOG_LINES)
 		return kl_controller_conf_error(err, file, "crash-watcher", sec, "log_lines",
-						"at most %d, got %u", MAX_LOG_LINES,
-						c->log_lines);
+						"at most %d, got %u", MAX_LOG_LINES, c->log_lines);
 	if (c->repeat_interval_ms == 0)
-		return kl_controller_conf_error(err, file, "crash-watcher", sec,
-						"repeat_interval", "must be greater than 0");
+		return kl_controller_conf_error(err, file, "crash-watcher", sec, "repeat_interval",
+						"must be greater than 0");
 	return 0;
 }
 
@@ -99,7 +100,7 @@ static void cw_stop(void *state, kl_done_cb done, void *arg)
 }
 
 const struct kl_controller_ops kl_crash_watcher_ops = {
-	.init = cw_init,
-	.start = cw_start,
-	.stop = cw_stop,
+    .init = cw_init,
+    .start = cw_start,
+    .stop = cw_stop,
 };

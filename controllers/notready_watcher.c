@@ -12,6 +12,7 @@
 #include "util/duration.h"
 
 #define K(f) offsetof(struct kl_notready_watcher_conf, f)
+/* clang-format off */
 const struct kl_conf_key kl_notready_watcher_keys[] = {
 	{ "threshold_percent", KL_CONF_PERCENT, K(threshold_percent), NULL, 0, NULL },
 	{ "min_pods", KL_CONF_UINT, K(min_pods), NULL, 0, NULL },
@@ -20,6 +21,7 @@ const struct kl_conf_key kl_notready_watcher_keys[] = {
 	{ "repeat_interval", KL_CONF_DURATION, K(repeat_interval_ms), NULL, 0, NULL },
 	{ NULL, 0, 0, NULL, 0, NULL },
 };
+/* clang-format on */
 
 void kl_notready_watcher_defaults(void *p)
 {
@@ -38,8 +40,8 @@ struct notready_watcher {
 	int started;
 };
 
-int kl_notready_watcher_check(const void *conf, const struct kl_conf_node *sec,
-			      const char *file, struct kl_error *err)
+int kl_notready_watcher_check(const void *conf, const struct kl_conf_node *sec, const char *file,
+			      struct kl_error *err)
 {
 	const struct kl_notready_watcher_conf *c = conf;
 
@@ -77,8 +79,8 @@ static int nw_start(void *state)
 	snprintf(th, sizeof(th), "%g", nw->conf->threshold_percent);
 	snprintf(mp, sizeof(mp), "%u", nw->conf->min_pods);
 	kl_duration_format(nw->conf->min_age_ms, age, sizeof(age));
-	kl_log_info(nw->ctx->log, "notready-watcher", "controller started", "threshold_percent",
-		    th, "min_pods", mp, "min_age", age);
+	kl_log_info(nw->ctx->log, "notready-watcher", "controller started", "threshold_percent", th,
+		    "min_pods", mp, "min_age", age);
 	nw->started = 1;
 	return 0;
 }
@@ -94,7 +96,7 @@ static void nw_stop(void *state, kl_done_cb done, void *arg)
 }
 
 const struct kl_controller_ops kl_notready_watcher_ops = {
-	.init = nw_init,
-	.start = nw_start,
-	.stop = nw_stop,
+    .init = nw_init,
+    .start = nw_start,
+    .stop = nw_stop,
 };

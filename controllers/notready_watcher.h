@@ -19,8 +19,8 @@ struct kl_notready_watcher_conf {
 
 extern const struct kl_conf_key kl_notready_watcher_keys[];
 void kl_notready_watcher_defaults(void *conf);
-int kl_notready_watcher_check(const void *conf, const struct kl_conf_node *section, const char *file,
-		struct kl_error *err);
+int kl_notready_watcher_check(const void *conf, const struct kl_conf_node *section,
+			      const char *file, struct kl_error *err);
 extern const struct kl_controller_ops kl_notready_watcher_ops;
 
 #endif

@@ -11,10 +11,12 @@
 #include "util/duration.h"
 
 #define K(f) offsetof(struct kl_replica_enforcer_conf, f)
+/* clang-format off */
 const struct kl_conf_key kl_replica_enforcer_keys[] = {
 	{ "max_temporary", KL_CONF_DURATION, K(max_temporary_ms), NULL, 0, NULL },
 	{ NULL, 0, 0, NULL, 0, NULL },
 };
+/* clang-format on */
 
 void kl_replica_enforcer_defaults(void *p)
 {
@@ -23,14 +25,14 @@ void kl_replica_enforcer_defaults(void *p)
 	c->max_temporary_ms = 24ULL * 3600 * 1000;
 }
 
-int kl_replica_enforcer_check(const void *conf, const struct kl_conf_node *sec,
-			      const char *file, struct kl_error *err)
+int kl_replica_enforcer_check(const void *conf, const struct kl_conf_node *sec, const char *file,
+			      struct kl_error *err)
 {
 	const struct kl_replica_enforcer_conf *c = conf;
 
 	if (c->max_temporary_ms == 0)
-		return kl_controller_conf_error(err, file, "replica-enforcer", sec,
-						"max_temporary", "must be greater than 0");
+		return kl_controller_conf_error(err, file, "replica-enforcer", sec, "max_temporary",
+						"must be greater than 0");
 	return 0;
 }
 
@@ -76,7 +78,7 @@ static void re_stop(void *state, kl_done_cb done, void *arg)
 }
 
 const struct kl_controller_ops kl_replica_enforcer_ops = {
-	.init = re_init,
-	.start = re_start,
-	.stop = re_stop,
+    .init = re_init,
+    .start = re_start,
+    .stop = re_stop,
 };

@@ -15,8 +15,8 @@ struct kl_replica_enforcer_conf {
 
 extern const struct kl_conf_key kl_replica_enforcer_keys[];
 void kl_replica_enforcer_defaults(void *conf);
-int kl_replica_enforcer_check(const void *conf, const struct kl_conf_node *section, const char *file,
-		struct kl_error *err);
+int kl_replica_enforcer_check(const void *conf, const struct kl_conf_node *section,
+			      const char *file, struct kl_error *err);
 extern const struct kl_controller_ops kl_replica_enforcer_ops;
 
 #endif

@@ -18,6 +18,7 @@
 
 #define CONF(prefix) prefix##_keys, sizeof(struct prefix##_conf), prefix##_defaults, prefix##_check
 
+/* clang-format off */
 const struct kl_controller_desc kl_controllers[] = {
 	/* name               default  informers                         config, ops */
 	{ "crash-watcher", true, KL_RES_PODS | KL_RES_NAMESPACES,
@@ -31,6 +32,7 @@ const struct kl_controller_desc kl_controllers[] = {
 	  &kl_replica_enforcer_ops },
 	{ NULL, false, 0, NULL, 0, NULL, NULL, NULL },
 };
+/* clang-format on */
 
 size_t kl_controllers_count(void)
 {
@@ -55,14 +57,15 @@ int kl_controllers_find(const char *name)
 int kl_controllers_select(const char *list, bool *enabled, struct kl_error *err)
 {
 	size_t n = kl_controllers_count(), i;
-	signed char explicit_[32] = { 0 };
+	signed char explicit_[32] = {0};
 	bool star = false;
 	const char *p = list, *end;
 
 	if (n > sizeof(explicit_))
 		return -EINVAL;
 	if (!list || !*list) {
-		kl_error_set(err, NULL, 0, 0, "--controllers: empty list (use '*' for the defaults)");
+		kl_error_set(err, NULL, 0, 0,
+			     "--controllers: empty list (use '*' for the defaults)");
 		return -EINVAL;
 	}
 	for (;;) {
@@ -133,8 +136,8 @@ void kl_controllers_help(char *buf, size_t len)
 	for (i = 0; kl_controllers[i].name && off < len; i++) {
 		if (kl_controllers[i].enabled_by_default)
 			continue;
-		k = snprintf(buf + off, len - off, "%s%s", any_off++ ? ", " : ". Off by default: ",
-			     kl_controllers[i].name);
+		k = snprintf(buf + off, len - off, "%s%s",
+			     any_off++ ? ", " : ". Off by default: ", kl_controllers[i].name);
 		if (k > 0)
 			off += (size_t)k;
 	}
@@ -200,8 +203,8 @@ int kl_controllers_configure(struct kl_config *config, void **confs, struct kl_e
 
 		if (!d->conf_check)
 			continue;
-		rc = d->conf_check(confs[i], ctl ? kl_conf_get(ctl, d->name) : NULL,
-				   config->path, err);
+		rc = d->conf_check(confs[i], ctl ? kl_conf_get(ctl, d->name) : NULL, config->path,
+				   err);
 		if (rc < 0)
 			return rc;
 	}

@@ -14,7 +14,7 @@ struct unit {
 
 /* longest names first so "ms" is not read as "m" followed by garbage */
 static const struct unit units[] = {
-	{ "ms", 1 }, { "s", 1000 }, { "m", 60000 }, { "h", 3600000 }, { NULL, 0 },
+    {"ms", 1}, {"s", 1000}, {"m", 60000}, {"h", 3600000}, {NULL, 0},
 };
 
 int kl_duration_parse(const char *s, uint64_t *ms)

@@ -22,7 +22,7 @@ void kl_error_clear(struct kl_error *err);
 int kl_error_isset(const struct kl_error *err);
 /* Sets the error unless one is set already. file may be NULL. */
 void kl_error_set(struct kl_error *err, const char *file, int line, int col, const char *fmt, ...)
-	__attribute__((format(printf, 5, 6)));
+    __attribute__((format(printf, 5, 6)));
 /* "FILE:LINE: MSG" (or "MSG" without a file) into buf; returns buf. */
 const char *kl_error_str(const struct kl_error *err, char *buf, size_t len);
 

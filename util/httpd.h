@@ -35,10 +35,10 @@ enum {
 };
 
 struct kl_httpd_limits {
-	size_t max_header_bytes;   /* request line + headers; 431 past it (default 8 KiB) */
-	size_t max_body_bytes;	   /* 413 past it (default 64 KiB) */
-	unsigned max_connections;  /* more are accepted and closed at once (default 256) */
-	uint64_t idle_timeout_ms;  /* keep-alive connection with no request (default 60 s) */
+	size_t max_header_bytes;     /* request line + headers; 431 past it (default 8 KiB) */
+	size_t max_body_bytes;	     /* 413 past it (default 64 KiB) */
+	unsigned max_connections;    /* more are accepted and closed at once (default 256) */
+	uint64_t idle_timeout_ms;    /* keep-alive connection with no request (default 60 s) */
 	uint64_t request_timeout_ms; /* first byte to complete request (default 10 s) */
 };
 
@@ -74,7 +74,7 @@ int kl_httpd_port(const struct kl_httpd *s);
 void kl_httpd_close(struct kl_httpd *s, kl_httpd_closed_cb cb, void *arg);
 
 /* Request accessors: strings are valid until kl_httpd_respond(). */
-unsigned kl_httpd_req_method(const struct kl_httpd_req *r); /* one KL_HTTP_* bit */
+unsigned kl_httpd_req_method(const struct kl_httpd_req *r);   /* one KL_HTTP_* bit */
 const char *kl_httpd_req_path(const struct kl_httpd_req *r);  /* without the query */
 const char *kl_httpd_req_query(const struct kl_httpd_req *r); /* "" when none */
 /* Case-insensitive header lookup; NULL when absent. */

@@ -20,7 +20,7 @@ struct line {
 	size_t len;
 };
 
-static const char *const level_names[] = { "error", "warn", "info", "debug" };
+static const char *const level_names[] = {"error", "warn", "info", "debug"};
 
 void kl_log_init(struct kl_log *log, enum kl_log_format format, int verbosity, FILE *out)
 {

@@ -30,10 +30,10 @@ void kl_log_write(const struct kl_log *log, enum kl_log_level level, const char 
 		  const char *msg, ...) __attribute__((sentinel));
 
 /* Debug line written only when -v is at least v. */
-#define kl_log_v(log, v, comp, ...)                                                        \
-	do {                                                                               \
-		if ((log)->verbosity >= (v))                                                \
-			kl_log_write((log), KL_LOG_DEBUG, (comp), __VA_ARGS__, NULL);      \
+#define kl_log_v(log, v, comp, ...)                                                                \
+	do {                                                                                       \
+		if ((log)->verbosity >= (v))                                                       \
+			kl_log_write((log), KL_LOG_DEBUG, (comp), __VA_ARGS__, NULL);              \
 	} while (0)
 #define kl_log_info(log, comp, ...) kl_log_write((log), KL_LOG_INFO, (comp), __VA_ARGS__, NULL)
 #define kl_log_warn(log, comp, ...) kl_log_write((log), KL_LOG_WARN, (comp), __VA_ARGS__, NULL)

@@ -49,9 +49,9 @@ struct kl_metric *kl_metrics_find(struct kl_metrics *m, const char *name);
  * family has no labels). A series is created on first use. Return 0, -EINVAL (wrong
  * type for the family, a negative counter increment) or -ENOMEM.
  */
-int kl_metric_inc(struct kl_metric *f, const char *const *values);		/* counter, gauge */
-int kl_metric_add(struct kl_metric *f, const char *const *values, double v);	/* counter, gauge */
-int kl_metric_set(struct kl_metric *f, const char *const *values, double v);	/* gauge */
+int kl_metric_inc(struct kl_metric *f, const char *const *values);	     /* counter, gauge */
+int kl_metric_add(struct kl_metric *f, const char *const *values, double v); /* counter, gauge */
+int kl_metric_set(struct kl_metric *f, const char *const *values, double v); /* gauge */
 int kl_metric_observe(struct kl_metric *f, const char *const *values, double v); /* histogram */
 /* Current value of a counter or gauge series; 0 when the series does not exist. */
 double kl_metric_get(struct kl_metric *f, const char *const *values);

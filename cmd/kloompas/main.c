@@ -155,9 +155,9 @@ static int open_servers(struct app *app, struct kl_error *err)
 
 static int register_metrics(struct app *app)
 {
-	static const char *const version_labels[] = { "version", NULL };
-	static const char *const ctl_labels[] = { "controller", NULL };
-	const char *version[] = { KL_VERSION };
+	static const char *const version_labels[] = {"version", NULL};
+	static const char *const ctl_labels[] = {"controller", NULL};
+	const char *version[] = {KL_VERSION};
 	struct kl_metric *build, *enabled, *leader;
 	size_t i;
 	int rc;
@@ -177,7 +177,7 @@ static int register_metrics(struct app *app)
 	if ((rc = kl_metric_set(build, version, 1)) < 0)
 		return rc;
 	for (i = 0; i < app->ncontrollers; i++) {
-		const char *name[] = { kl_controllers[i].name };
+		const char *name[] = {kl_controllers[i].name};
 
 		if ((rc = kl_metric_set(enabled, name, app->enabled[i] ? 1 : 0)) < 0)
 			return rc;
@@ -356,8 +356,7 @@ static int run(struct app *app, const char *prog)
 		app->exit_code = code ? code : 1;
 		shutdown_app(app);
 	} else {
-		kl_log_info(&app->log, "main", "started", "bind_address",
-			    app->flags.bind_address);
+		kl_log_info(&app->log, "main", "started", "bind_address", app->flags.bind_address);
 	}
 	uv_run(&app->loop, UV_RUN_DEFAULT);
 	if (app->pending != 0) {
