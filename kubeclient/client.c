@@ -928,6 +928,11 @@ void kl_kube_cancel(struct kl_kube_req *r)
 	uv_timer_start(&k->limiter, on_limiter, 0, 0);
 }
 
+int kl_kube_http_version(const struct kl_kube *k)
+{
+	return kl_http_last_version(k->http);
+}
+
 int kl_kube_new(uv_loop_t *loop, const struct kl_kube_config *cfg,
 		const struct kl_kube_opts *opts, const struct kl_log *log,
 		struct kl_metrics *metrics, struct kl_kube **out, struct kl_error *err)

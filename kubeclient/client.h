@@ -126,6 +126,9 @@ int kl_kube_pod_log(struct kl_kube *k, const char *ns, const char *pod, const ch
 		    bool previous, unsigned tail_lines, size_t max_bytes, kl_kube_text_cb cb,
 		    void *arg, struct kl_kube_req **out);
 
+/* HTTP version of the last finished request: 2 or 11 (tests, logs). */
+int kl_kube_http_version(const struct kl_kube *k);
+
 /* Decodes a Status object (or a non-Status error body) into st (tests, informers). */
 void kl_kube_status_from(struct kl_kube_status *st, int http_code, const struct kl_json *obj);
 

@@ -14,6 +14,8 @@
  *                                            -> "EVENT TYPE ns/name rv", "END ..."
  *   create|update PATH JSON, patch PATH JSON [--type merge|strategic|json], delete PATH
  *   scale NS DEPLOYMENT N, log NS POD CONTAINER [--previous] [--tail N]
+ * Also: --sa-dir D (in-cluster files), --token-reread-ms MS, --http-version (prints
+ * "HTTP 2" at the end), --metrics (prints the kloompas_apiserver_* metrics at the end).
  * Errors print "ERR errno=-E code=C reason=R message=M"; exit 1 on any error.
  */
 #include <errno.h>
@@ -35,7 +37,8 @@ struct app {
 	/* options */
 	unsigned limit, timeout, max, repeat, interval_ms, tail;
 	const char *query, *rv, *patch_type;
-	int names, previous;
+	int names, previous, show_version, show_metrics;
+	struct kl_metrics *metrics;
 	/* state */
 	unsigned items, events, done_count;
 	struct kl_kube_req *req;
@@ -61,6 +64,15 @@ static void print_obj(const char *prefix, const struct kl_json *o)
 
 static void finish(struct app *app)
 {
+	char *text;
+	size_t len;
+
+	if (app->show_version)
+		printf("HTTP %d\n", kl_kube_http_version(app->kube));
+	if (app->show_metrics && kl_metrics_render(app->metrics, &text, &len) == 0) {
+		fwrite(text, 1, len, stdout);
+		free(text);
+	}
 	fflush(stdout);
 	kl_kube_close(app->kube, NULL, NULL);
 	if (!uv_is_closing((uv_handle_t *)&app->timer))
@@ -291,6 +303,14 @@ int main(int argc, char **argv)
 			app.patch_type = v;
 		else if (OPT("--tail"))
 			app.tail = (unsigned)atoi(v);
+		else if (OPT("--sa-dir"))
+			copts.sa_dir = v;
+		else if (OPT("--token-reread-ms"))
+			kopts.token_reread_ms = (uint64_t)atoll(v);
+		else if (strcmp(a, "--http-version") == 0)
+			app.show_version = 1;
+		else if (strcmp(a, "--metrics") == 0)
+			app.show_metrics = 1;
 		else if (strcmp(a, "--names") == 0)
 			app.names = 1;
 		else if (strcmp(a, "--previous") == 0)
@@ -318,7 +338,8 @@ int main(int argc, char **argv)
 	uv_loop_init(&app.loop);
 	uv_timer_init(&app.loop, &app.timer);
 	app.timer.data = &app;
-	rc = kl_kube_new(&app.loop, &cfg, &kopts, &app.log, NULL, &app.kube, &err);
+	app.metrics = kl_metrics_new();
+	rc = kl_kube_new(&app.loop, &cfg, &kopts, &app.log, app.metrics, &app.kube, &err);
 	if (rc < 0) {
 		fprintf(stderr, "klctl: %s\n", kl_error_str(&err, buf, sizeof(buf)));
 		return 1;
@@ -332,6 +353,7 @@ int main(int argc, char **argv)
 	uv_run(&app.loop, UV_RUN_DEFAULT);
 	rc = uv_loop_close(&app.loop);
 	kl_kube_config_free(&cfg);
+	kl_metrics_free(app.metrics);
 	if (rc < 0) {
 		fprintf(stderr, "klctl: loop not closed cleanly: %s\n", uv_strerror(rc));
 		return 1;
