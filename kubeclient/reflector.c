@@ -1,0 +1,319 @@
+/*
+ * kubeclient/reflector.c - the LIST/WATCH loop of one resource (see reflector.h).
+ *
+ * States: LISTING (a paginated LIST in flight), WATCHING (a watch in flight),
+ * WAITING (a backoff timer before the next step). One call is in flight at most.
+ * What the next step is after a wait is kept in next_is_list: a relist after an
+ * expired resourceVersion, else a watch resumed from last_rv.
+ */
+#include "kubeclient/reflector.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum state { R_IDLE, R_LISTING, R_WATCHING, R_WAITING, R_STOPPED };
+
+struct kl_reflector {
+	uv_loop_t *loop;
+	struct kl_kube *kube;
+	const struct kl_log *log;
+	const struct kl_reflector_ops *ops;
+	void *arg;
+	const char *resource;
+	char *path, *query;
+	unsigned page_size, min_watch_s, max_watch_s;
+	uint64_t backoff_initial_ms, backoff_max_ms, backoff_ms;
+
+	enum state state;
+	struct kl_kube_req *call;
+	uv_timer_t timer;
+	bool next_is_list;
+	char last_rv[32];
+	unsigned events_this_watch;
+	uint64_t seed;
+
+	struct kl_metric *m_relists, *m_restarts;
+	struct kl_reflector_stats stats;
+
+	int stop_pending; /* the timer's close and the cancelled call's callback */
+	void (*stop_cb)(void *arg);
+	void *stop_arg;
+};
+
+static void stop_step(struct kl_reflector *r);
+
+static void do_list(struct kl_reflector *r);
+static void do_watch(struct kl_reflector *r);
+
+/* xorshift: jitter only, no need for a good generator */
+static uint64_t rnd(struct kl_reflector *r)
+{
+	r->seed ^= r->seed << 13;
+	r->seed ^= r->seed >> 7;
+	r->seed ^= r->seed << 17;
+	return r->seed;
+}
+
+static void count(struct kl_metric *m, const char *resource)
+{
+	const char *v[] = { resource };
+
+	if (m)
+		kl_metric_inc(m, v);
+}
+
+static void on_timer(uv_timer_t *t)
+{
+	struct kl_reflector *r = t->data;
+
+	if (r->state != R_WAITING)
+		return;
+	if (r->next_is_list)
+		do_list(r);
+	else
+		do_watch(r);
+}
+
+/* Waits (exponential, with up to 50% jitter, at least retry_after_s), then goes on. */
+static void backoff(struct kl_reflector *r, bool relist, int retry_after_s)
+{
+	uint64_t wait;
+
+	r->stats.errors++;
+	r->next_is_list = relist;
+	wait = r->backoff_ms + rnd(r) % (r->backoff_ms / 2 + 1);
+	if (retry_after_s > 0 && (uint64_t)retry_after_s * 1000 > wait)
+		wait = (uint64_t)retry_after_s * 1000;
+	r->backoff_ms *= 2;
+	if (r->backoff_ms > r->backoff_max_ms)
+		r->backoff_ms = r->backoff_max_ms;
+	r->state = R_WAITING;
+	uv_timer_start(&r->timer, on_timer, wait, 0);
+}
+
+static void backoff_reset(struct kl_reflector *r)
+{
+	r->backoff_ms = r->backoff_initial_ms;
+}
+
+/* ---------------------------------------------------------------- LIST */
+
+static int on_list_item(void *arg, const struct kl_json *item, bool restart)
+{
+	struct kl_reflector *r = arg;
+
+	if (restart) {
+		/* the continue token expired and the list started over */
+		r->ops->list_begin(r->arg);
+	}
+	return r->ops->list_item(r->arg, item);
+}
+
+static void on_list_done(void *arg, const struct kl_kube_status *st, const char *rv)
+{
+	struct kl_reflector *r = arg;
+
+	r->call = NULL;
+	if (r->state == R_STOPPED) {
+		stop_step(r);
+		return;
+	}
+	if (st->err) {
+		kl_log_warn(r->log, "reflector", "list failed", "resource", r->resource, "error",
+			    st->message[0] ? st->message : strerror(-st->err));
+		backoff(r, true, st->retry_after_s);
+		return;
+	}
+	snprintf(r->last_rv, sizeof(r->last_rv), "%s", rv);
+	r->ops->list_done(r->arg, rv);
+	backoff_reset(r);
+	kl_log_v(r->log, 1, "reflector", "listed", "resource", r->resource, "rv", rv);
+	do_watch(r);
+}
+
+static void do_list(struct kl_reflector *r)
+{
+	int rc;
+
+	r->state = R_LISTING;
+	r->stats.lists++;
+	if (r->stats.lists > 1) {
+		r->stats.relists++;
+		count(r->m_relists, r->resource);
+	}
+	r->ops->list_begin(r->arg);
+	rc = kl_kube_list(r->kube, r->path, r->query, r->page_size, on_list_item, on_list_done, r,
+			  &r->call);
+	if (rc < 0) {
+		r->call = NULL;
+		backoff(r, true, -1);
+	}
+}
+
+/* ---------------------------------------------------------------- WATCH */
+
+static int on_event(void *arg, const char *type, const struct kl_json *obj)
+{
+	struct kl_reflector *r = arg;
+	const char *rv = kl_json_str(kl_json_path(obj, "metadata", "resourceVersion", NULL), NULL);
+
+	if (strcmp(type, "ERROR") == 0)
+		return 0; /* the done callback gets its status */
+	if (rv && strlen(rv) < sizeof(r->last_rv))
+		snprintf(r->last_rv, sizeof(r->last_rv), "%s", rv);
+	if (strcmp(type, "BOOKMARK") == 0)
+		return 0;
+	r->events_this_watch++;
+	return r->ops->event(r->arg, type, obj);
+}
+
+static void on_watch_done(void *arg, const struct kl_kube_status *st)
+{
+	struct kl_reflector *r = arg;
+
+	r->call = NULL;
+	if (r->state == R_STOPPED) {
+		stop_step(r);
+		return;
+	}
+	r->stats.watch_restarts++;
+	count(r->m_restarts, r->resource);
+	if (st->err == 0) {
+		/* the server's timeout: resume where we were, no relist */
+		kl_log_v(r->log, 1, "reflector", "watch closed", "resource", r->resource, "rv",
+			 r->last_rv);
+		backoff_reset(r);
+		do_watch(r);
+		return;
+	}
+	if (st->err == -ESTALE) {
+		kl_log_info(r->log, "reflector", "resourceVersion expired; relisting", "resource",
+			    r->resource, "rv", r->last_rv);
+		do_list(r);
+		return;
+	}
+	kl_log_warn(r->log, "reflector", "watch failed", "resource", r->resource, "error",
+		    st->message[0] ? st->message : strerror(-st->err));
+	if (r->events_this_watch)
+		backoff_reset(r);
+	backoff(r, false, st->retry_after_s);
+}
+
+static void do_watch(struct kl_reflector *r)
+{
+	unsigned span = r->max_watch_s - r->min_watch_s;
+	unsigned timeout = r->min_watch_s + (span ? (unsigned)(rnd(r) % span) : 0);
+	int rc;
+
+	r->state = R_WATCHING;
+	r->stats.watches++;
+	r->events_this_watch = 0;
+	rc = kl_kube_watch(r->kube, r->path, r->query, r->last_rv, timeout, on_event,
+			   on_watch_done, r, &r->call);
+	if (rc < 0) {
+		r->call = NULL;
+		backoff(r, false, -1);
+	}
+}
+
+/* ---------------------------------------------------------------- life */
+
+struct kl_reflector *kl_reflector_new(uv_loop_t *loop, struct kl_kube *kube,
+				      const struct kl_reflector_opts *o,
+				      const struct kl_reflector_ops *ops, void *arg,
+				      const struct kl_log *log, struct kl_metrics *metrics)
+{
+	static const char *const labels[] = { "resource", NULL };
+	struct kl_reflector *r = calloc(1, sizeof(*r));
+
+	if (!r)
+		return NULL;
+	r->path = strdup(o->path);
+	r->query = o->query ? strdup(o->query) : NULL;
+	if (!r->path || (o->query && !r->query)) {
+		free(r->path);
+		free(r->query);
+		free(r);
+		return NULL;
+	}
+	r->loop = loop;
+	r->kube = kube;
+	r->log = log;
+	r->ops = ops;
+	r->arg = arg;
+	r->resource = o->resource;
+	r->page_size = o->page_size ? o->page_size : 500;
+	r->min_watch_s = o->min_watch_s ? o->min_watch_s : 300;
+	r->max_watch_s = o->max_watch_s ? o->max_watch_s : 600;
+	if (r->max_watch_s < r->min_watch_s)
+		r->max_watch_s = r->min_watch_s;
+	r->backoff_initial_ms = o->backoff_initial_ms ? o->backoff_initial_ms : 800;
+	r->backoff_max_ms = o->backoff_max_ms ? o->backoff_max_ms : 30000;
+	r->backoff_ms = r->backoff_initial_ms;
+	r->seed = (uint64_t)(uintptr_t)r ^ uv_hrtime() ^ 0x9e3779b97f4a7c15ULL;
+	uv_timer_init(loop, &r->timer);
+	r->timer.data = r;
+	if (metrics) {
+		r->m_relists = kl_metrics_find(metrics, "kloompas_informer_relists_total");
+		if (!r->m_relists)
+			r->m_relists = kl_metrics_counter(
+				metrics, "kloompas_informer_relists_total",
+				"LISTs after the first, by resource (expired resourceVersions).",
+				labels);
+		r->m_restarts = kl_metrics_find(metrics, "kloompas_informer_watch_restarts_total");
+		if (!r->m_restarts)
+			r->m_restarts = kl_metrics_counter(
+				metrics, "kloompas_informer_watch_restarts_total",
+				"Watches that ended and were started again, by resource.", labels);
+	}
+	return r;
+}
+
+int kl_reflector_start(struct kl_reflector *r)
+{
+	if (r->state != R_IDLE)
+		return -EALREADY;
+	do_list(r);
+	return 0;
+}
+
+static void stop_step(struct kl_reflector *r)
+{
+	void (*cb)(void *) = r->stop_cb;
+	void *arg = r->stop_arg;
+
+	if (--r->stop_pending > 0)
+		return;
+	free(r->path);
+	free(r->query);
+	free(r);
+	if (cb)
+		cb(arg);
+}
+
+static void timer_closed(uv_handle_t *h)
+{
+	stop_step(h->data);
+}
+
+void kl_reflector_stop(struct kl_reflector *r, void (*cb)(void *arg), void *arg)
+{
+	r->state = R_STOPPED;
+	r->stop_cb = cb;
+	r->stop_arg = arg;
+	r->stop_pending = 1;
+	if (r->call) {
+		/* its callback runs later with -ECANCELED, sees R_STOPPED and counts down */
+		r->stop_pending++;
+		kl_kube_cancel(r->call);
+	}
+	uv_timer_stop(&r->timer);
+	uv_close((uv_handle_t *)&r->timer, timer_closed);
+}
+
+void kl_reflector_stats(const struct kl_reflector *r, struct kl_reflector_stats *out)
+{
+	*out = r->stats;
+	snprintf(out->last_rv, sizeof(out->last_rv), "%s", r->last_rv);
+}
