@@ -17,6 +17,8 @@
 #include "config/config.h"
 #include "config/flags.h"
 #include "config/node.h"
+#include "kubeclient/client.h"
+#include "kubeclient/informer.h"
 #include "kubeclient/resource.h"
 #include "util/error.h"
 #include "util/health.h"
@@ -34,6 +36,8 @@ struct kl_ctx {
 	const struct kl_config *config;
 	struct kl_metrics *metrics;
 	struct kl_health *health;
+	struct kl_kube *kube;		/* the API client */
+	struct kl_informers *informers; /* the shared informers (take, never watch yourself) */
 };
 
 typedef void (*kl_done_cb)(void *arg);

@@ -171,7 +171,8 @@ struct kl__auth *kl__auth_new(uv_loop_t *loop, const struct kl_kube_config *cfg,
 	a->cfg = cfg;
 	a->log = log;
 	a->reread_ms = token_reread_ms ? token_reread_ms : 60000;
-	if (cfg->token) {
+	/* as client-go: a token file, re-read, wins over a static token */
+	if (cfg->token && !cfg->token_file) {
 		set_str(&a->token, cfg->token, strlen(cfg->token));
 		if (!a->token) {
 			free(a);

@@ -89,6 +89,7 @@ struct kl_kube_req {
 	bool waiting_auth;
 	bool cancelled;
 	bool cancel_pending;
+	bool finished; /* its callback is running or ran: nothing may end it again */
 	bool queued;
 	uint64_t started_ms;
 
@@ -209,6 +210,7 @@ static void observe(struct kl_kube_req *r, int code)
 /* Ends a call with an error status: the callback of its kind, once, then free. */
 static void finish_error(struct kl_kube_req *r, const struct kl_kube_status *st)
 {
+	r->finished = true;
 	switch (r->kind) {
 	case K_OBJ:
 		r->obj_cb(r->arg, st, NULL);
@@ -514,6 +516,7 @@ static void finish_list_page(struct kl_kube_req *r)
 		list_next_page(r);
 		return;
 	}
+	r->finished = true;
 	r->list_cb(r->arg, &ok, r->rv ? r->rv : "");
 	req_free(r);
 }
@@ -527,6 +530,7 @@ static void finish_success(struct kl_kube_req *r)
 
 	kl_error_clear(&err);
 	if (r->kind == K_TEXT) {
+		r->finished = true;
 		r->text_cb(r->arg, &ok, r->errbody ? r->errbody : "", r->errlen);
 		req_free(r);
 		return;
@@ -540,6 +544,7 @@ static void finish_success(struct kl_kube_req *r)
 			return;
 		}
 		/* on_item kept a pointer valid until the stream is freed or fed again */
+		r->finished = true;
 		r->obj_cb(r->arg, &ok, r->answer);
 		req_free(r);
 		return;
@@ -560,6 +565,7 @@ static void finish_success(struct kl_kube_req *r)
 		fail(r, -ECONNRESET, r->code, "watch stream ended inside an event");
 		return;
 	}
+	r->finished = true;
 	r->done_cb(r->arg, &ok);
 	req_free(r);
 }
@@ -1011,7 +1017,7 @@ void kl_kube_close(struct kl_kube *k, void (*cb)(void *arg), void *arg)
 	/* calls not yet at the HTTP layer end here; the HTTP layer ends the others */
 	for (r = k->reqs; r; r = next) {
 		next = r->next;
-		if (!r->http)
+		if (!r->http && !r->finished)
 			fail(r, -ECANCELED, 0, "client closing");
 	}
 	k->queue_head = k->queue_tail = NULL;

@@ -19,6 +19,9 @@
 #include "config/flags.h"
 #include "controllers/controller.h"
 #include "kl_version.h"
+#include "kubeclient/client.h"
+#include "kubeclient/informer.h"
+#include "kubeclient/kubeconfig.h"
 #include "util/error.h"
 #include "util/health.h"
 #include "util/httpd.h"
@@ -32,6 +35,9 @@ struct app {
 	struct kl_log log;
 	struct kl_flags flags;
 	struct kl_config config;
+	struct kl_kube_config kubeconfig;
+	struct kl_kube *kube;
+	struct kl_informers *informers;
 	struct kl_metrics *metrics;
 	struct kl_health health;
 	struct kl_ctx ctx;
@@ -110,15 +116,6 @@ static bool check_shutdown(void *arg, char *why, size_t len)
 	return !app->stopping;
 }
 
-/* logs the port actually bound, which differs from the flag's for port 0 */
-static void log_listening(struct app *app, const char *server, const char *addr, int port)
-{
-	char p[16];
-
-	snprintf(p, sizeof(p), "%d", port);
-	kl_log_info(&app->log, "httpd", "listening", "server", server, "address", addr, "port", p);
-}
-
 static int open_servers(struct app *app, struct kl_error *err)
 {
 	struct kl_httpd_limits lim;
@@ -136,7 +133,7 @@ static int open_servers(struct app *app, struct kl_error *err)
 	rc = kl_httpd_listen(app->httpd, app->flags.bind_address, err);
 	if (rc < 0)
 		return rc;
-	log_listening(app, "metrics", app->flags.bind_address, kl_httpd_port(app->httpd));
+
 	if (app->flags.chatops_bind_address) {
 		/* routes arrive with the replica enforcer; until then every path is a 404 */
 		app->chatops = kl_httpd_new(&app->loop, "chatops", &lim, &app->log);
@@ -145,8 +142,7 @@ static int open_servers(struct app *app, struct kl_error *err)
 		rc = kl_httpd_listen(app->chatops, app->flags.chatops_bind_address, err);
 		if (rc < 0)
 			return rc;
-		log_listening(app, "chatops", app->flags.chatops_bind_address,
-			      kl_httpd_port(app->chatops));
+
 	}
 	return 0;
 }
@@ -195,6 +191,19 @@ static void pending_done(void *arg)
 	app->pending--;
 }
 
+/* the caches are gone: now the client they used can go */
+static void informers_stopped(void *arg)
+{
+	struct app *app = arg;
+
+	if (app->kube) {
+		kl_kube_close(app->kube, pending_done, app);
+		app->kube = NULL;
+		return; /* still pending: pending_done comes from kl_kube_close */
+	}
+	pending_done(app);
+}
+
 static void signal_closed(uv_handle_t *h)
 {
 	pending_done(h->data);
@@ -213,6 +222,15 @@ static void shutdown_app(struct app *app)
 		app->pending++;
 		kl_controllers[i].ops->stop(app->states[i], pending_done, app);
 		app->states[i] = NULL;
+	}
+	if (app->informers) {
+		app->pending++;
+		kl_informers_stop(app->informers, informers_stopped, app);
+		app->informers = NULL;
+	} else if (app->kube) {
+		app->pending++;
+		kl_kube_close(app->kube, pending_done, app);
+		app->kube = NULL;
 	}
 	if (app->httpd) {
 		app->pending++;
@@ -250,15 +268,56 @@ static int usage_error(const char *prog, const struct kl_error *err)
 	return 2;
 }
 
+/* Leader (always, for now) and every informer synced: the controllers act. */
+static void start_controllers(struct app *app)
+{
+	size_t i;
+	int rc;
+
+	if (app->started || app->stopping || !kl_informers_synced(app->informers))
+		return;
+	for (i = 0; i < app->ncontrollers; i++) {
+		if (!app->states[i])
+			continue;
+		rc = kl_controllers[i].ops->start(app->states[i]);
+		if (rc < 0) {
+			kl_log_error(&app->log, "main", "controller failed to start", "controller",
+				     kl_controllers[i].name, "error", strerror(-rc));
+			app->exit_code = 1;
+			shutdown_app(app);
+			return;
+		}
+	}
+	app->started = true;
+	kl_log_info(&app->log, "main", "controllers started");
+}
+
+static void on_informer_synced(void *arg)
+{
+	start_controllers(arg);
+}
+
 /* Returns 0, or an exit code. */
 static int init_controllers(struct app *app, struct kl_error *err)
 {
+	struct kl_informer_handler sync = { .synced = on_informer_synced, .arg = app };
 	size_t i;
+	unsigned bit;
 	int rc;
 
 	for (i = 0; i < app->ncontrollers; i++) {
 		if (!app->enabled[i])
 			continue;
+		/* the informers a controller reads exist before it starts; shared by all */
+		for (bit = 1; bit <= KL_RES_ALL; bit <<= 1) {
+			struct kl_informer *inf;
+
+			if (!(kl_controllers[i].informers & bit))
+				continue;
+			inf = kl_informers_get(app->informers, (enum kl_resource)bit, NULL);
+			if (!inf || kl_informer_add_handler(inf, &sync) < 0)
+				return 1;
+		}
 		rc = kl_controllers[i].ops->init(&app->ctx, app->confs[i], &app->states[i], err);
 		if (rc < 0) {
 			app->states[i] = NULL;
@@ -267,22 +326,19 @@ static int init_controllers(struct app *app, struct kl_error *err)
 			return rc == -EINVAL ? 2 : 1;
 		}
 	}
-	for (i = 0; i < app->ncontrollers; i++) {
-		if (!app->states[i])
-			continue;
-		rc = kl_controllers[i].ops->start(app->states[i]);
-		if (rc < 0) {
-			kl_error_set(err, NULL, 0, 0, "controller %s: start: %s",
-				     kl_controllers[i].name, strerror(-rc));
-			return 1;
-		}
+	rc = kl_informers_start(app->informers);
+	if (rc < 0) {
+		kl_error_set(err, NULL, 0, 0, "informers: %s", strerror(-rc));
+		return 1;
 	}
-	app->started = true;
+	start_controllers(app); /* at once when no informer is needed */
 	return 0;
 }
 
 static int start_loop_parts(struct app *app, struct kl_error *err)
 {
+	struct kl_kube_opts kopts = { 0 };
+	struct kl_informers_opts iopts = { 0 };
 	int rc;
 
 	app->metrics = kl_metrics_new();
@@ -297,6 +353,20 @@ static int start_loop_parts(struct app *app, struct kl_error *err)
 	app->ctx.config = &app->config;
 	app->ctx.metrics = app->metrics;
 	app->ctx.health = &app->health;
+
+	kopts.qps = app->flags.kube_api_qps;
+	kopts.burst = app->flags.kube_api_burst;
+	rc = kl_kube_new(&app->loop, &app->kubeconfig, &kopts, &app->log, app->metrics, &app->kube,
+			 err);
+	if (rc < 0)
+		return rc;
+	iopts.objects.team_annotation = app->config.team_annotation;
+	app->informers = kl_informers_new(&app->loop, app->kube, &iopts, &app->log, app->metrics);
+	if (!app->informers)
+		return -ENOMEM;
+	kl_informers_add_health(app->informers, &app->health);
+	app->ctx.kube = app->kube;
+	app->ctx.informers = app->informers;
 
 	rc = register_metrics(app);
 	if (rc < 0)
@@ -324,7 +394,8 @@ static void log_start(struct app *app)
 		strncat(enabled, kl_controllers[i].name, sizeof(enabled) - strlen(enabled) - 1);
 	}
 	kl_log_info(&app->log, "main", "starting", "version", KL_VERSION, "controllers",
-		    enabled[0] ? enabled : "none", "config",
+		    enabled[0] ? enabled : "none", "server", app->kubeconfig.server, "kubeconfig",
+		    app->kubeconfig.source, "config",
 		    app->config.path ? app->config.path : "(defaults)", "cluster",
 		    app->config.cluster, "bind_address", app->flags.bind_address, "dry_run",
 		    app->flags.dry_run ? "true" : "false");
@@ -379,6 +450,7 @@ int main(int argc, char **argv)
 {
 	const char *prog = "kloompas";
 	struct app app;
+	struct kl_kube_config_opts kopts = { 0 };
 	struct kl_error err;
 	char help[512];
 	int rc, code;
@@ -417,8 +489,17 @@ int main(int argc, char **argv)
 			kl_error_set(&err, NULL, 0, 0, "out of memory");
 		return rc == -ENOMEM ? 1 : usage_error(prog, &err);
 	}
+	kopts.kubeconfig = app.flags.kubeconfig;
+	kopts.context = app.flags.context;
+	kopts.master = app.flags.master;
+	if (kl_kube_config_load(&app.kubeconfig, &kopts, &err) < 0) {
+		kl_config_free(&app.config);
+		kl_kube_config_free(&app.kubeconfig);
+		return usage_error(prog, &err);
+	}
 	kl_log_init(&app.log, app.flags.log_format, app.flags.verbosity, stderr);
 	code = run(&app, prog);
+	kl_kube_config_free(&app.kubeconfig);
 	kl_config_free(&app.config);
 	return code;
 }

@@ -85,6 +85,8 @@ def kloompas(tmp_path):
     started = []
 
     def start(*args):
+        if not any(a.startswith("--kubeconfig") for a in args):
+            args = ("--kubeconfig", unreachable_kubeconfig(tmp_path), *args)
         k = Kloompas(["--bind-address=127.0.0.1:0", "--leader-elect=false", *args], tmp_path)
         started.append(k)
         return k
@@ -94,6 +96,26 @@ def kloompas(tmp_path):
         if not k.errfile.closed:
             rc = k.stop()
             assert rc == 0, f"kloompas exited {rc} at teardown:\n{k.log()}"
+
+
+def unreachable_kubeconfig(tmp_path):
+    """A valid kubeconfig whose API server refuses connections: kloompas runs, retries
+    and stays unready. For the tests of everything that needs no cluster."""
+    p = tmp_path / "unreachable-kubeconfig"
+    p.write_text("""apiVersion: v1
+kind: Config
+current-context: nowhere
+clusters:
+- name: nowhere
+  cluster: {server: "https://127.0.0.1:1", insecure-skip-tls-verify: true}
+users:
+- name: nobody
+  user: {token: "not-a-real-token"}
+contexts:
+- name: nowhere
+  context: {cluster: nowhere, user: nobody}
+""")
+    return str(p)
 
 
 def http(port, raw, timeout=10, read_all=True):

@@ -34,6 +34,24 @@ def test_help_grouped_with_defaults_and_controllers():
     assert max(len(l) for l in out.splitlines()) <= 100
 
 
+def test_no_kubeconfig_is_usage_error(tmp_path):
+    env_home = {"HOME": str(tmp_path), "KUBECONFIG": ""}
+    import subprocess, os
+    from conftest import BIN
+    p = subprocess.run([BIN, "--leader-elect=false"], capture_output=True, text=True,
+                       env=dict(os.environ, **env_home, KUBERNETES_SERVICE_HOST=""))
+    assert p.returncode == 2
+    assert "no kubeconfig" in p.stderr
+
+
+def test_broken_kubeconfig_is_usage_error(tmp_path):
+    kc = tmp_path / "kc"
+    kc.write_text("apiVersion: v1\ncurrent-context: x\ncontexts: []\n")
+    rc, out, err = run_cli("--kubeconfig", str(kc))
+    assert rc == 2
+    assert str(kc) in err and "context" in err
+
+
 def test_unknown_controller_is_usage_error():
     rc, out, err = run_cli("--controllers=*,-replica-enforcr")
     assert rc == 2

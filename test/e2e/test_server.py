@@ -16,11 +16,13 @@ def test_health_endpoints(kloompas):
     for path in ("/healthz", "/livez"):
         status, headers, body = get(k.port, path)
         assert status == 200 and body == b"ok\n"
+    # no API server answers: not ready, and /readyz says why
     status, _, body = get(k.port, "/readyz")
-    assert status == 200 and body == b"ok\n"
-    status, _, body = get(k.port, "/readyz?verbose")
-    assert status == 200
-    assert b"[+]controllers ok" in body and b"[+]shutdown ok" in body
+    assert status == 503
+    assert b"[+]shutdown ok" in body
+    assert b"[-]informers-synced failed: not synced: " in body
+    assert b"[-]controllers failed: controllers not started" in body
+    assert body.endswith(b"readyz check failed\n")
 
 
 def test_metrics_content(kloompas):
