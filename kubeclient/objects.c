@@ -1,0 +1,528 @@
+/*
+ * kubeclient/objects.c - project decoded Pods, Namespaces and Deployments into the
+ * small structs the caches keep (see objects.h).
+ *
+ * Design: a projection reads a borrowed struct kl_json tree once, interns every
+ * string it keeps (so the tree can be dropped as soon as we return), and parses
+ * times and numbers on the spot. Everything it takes is recorded in the output
+ * struct as it goes, so the single error path is "release the output": the
+ * release functions accept a half-filled struct (NULL strings, a zeroed tail of
+ * the containers array).
+ *
+ * Absent or mistyped fields read as their zero value (documented per field in
+ * objects.h); only a missing metadata.name makes an object unusable (-EINVAL),
+ * since the store keys on namespace/name.
+ */
+#include "kubeclient/objects.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+/* More than this many containers in one pod is not a pod we believe. */
+#define MAX_CONTAINERS 1000
+
+/* ---------------------------------------------------------------- scalars */
+
+static bool is_str(const struct kl_json *v, const char *s)
+{
+	return v && v->type == KL_JSON_STRING && !strcmp(v->str, s);
+}
+
+static bool is_true(const struct kl_json *v)
+{
+	return v && v->type == KL_JSON_BOOL && v->boolean;
+}
+
+/* An integer field, def when absent or not an integer. */
+static int64_t get_i64(const struct kl_json *v, int64_t def)
+{
+	int64_t x;
+
+	return kl_json_int(v, &x) ? def : x;
+}
+
+/* As get_i64, clamped into int32_t (counts and exit codes). */
+static int32_t get_i32(const struct kl_json *v, int32_t def)
+{
+	int64_t x = get_i64(v, def);
+
+	if (x > INT32_MAX)
+		return INT32_MAX;
+	if (x < INT32_MIN)
+		return INT32_MIN;
+	return (int32_t)x;
+}
+
+/* metadata.resourceVersion is an opaque string; etcd makes it a decimal number. */
+static uint64_t parse_rv(const struct kl_json *v)
+{
+	uint64_t acc = 0;
+	size_t i;
+
+	if (!v || v->type != KL_JSON_STRING || !v->len)
+		return 0;
+	for (i = 0; i < v->len; i++) {
+		unsigned d = (unsigned)(v->str[i] - '0');
+
+		if (d > 9 || acc > (UINT64_MAX - d) / 10)
+			return 0;
+		acc = acc * 10 + d;
+	}
+	return acc;
+}
+
+/* Reads n digits at *p; -1 when any is not a digit. */
+static int digits(const char **p, int n)
+{
+	int x = 0;
+
+	for (; n; n--, (*p)++) {
+		if (**p < '0' || **p > '9')
+			return -1;
+		x = x * 10 + (**p - '0');
+	}
+	return x;
+}
+
+/*
+ * RFC 3339 "2026-11-25T21:00:00Z", with optional fractional seconds (dropped) and
+ * a numeric offset instead of Z. Returns Unix seconds, 0 when absent or malformed:
+ * the API server always writes the Z form, so 0 ("unknown") is only ever seen
+ * for an object written by hand.
+ */
+static int64_t parse_time(const struct kl_json *v)
+{
+	const char *p;
+	struct tm tm = {0};
+	int year, mon, day, hour, min, sec, off = 0, oh, om;
+	time_t t;
+
+	if (!v || v->type != KL_JSON_STRING)
+		return 0;
+	p = v->str;
+	year = digits(&p, 4);
+	if (year < 0 || *p++ != '-')
+		return 0;
+	mon = digits(&p, 2);
+	if (mon < 1 || mon > 12 || *p++ != '-')
+		return 0;
+	day = digits(&p, 2);
+	if (day < 1 || day > 31 || (*p != 'T' && *p != 't' && *p != ' '))
+		return 0;
+	p++;
+	hour = digits(&p, 2);
+	if (hour < 0 || hour > 23 || *p++ != ':')
+		return 0;
+	min = digits(&p, 2);
+	if (min < 0 || min > 59 || *p++ != ':')
+		return 0;
+	sec = digits(&p, 2);
+	if (sec < 0 || sec > 60) /* 60: a leap second, which timegm folds over */
+		return 0;
+	if (*p == '.') {
+		if (p[1] < '0' || p[1] > '9')
+			return 0;
+		for (p++; *p >= '0' && *p <= '9'; p++)
+			;
+	}
+	if (*p == 'Z' || *p == 'z') {
+		p++;
+	} else if (*p == '+' || *p == '-') {
+		int sign = *p++ == '-' ? -1 : 1;
+
+		oh = digits(&p, 2);
+		if (oh < 0 || oh > 23 || *p++ != ':')
+			return 0;
+		om = digits(&p, 2);
+		if (om < 0 || om > 59)
+			return 0;
+		off = sign * (oh * 3600 + om * 60);
+	} else {
+		return 0;
+	}
+	if (*p)
+		return 0;
+	tm.tm_year = year - 1900;
+	tm.tm_mon = mon - 1;
+	tm.tm_mday = day;
+	tm.tm_hour = hour;
+	tm.tm_min = min;
+	tm.tm_sec = sec;
+	t = timegm(&tm);
+	/* the wall time was off seconds ahead of UTC */
+	return (int64_t)t - off;
+}
+
+/* ---------------------------------------------------------------- strings */
+
+/*
+ * Interns a string field into *out (NULL when absent or not a string). Returns
+ * -ENOMEM with *out NULL when the table cannot take it.
+ */
+static int take(struct kl_intern *t, const struct kl_json *v, const char **out)
+{
+	*out = NULL;
+	if (!v || v->type != KL_JSON_STRING)
+		return 0;
+	*out = kl_intern_get(t, v->str, v->len);
+	return *out ? 0 : -ENOMEM;
+}
+
+static void drop(struct kl_intern *t, const char **s)
+{
+	kl_intern_put(t, *s);
+	*s = NULL;
+}
+
+/* ---------------------------------------------------------------- metadata */
+
+/* Every object: namespace ("" when cluster-scoped), name (required), uid, times. */
+static int meta_project(struct kl_intern *t, const struct kl_json *j, struct kl_meta *m)
+{
+	const struct kl_json *md = kl_json_get(j, "metadata");
+	const struct kl_json *name = kl_json_get(md, "name");
+	const char *ns;
+	int rc;
+
+	if (!name || name->type != KL_JSON_STRING || !name->len)
+		return -EINVAL;
+	if ((rc = take(t, name, &m->name)))
+		return rc;
+	ns = kl_json_str(kl_json_get(md, "namespace"), "");
+	m->ns = kl_intern_get(t, ns, (size_t)-1);
+	if (!m->ns)
+		return -ENOMEM;
+	if ((rc = take(t, kl_json_get(md, "uid"), &m->uid)))
+		return rc;
+	m->rv = parse_rv(kl_json_get(md, "resourceVersion"));
+	m->created = parse_time(kl_json_get(md, "creationTimestamp"));
+	m->deleting = parse_time(kl_json_get(md, "deletionTimestamp"));
+	return 0;
+}
+
+static void meta_release(struct kl_intern *t, struct kl_meta *m)
+{
+	drop(t, &m->ns);
+	drop(t, &m->name);
+	drop(t, &m->uid);
+}
+
+/* ---------------------------------------------------------------- pods */
+
+static const char *const phase_names[] = {
+	[KL_POD_PENDING] = "Pending",	  [KL_POD_RUNNING] = "Running",
+	[KL_POD_SUCCEEDED] = "Succeeded", [KL_POD_FAILED] = "Failed",
+	[KL_POD_UNKNOWN] = "Unknown",
+};
+
+const char *kl_pod_phase_name(enum kl_pod_phase p)
+{
+	if ((unsigned)p >= sizeof(phase_names) / sizeof(phase_names[0]))
+		return "Unknown";
+	return phase_names[p];
+}
+
+static enum kl_pod_phase parse_phase(const struct kl_json *v)
+{
+	unsigned i;
+
+	if (!v || v->type != KL_JSON_STRING)
+		return KL_POD_PENDING;
+	for (i = 0; i < sizeof(phase_names) / sizeof(phase_names[0]); i++)
+		if (!strcmp(v->str, phase_names[i]))
+			return (enum kl_pod_phase)i;
+	return KL_POD_UNKNOWN;
+}
+
+/* The name of a container (spec or status entry); NULL makes us skip the entry. */
+static const struct kl_json *container_name(const struct kl_json *c)
+{
+	const struct kl_json *n = kl_json_get(c, "name");
+
+	return n && n->type == KL_JSON_STRING ? n : NULL;
+}
+
+/* Whether the status array holds an entry named like the spec entry name. */
+static bool has_status(const struct kl_json *statuses, const struct kl_json *name)
+{
+	const struct kl_json *s, *n;
+
+	for (s = statuses ? statuses->child : NULL; s; s = s->next) {
+		n = container_name(s);
+		if (n && n->len == name->len && !memcmp(n->str, name->str, name->len))
+			return true;
+	}
+	return false;
+}
+
+static const struct kl_json *array_of(const struct kl_json *v)
+{
+	return v && v->type == KL_JSON_ARRAY ? v : NULL;
+}
+
+/* A state or lastState object; lastState keeps only terminated (full false). */
+static int state_project(struct kl_intern *t, const struct kl_json *st, bool full,
+			 struct kl_container_state *s)
+{
+	const struct kl_json *w = kl_json_get(st, "waiting");
+	const struct kl_json *r = kl_json_get(st, "running");
+	const struct kl_json *x = kl_json_get(st, "terminated");
+	int rc;
+
+	if (full) {
+		if ((rc = take(t, kl_json_get(w, "reason"), &s->waiting_reason)))
+			return rc;
+		s->running_since = parse_time(kl_json_get(r, "startedAt"));
+	}
+	if ((rc = take(t, kl_json_get(x, "reason"), &s->terminated_reason)))
+		return rc;
+	s->exit_code = get_i32(kl_json_get(x, "exitCode"), 0);
+	s->finished = parse_time(kl_json_get(x, "finishedAt"));
+	return 0;
+}
+
+/* Fills c from a status entry, or from the spec entry's name alone (st NULL). */
+static int container_project(struct kl_intern *t, const struct kl_json *st,
+			     const struct kl_json *name, bool init, struct kl_container *c)
+{
+	int rc;
+
+	c->init = init;
+	if ((rc = take(t, name, &c->name)))
+		return rc;
+	if (!st)
+		return 0;
+	c->ready = is_true(kl_json_get(st, "ready"));
+	c->restarts = get_i32(kl_json_get(st, "restartCount"), 0);
+	if ((rc = state_project(t, kl_json_get(st, "state"), true, &c->state)))
+		return rc;
+	return state_project(t, kl_json_get(st, "lastState"), false, &c->last);
+}
+
+/*
+ * Walks one kind of container (init or regular): every named status entry in
+ * order, then each named spec entry that has no status yet (a pod just created),
+ * so that the count is the pod's. With p->containers NULL it only counts.
+ */
+static int containers_walk(struct kl_intern *t, const struct kl_json *statuses,
+			   const struct kl_json *specs, bool init, struct kl_pod *p, size_t *n)
+{
+	const struct kl_json *c, *name;
+	int rc;
+
+	for (c = statuses ? statuses->child : NULL; c; c = c->next) {
+		if (!(name = container_name(c)))
+			continue;
+		if (p->containers) {
+			rc = container_project(t, c, name, init, &p->containers[*n]);
+			p->ncontainers = (uint16_t)(*n + 1);
+			if (rc)
+				return rc;
+		}
+		if (++*n > MAX_CONTAINERS)
+			return -EINVAL;
+	}
+	for (c = specs ? specs->child : NULL; c; c = c->next) {
+		if (!(name = container_name(c)) || has_status(statuses, name))
+			continue;
+		if (p->containers) {
+			rc = container_project(t, NULL, name, init, &p->containers[*n]);
+			p->ncontainers = (uint16_t)(*n + 1);
+			if (rc)
+				return rc;
+		}
+		if (++*n > MAX_CONTAINERS)
+			return -EINVAL;
+	}
+	return 0;
+}
+
+static int containers_project(struct kl_intern *t, const struct kl_json *j, struct kl_pod *p)
+{
+	const struct kl_json *status = kl_json_get(j, "status"), *spec = kl_json_get(j, "spec");
+	const struct kl_json *ist = array_of(kl_json_get(status, "initContainerStatuses"));
+	const struct kl_json *cst = array_of(kl_json_get(status, "containerStatuses"));
+	const struct kl_json *isp = array_of(kl_json_get(spec, "initContainers"));
+	const struct kl_json *csp = array_of(kl_json_get(spec, "containers"));
+	size_t n = 0;
+	int rc;
+
+	/*
+	 * Refuse huge arrays before the name matching, which is quadratic; past the
+	 * cap the merged count is over it anyway unless names repeat.
+	 */
+	if ((ist && ist->n > MAX_CONTAINERS) || (cst && cst->n > MAX_CONTAINERS) ||
+	    (isp && isp->n > MAX_CONTAINERS) || (csp && csp->n > MAX_CONTAINERS))
+		return -EINVAL;
+	/* count, then fill an array of exactly that size */
+	if ((rc = containers_walk(t, ist, isp, true, p, &n)) ||
+	    (rc = containers_walk(t, cst, csp, false, p, &n)))
+		return rc;
+	if (!n)
+		return 0;
+	p->containers = calloc(n, sizeof(*p->containers));
+	if (!p->containers)
+		return -ENOMEM;
+	n = 0;
+	if ((rc = containers_walk(t, ist, isp, true, p, &n)) ||
+	    (rc = containers_walk(t, cst, csp, false, p, &n)))
+		return rc;
+	return 0;
+}
+
+/* The Ready condition: status and when it last changed. */
+static void ready_project(const struct kl_json *j, struct kl_pod *p)
+{
+	const struct kl_json *c;
+
+	c = array_of(kl_json_path(j, "status", "conditions", NULL));
+	for (c = c ? c->child : NULL; c; c = c->next) {
+		if (!is_str(kl_json_get(c, "type"), "Ready"))
+			continue;
+		p->ready = is_str(kl_json_get(c, "status"), "True");
+		p->ready_changed = parse_time(kl_json_get(c, "lastTransitionTime"));
+		return;
+	}
+}
+
+/* The controller ownerReference, else the first one. */
+static int owner_project(struct kl_intern *t, const struct kl_json *j, struct kl_pod *p)
+{
+	const struct kl_json *refs, *r, *owner;
+	int rc;
+
+	refs = array_of(kl_json_path(j, "metadata", "ownerReferences", NULL));
+	if (!refs || !refs->child)
+		return 0;
+	owner = refs->child;
+	for (r = refs->child; r; r = r->next) {
+		if (is_true(kl_json_get(r, "controller"))) {
+			owner = r;
+			break;
+		}
+	}
+	if ((rc = take(t, kl_json_get(owner, "kind"), &p->owner_kind)))
+		return rc;
+	return take(t, kl_json_get(owner, "name"), &p->owner_name);
+}
+
+int kl_pod_project(struct kl_intern *t, const struct kl_objects_opts *o,
+		   const struct kl_json *j, struct kl_pod *out)
+{
+	int rc;
+
+	(void)o;
+	if ((rc = meta_project(t, j, &out->meta)))
+		goto out_release;
+	out->phase = parse_phase(kl_json_path(j, "status", "phase", NULL));
+	ready_project(j, out);
+	if ((rc = owner_project(t, j, out)))
+		goto out_release;
+	if ((rc = take(t, kl_json_path(j, "spec", "nodeName", NULL), &out->node)))
+		goto out_release;
+	if ((rc = containers_project(t, j, out)))
+		goto out_release;
+	return 0;
+
+out_release:
+	kl_pod_release(t, out);
+	return rc;
+}
+
+static void state_release(struct kl_intern *t, struct kl_container_state *s)
+{
+	drop(t, &s->waiting_reason);
+	drop(t, &s->terminated_reason);
+}
+
+void kl_pod_release(struct kl_intern *t, struct kl_pod *p)
+{
+	uint16_t i;
+
+	meta_release(t, &p->meta);
+	drop(t, &p->owner_kind);
+	drop(t, &p->owner_name);
+	drop(t, &p->node);
+	for (i = 0; i < p->ncontainers; i++) {
+		drop(t, &p->containers[i].name);
+		state_release(t, &p->containers[i].state);
+		state_release(t, &p->containers[i].last);
+	}
+	free(p->containers);
+	p->containers = NULL;
+	p->ncontainers = 0;
+}
+
+/* ---------------------------------------------------------------- namespaces */
+
+int kl_namespace_project(struct kl_intern *t, const struct kl_objects_opts *o,
+			 const struct kl_json *j, struct kl_namespace *out)
+{
+	const struct kl_json *md = kl_json_get(j, "metadata"), *team = NULL;
+	int rc;
+
+	if ((rc = meta_project(t, j, &out->meta)))
+		goto out_release;
+	if (o && o->team_annotation) {
+		team = kl_json_get(kl_json_get(md, "annotations"), o->team_annotation);
+		if (!team || team->type != KL_JSON_STRING)
+			team = kl_json_get(kl_json_get(md, "labels"), o->team_annotation);
+	}
+	if ((rc = take(t, team, &out->team)))
+		goto out_release;
+	out->terminating = is_str(kl_json_path(j, "status", "phase", NULL), "Terminating");
+	return 0;
+
+out_release:
+	kl_namespace_release(t, out);
+	return rc;
+}
+
+void kl_namespace_release(struct kl_intern *t, struct kl_namespace *n)
+{
+	meta_release(t, &n->meta);
+	drop(t, &n->team);
+}
+
+/* ---------------------------------------------------------------- deployments */
+
+int kl_deployment_project(struct kl_intern *t, const struct kl_objects_opts *o,
+			  const struct kl_json *j, struct kl_deployment *out)
+{
+	const struct kl_json *ann = kl_json_path(j, "metadata", "annotations", NULL);
+	const struct kl_json *status = kl_json_get(j, "status");
+	int rc;
+
+	(void)o;
+	if ((rc = meta_project(t, j, &out->meta)))
+		goto out_release;
+	out->generation = get_i64(kl_json_path(j, "metadata", "generation", NULL), 0);
+	out->observed_generation = get_i64(kl_json_get(status, "observedGeneration"), 0);
+	out->spec_replicas = get_i32(kl_json_path(j, "spec", "replicas", NULL), -1);
+	out->replicas = get_i32(kl_json_get(status, "replicas"), 0);
+	out->ready_replicas = get_i32(kl_json_get(status, "readyReplicas"), 0);
+	out->available_replicas = get_i32(kl_json_get(status, "availableReplicas"), 0);
+	out->updated_replicas = get_i32(kl_json_get(status, "updatedReplicas"), 0);
+	if ((rc = take(t, kl_json_get(ann, "kloompas.io/min-replicas"), &out->min_replicas)) ||
+	    (rc = take(t, kl_json_get(ann, "kloompas.io/max-replicas"), &out->max_replicas)) ||
+	    (rc = take(t, kl_json_get(ann, "kloompas.io/restore-replicas"),
+		       &out->restore_replicas)) ||
+	    (rc = take(t, kl_json_get(ann, "kloompas.io/restore-at"), &out->restore_at)))
+		goto out_release;
+	return 0;
+
+out_release:
+	kl_deployment_release(t, out);
+	return rc;
+}
+
+void kl_deployment_release(struct kl_intern *t, struct kl_deployment *d)
+{
+	meta_release(t, &d->meta);
+	drop(t, &d->min_replicas);
+	drop(t, &d->max_replicas);
+	drop(t, &d->restore_replicas);
+	drop(t, &d->restore_at);
+}

@@ -1,0 +1,843 @@
+/*
+ * test/unit/test_objects.c - projections of Pods, Namespaces and Deployments.
+ *
+ * Each object goes through the real decoder (kl_json_stream_new(KL_JSON_DOCUMENT))
+ * and is projected inside the callback, exactly as the informers do: the tree is
+ * borrowed, so a projection that kept a pointer into it would fail here under the
+ * sanitize build. Every test ends with the intern table back at zero strings,
+ * which is how "released everything, also on the error paths" is checked.
+ *
+ * Objects are written inline with ' for " to stay readable; the realistic pod is
+ * test/data/json/pod.json (a kubelet-written CrashLoopBackOff pod).
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+
+#include <cmocka.h> /* after the three above, which it needs */
+
+#include <errno.h>
+#include <malloc.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kubeclient/json.h"
+#include "kubeclient/objects.h"
+#include "util/intern.h"
+
+/* ---------------------------------------------------------------- helpers */
+
+enum kind { POD, NAMESPACE, DEPLOYMENT };
+
+struct proj {
+	enum kind kind;
+	struct kl_intern *t;
+	const struct kl_objects_opts *o;
+	void *out;
+	int rc;
+	int calls;
+};
+
+static int on_doc(void *arg, enum kl_json_what what, const struct kl_json *v)
+{
+	struct proj *p = arg;
+
+	assert_int_equal(what, KL_JSON_DOC);
+	p->calls++;
+	switch (p->kind) {
+	case POD:
+		p->rc = kl_pod_project(p->t, p->o, v, p->out);
+		break;
+	case NAMESPACE:
+		p->rc = kl_namespace_project(p->t, p->o, v, p->out);
+		break;
+	case DEPLOYMENT:
+		p->rc = kl_deployment_project(p->t, p->o, v, p->out);
+		break;
+	}
+	return 0;
+}
+
+/* Decodes text (' read as ") and projects it into out; returns the projection's code. */
+static int project_raw(struct kl_intern *t, const struct kl_objects_opts *o, enum kind kind,
+		       const char *text, size_t len, void *out)
+{
+	struct proj p = {.kind = kind, .t = t, .o = o, .out = out};
+	struct kl_json_stream *s = kl_json_stream_new(KL_JSON_DOCUMENT, 0, on_doc, &p);
+	struct kl_error err = {0};
+
+	assert_non_null(s);
+	assert_int_equal(kl_json_stream_feed(s, text, len, &err), 0);
+	assert_int_equal(kl_json_stream_finish(s, &err), 0);
+	kl_json_stream_free(s);
+	assert_int_equal(p.calls, 1);
+	return p.rc;
+}
+
+static int project(struct kl_intern *t, const struct kl_objects_opts *o, enum kind kind,
+		   const char *q, void *out)
+{
+	char *text = strdup(q);
+	int rc;
+
+	assert_non_null(text);
+	for (char *c = text; *c; c++)
+		if (*c == '\'')
+			*c = '"';
+	rc = project_raw(t, o, kind, text, strlen(text), out);
+	free(text);
+	return rc;
+}
+
+static char *read_data(const char *rel, size_t *len)
+{
+	const char *dir = getenv("KL_TEST_DATA");
+	char path[4096];
+	char *buf;
+	FILE *f;
+	long n;
+
+	assert_non_null(dir);
+	snprintf(path, sizeof(path), "%s/%s", dir, rel);
+	f = fopen(path, "rb");
+	assert_non_null(f);
+	assert_int_equal(fseek(f, 0, SEEK_END), 0);
+	n = ftell(f);
+	assert_true(n > 0);
+	rewind(f);
+	buf = malloc((size_t)n + 1);
+	assert_non_null(buf);
+	assert_int_equal(fread(buf, 1, (size_t)n, f), (size_t)n);
+	buf[n] = '\0';
+	fclose(f);
+	*len = (size_t)n;
+	return buf;
+}
+
+static int project_file(struct kl_intern *t, const char *rel, struct kl_pod *out)
+{
+	size_t len;
+	char *text = read_data(rel, &len);
+	int rc = project_raw(t, NULL, POD, text, len, out);
+
+	free(text);
+	return rc;
+}
+
+/* The store's fields are the store's: a projection leaves them zero. */
+static void assert_store_fields_zero(const struct kl_meta *m)
+{
+	assert_int_equal(m->gen, 0);
+	assert_null(m->store_next);
+	assert_null(m->ns_prev);
+	assert_null(m->ns_next);
+}
+
+/* Every non-NULL string a projection keeps is the table's copy. */
+static void assert_interned(struct kl_intern *t, const char *s)
+{
+	if (s)
+		assert_ptr_equal(kl_intern_find(t, s, (size_t)-1), s);
+}
+
+static void assert_state_empty(const struct kl_container_state *s)
+{
+	assert_null(s->waiting_reason);
+	assert_int_equal(s->running_since, 0);
+	assert_null(s->terminated_reason);
+	assert_int_equal(s->exit_code, 0);
+	assert_int_equal(s->finished, 0);
+}
+
+static int setup(void **state)
+{
+	*state = kl_intern_new();
+	return *state ? 0 : -1;
+}
+
+/* Every test gives back what it took. */
+static int teardown(void **state)
+{
+	struct kl_intern *t = *state;
+	size_t n = kl_intern_count(t);
+
+	kl_intern_free(t);
+	return n == 0 ? 0 : -1;
+}
+
+/* ---------------------------------------------------------------- pods */
+
+#define T_CREATED 1715677953	   /* 2024-05-14T09:12:33Z */
+#define T_READY_CHANGED 1715678401 /* 2024-05-14T09:20:01Z */
+#define T_LAST_FINISHED 1715678400 /* 2024-05-14T09:20:00Z */
+#define T_2026 1795640400	   /* 2026-11-25T21:00:00Z */
+
+/* pod.json: a CrashLoopBackOff pod, last killed with 137, OOMKilled. */
+static void test_pod_realistic(void **state)
+{
+	struct kl_intern *t = *state;
+	struct kl_pod p = {0};
+	const struct kl_container *c;
+
+	assert_int_equal(project_file(t, "json/pod.json", &p), 0);
+	assert_string_equal(p.meta.ns, "shop");
+	assert_string_equal(p.meta.name, "web-7d4b9c8f6d-x2k9p");
+	assert_string_equal(p.meta.uid, "4f6c2a1e-9b3d-4e8a-a7c2-5d1f0e9b8c7a");
+	assert_int_equal(p.meta.rv, 81234);
+	assert_int_equal(p.meta.created, T_CREATED);
+	assert_int_equal(p.meta.deleting, 0);
+	assert_store_fields_zero(&p.meta);
+	assert_int_equal(p.phase, KL_POD_RUNNING);
+	assert_false(p.ready);
+	assert_int_equal(p.ready_changed, T_READY_CHANGED);
+	assert_string_equal(p.owner_kind, "ReplicaSet");
+	assert_string_equal(p.owner_name, "web-7d4b9c8f6d");
+	assert_string_equal(p.node, "worker-2");
+
+	assert_int_equal(p.ncontainers, 1);
+	assert_non_null(p.containers);
+	c = &p.containers[0];
+	assert_string_equal(c->name, "web");
+	assert_false(c->ready);
+	assert_false(c->init);
+	assert_int_equal(c->restarts, 7);
+	assert_string_equal(c->state.waiting_reason, "CrashLoopBackOff");
+	assert_int_equal(c->state.running_since, 0);
+	assert_null(c->state.terminated_reason);
+	assert_int_equal(c->state.exit_code, 0);
+	assert_int_equal(c->state.finished, 0);
+	assert_null(c->last.waiting_reason);
+	assert_int_equal(c->last.running_since, 0);
+	assert_string_equal(c->last.terminated_reason, "OOMKilled");
+	assert_int_equal(c->last.exit_code, 137);
+	assert_int_equal(c->last.finished, T_LAST_FINISHED);
+
+	assert_interned(t, p.meta.ns);
+	assert_interned(t, p.meta.name);
+	assert_interned(t, p.meta.uid);
+	assert_interned(t, p.owner_kind);
+	assert_interned(t, p.owner_name);
+	assert_interned(t, p.node);
+	assert_interned(t, c->name);
+	assert_interned(t, c->state.waiting_reason);
+	assert_interned(t, c->last.terminated_reason);
+	/* shop, the name, the uid, ReplicaSet, web-7d4b9c8f6d, worker-2, web, and the reasons */
+	assert_int_equal(kl_intern_count(t), 9);
+
+	kl_pod_release(t, &p);
+	assert_int_equal(kl_intern_count(t), 0);
+	assert_null(p.containers);
+	assert_int_equal(p.ncontainers, 0);
+	assert_null(p.meta.name);
+}
+
+/* Init containers come first; a container without a status yet is still counted. */
+static void test_pod_init_containers(void **state)
+{
+	static const char p_json[] =
+		"{'metadata':{'name':'api-0','namespace':'pay','uid':'u-1',"
+		"'resourceVersion':'5','creationTimestamp':'2026-11-25T21:00:00.123456Z',"
+		"'deletionTimestamp':'2026-11-25T22:30:00+01:30',"
+		"'ownerReferences':[{'kind':'Foo','name':'not-me'},"
+		"{'kind':'StatefulSet','name':'api','controller':true}]},"
+		"'spec':{'nodeName':'worker-1',"
+		"'initContainers':[{'name':'init-db'},{'name':'init-cfg'}],"
+		"'containers':[{'name':'app'},{'name':'sidecar'}]},"
+		"'status':{'phase':'Pending','conditions':[{'type':'Ready','status':'True',"
+		"'lastTransitionTime':'2026-11-25T16:00:00-05:00'}],"
+		"'initContainerStatuses':["
+		"{'name':'init-db','ready':true,'restartCount':0,'state':{'terminated':"
+		"{'reason':'Completed','exitCode':0,'finishedAt':'2026-11-25T21:00:00Z'}}},"
+		"{'name':'init-cfg','ready':false,'restartCount':2,'state':{'running':"
+		"{'startedAt':'2026-11-25T21:00:00Z'}},'lastState':{'terminated':"
+		"{'reason':'Error','exitCode':1,'finishedAt':'2026-11-25T20:59:59Z'}}}],"
+		"'containerStatuses':[{'name':'app','ready':false,'restartCount':0,"
+		"'state':{'waiting':{'reason':'PodInitializing'}},'lastState':{}}]}}";
+	struct kl_intern *t = *state;
+	struct kl_pod p = {0};
+	const struct kl_container *c;
+
+	assert_int_equal(project(t, NULL, POD, p_json, &p), 0);
+	assert_string_equal(p.meta.ns, "pay");
+	assert_int_equal(p.meta.rv, 5);
+	assert_int_equal(p.meta.created, T_2026);
+	assert_int_equal(p.meta.deleting, T_2026);
+	assert_int_equal(p.phase, KL_POD_PENDING);
+	assert_true(p.ready);
+	assert_int_equal(p.ready_changed, T_2026);
+	assert_string_equal(p.owner_kind, "StatefulSet");
+	assert_string_equal(p.owner_name, "api");
+	assert_string_equal(p.node, "worker-1");
+
+	assert_int_equal(p.ncontainers, 4);
+	c = &p.containers[0];
+	assert_string_equal(c->name, "init-db");
+	assert_true(c->init);
+	assert_true(c->ready);
+	assert_null(c->state.waiting_reason);
+	assert_int_equal(c->state.running_since, 0);
+	assert_string_equal(c->state.terminated_reason, "Completed");
+	assert_int_equal(c->state.exit_code, 0);
+	assert_int_equal(c->state.finished, T_2026);
+	assert_state_empty(&c->last);
+
+	c = &p.containers[1];
+	assert_string_equal(c->name, "init-cfg");
+	assert_true(c->init);
+	assert_false(c->ready);
+	assert_int_equal(c->restarts, 2);
+	assert_int_equal(c->state.running_since, T_2026);
+	assert_null(c->state.terminated_reason);
+	assert_string_equal(c->last.terminated_reason, "Error");
+	assert_int_equal(c->last.exit_code, 1);
+	assert_int_equal(c->last.finished, T_2026 - 1);
+
+	c = &p.containers[2];
+	assert_string_equal(c->name, "app");
+	assert_false(c->init);
+	assert_string_equal(c->state.waiting_reason, "PodInitializing");
+	assert_state_empty(&c->last);
+
+	/* no status yet: there, with zero values */
+	c = &p.containers[3];
+	assert_string_equal(c->name, "sidecar");
+	assert_false(c->init);
+	assert_false(c->ready);
+	assert_int_equal(c->restarts, 0);
+	assert_state_empty(&c->state);
+	assert_state_empty(&c->last);
+
+	kl_pod_release(t, &p);
+}
+
+/* Just created: no status at all. Containers come from the spec, in its order. */
+static void test_pod_no_status(void **state)
+{
+	static const char p_json[] =
+		"{'kind':'Pod','metadata':{'name':'job-x','namespace':'batch'},"
+		"'spec':{'initContainers':[{'name':'fetch'}],"
+		"'containers':[{'name':'main'},{'name':'log'}]}}";
+	static const char p2_json[] =
+		"{'metadata':{'name':'bare','namespace':'x'}}";
+	struct kl_intern *t = *state;
+	struct kl_pod p = {0};
+
+	assert_int_equal(project(t, NULL, POD, p_json, &p), 0);
+	assert_string_equal(p.meta.name, "job-x");
+	assert_null(p.meta.uid);
+	assert_int_equal(p.meta.rv, 0);
+	assert_int_equal(p.meta.created, 0);
+	assert_int_equal(p.phase, KL_POD_PENDING);
+	assert_false(p.ready);
+	assert_int_equal(p.ready_changed, 0);
+	assert_null(p.owner_kind);
+	assert_null(p.owner_name);
+	assert_null(p.node);
+	assert_int_equal(p.ncontainers, 3);
+	assert_string_equal(p.containers[0].name, "fetch");
+	assert_true(p.containers[0].init);
+	assert_string_equal(p.containers[1].name, "main");
+	assert_string_equal(p.containers[2].name, "log");
+	for (int i = 0; i < 3; i++) {
+		assert_false(p.containers[i].ready);
+		assert_int_equal(p.containers[i].restarts, 0);
+		assert_state_empty(&p.containers[i].state);
+		assert_state_empty(&p.containers[i].last);
+	}
+	kl_pod_release(t, &p);
+
+	/* no spec either: no containers, no array */
+	memset(&p, 0, sizeof(p));
+	assert_int_equal(project(t, NULL, POD, p2_json, &p), 0);
+	assert_int_equal(p.ncontainers, 0);
+	assert_null(p.containers);
+	kl_pod_release(t, &p);
+}
+
+/* A crash loop as the crash-watcher reads it, killed by the OOM killer (137). */
+static void test_pod_crashloop(void **state)
+{
+	static const char p_json[] =
+		"{'metadata':{'name':'worker-5f7-abcde','namespace':'jobs','uid':'u-9',"
+		"'resourceVersion':'123456789012'},"
+		"'spec':{'containers':[{'name':'worker'},{'name':'proxy'}]},"
+		"'status':{'phase':'Running','conditions':[{'type':'Ready','status':'False',"
+		"'lastTransitionTime':'2026-11-25T21:00:00Z'}],'containerStatuses':["
+		"{'name':'proxy','ready':true,'restartCount':0,"
+		"'state':{'running':{'startedAt':'2026-11-25T20:00:00Z'}}},"
+		"{'name':'worker','ready':false,'restartCount':12,"
+		"'state':{'waiting':{'reason':'CrashLoopBackOff','message':'back-off 5m0s'}},"
+		"'lastState':{'terminated':{'exitCode':137,'reason':'Error',"
+		"'startedAt':'2026-11-25T20:59:00Z','finishedAt':'2026-11-25T21:00:00Z'}}}]}}";
+	struct kl_intern *t = *state;
+	struct kl_pod p = {0}, p2 = {0};
+	const struct kl_container *c;
+
+	assert_int_equal(project(t, NULL, POD, p_json, &p), 0);
+	assert_int_equal(p.meta.rv, 123456789012ull);
+	assert_int_equal(p.phase, KL_POD_RUNNING);
+	assert_false(p.ready);
+	/* status order (the kubelet sorts by name), not spec order */
+	assert_int_equal(p.ncontainers, 2);
+	c = &p.containers[0];
+	assert_string_equal(c->name, "proxy");
+	assert_true(c->ready);
+	assert_int_equal(c->state.running_since, T_2026 - 3600);
+	c = &p.containers[1];
+	assert_string_equal(c->name, "worker");
+	assert_int_equal(c->restarts, 12);
+	assert_string_equal(c->state.waiting_reason, "CrashLoopBackOff");
+	assert_null(c->state.terminated_reason);
+	assert_string_equal(c->last.terminated_reason, "Error");
+	assert_int_equal(c->last.exit_code, 137);
+	assert_int_equal(c->last.finished, T_2026);
+
+	/* the reason string is shared with the realistic pod's */
+	assert_int_equal(project_file(t, "json/pod.json", &p2), 0);
+	assert_ptr_equal(p2.containers[0].state.waiting_reason, c->state.waiting_reason);
+	kl_pod_release(t, &p2);
+	kl_pod_release(t, &p);
+}
+
+static void test_pod_phases(void **state)
+{
+	static const struct {
+		const char *json;
+		enum kl_pod_phase phase;
+	} cases[] = {
+		{"{'metadata':{'name':'a'},'status':{'phase':'Pending'}}", KL_POD_PENDING},
+		{"{'metadata':{'name':'a'},'status':{'phase':'Running'}}", KL_POD_RUNNING},
+		{"{'metadata':{'name':'a'},'status':{'phase':'Succeeded'}}", KL_POD_SUCCEEDED},
+		{"{'metadata':{'name':'a'},'status':{'phase':'Failed'}}", KL_POD_FAILED},
+		{"{'metadata':{'name':'a'},'status':{'phase':'Unknown'}}", KL_POD_UNKNOWN},
+		{"{'metadata':{'name':'a'},'status':{'phase':'Exploded'}}", KL_POD_UNKNOWN},
+		{"{'metadata':{'name':'a'},'status':{'phase':'running'}}", KL_POD_UNKNOWN},
+		{"{'metadata':{'name':'a'},'status':{'phase':7}}", KL_POD_PENDING},
+		{"{'metadata':{'name':'a'},'status':{}}", KL_POD_PENDING},
+		{"{'metadata':{'name':'a'}}", KL_POD_PENDING},
+	};
+	struct kl_intern *t = *state;
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct kl_pod p = {0};
+
+		assert_int_equal(project(t, NULL, POD, cases[i].json, &p), 0);
+		assert_int_equal(p.phase, cases[i].phase);
+		/* a pod object without a namespace reads as "" */
+		assert_string_equal(p.meta.ns, "");
+		kl_pod_release(t, &p);
+	}
+	assert_string_equal(kl_pod_phase_name(KL_POD_PENDING), "Pending");
+	assert_string_equal(kl_pod_phase_name(KL_POD_RUNNING), "Running");
+	assert_string_equal(kl_pod_phase_name(KL_POD_SUCCEEDED), "Succeeded");
+	assert_string_equal(kl_pod_phase_name(KL_POD_FAILED), "Failed");
+	assert_string_equal(kl_pod_phase_name(KL_POD_UNKNOWN), "Unknown");
+	assert_string_equal(kl_pod_phase_name((enum kl_pod_phase)42), "Unknown");
+}
+
+/* Without a controller reference the first owner is reported. */
+static void test_pod_owner_first(void **state)
+{
+	static const char p_json[] =
+		"{'metadata':{'name':'a','namespace':'n','ownerReferences':["
+		"{'kind':'Node','name':'worker-3','controller':false},"
+		"{'kind':'Other','name':'b'}]}}";
+	struct kl_intern *t = *state;
+	struct kl_pod p = {0};
+
+	assert_int_equal(project(t, NULL, POD, p_json, &p), 0);
+	assert_string_equal(p.owner_kind, "Node");
+	assert_string_equal(p.owner_name, "worker-3");
+	kl_pod_release(t, &p);
+}
+
+/* Equal strings are one copy: two pods of a namespace share its pointer. */
+static void test_pod_sharing(void **state)
+{
+	static const char a_json[] =
+		"{'metadata':{'name':'web-1','namespace':'shop','uid':'u1'},"
+		"'spec':{'nodeName':'w1','containers':[{'name':'web'}]}}";
+	static const char b_json[] =
+		"{'metadata':{'name':'web-2','namespace':'shop','uid':'u2'},"
+		"'spec':{'nodeName':'w1','containers':[{'name':'web'}]}}";
+	struct kl_intern *t = *state;
+	struct kl_pod a = {0}, b = {0};
+	size_t one;
+
+	assert_int_equal(project(t, NULL, POD, a_json, &a), 0);
+	one = kl_intern_count(t);
+	assert_int_equal(project(t, NULL, POD, b_json, &b), 0);
+	assert_ptr_equal(a.meta.ns, b.meta.ns);
+	assert_ptr_equal(a.node, b.node);
+	assert_ptr_equal(a.containers[0].name, b.containers[0].name);
+	assert_ptr_not_equal(a.meta.name, b.meta.name);
+	/* only the name and the uid are new */
+	assert_int_equal(kl_intern_count(t), one + 2);
+	kl_pod_release(t, &a);
+	assert_string_equal(b.meta.ns, "shop");
+	assert_string_equal(b.containers[0].name, "web");
+	kl_pod_release(t, &b);
+	assert_int_equal(kl_intern_count(t), 0);
+}
+
+/* creationTimestamp and resourceVersion in the forms we accept and refuse. */
+static void test_times_and_rv(void **state)
+{
+	static const struct {
+		const char *ts;
+		int64_t want;
+	} times[] = {
+		{"2026-11-25T21:00:00Z", T_2026},
+		{"2026-11-25T21:00:00.999999999Z", T_2026},
+		{"2026-11-25t21:00:00z", T_2026},
+		{"2026-11-25T22:00:00+01:00", T_2026},
+		{"2026-11-25T15:30:00-05:30", T_2026},
+		{"2026-11-26T00:00:00+03:00", T_2026},
+		{"1970-01-01T00:00:00Z", 0},
+		{"1970-01-01T00:00:01Z", 1},
+		{"2024-02-29T00:00:00Z", 1709164800},
+		{"2026-11-25T21:00:00", 0},
+		{"2026-11-25", 0},
+		{"2026-13-25T21:00:00Z", 0},
+		{"2026-11-25T25:00:00Z", 0},
+		{"2026-11-25T21:00:00.Z", 0},
+		{"2026-11-25T21:00:00Zjunk", 0},
+		{"2026-11-25T21:00:00+0100", 0},
+		{"yesterday", 0},
+		{"", 0},
+	};
+	static const struct {
+		const char *rv;
+		uint64_t want;
+	} rvs[] = {
+		{"'81234'", 81234},
+		{"'18446744073709551615'", UINT64_MAX},
+		{"'18446744073709551616'", 0},
+		{"'12a'", 0},
+		{"'-1'", 0},
+		{"''", 0},
+		{"81234", 0}, /* a number, not a string: not what the API server sends */
+	};
+	struct kl_intern *t = *state;
+	char buf[256];
+
+	for (size_t i = 0; i < sizeof(times) / sizeof(times[0]); i++) {
+		struct kl_pod p = {0};
+
+		snprintf(buf, sizeof(buf), "{'metadata':{'name':'a','creationTimestamp':'%s'}}",
+			 times[i].ts);
+		assert_int_equal(project(t, NULL, POD, buf, &p), 0);
+		if (p.meta.created != times[i].want)
+			fail_msg("%s: got %lld, want %lld", times[i].ts, (long long)p.meta.created,
+				 (long long)times[i].want);
+		kl_pod_release(t, &p);
+	}
+	for (size_t i = 0; i < sizeof(rvs) / sizeof(rvs[0]); i++) {
+		struct kl_pod p = {0};
+
+		snprintf(buf, sizeof(buf), "{'metadata':{'name':'a','resourceVersion':%s}}",
+			 rvs[i].rv);
+		assert_int_equal(project(t, NULL, POD, buf, &p), 0);
+		assert_true(p.meta.rv == rvs[i].want);
+		kl_pod_release(t, &p);
+	}
+}
+
+/* ---------------------------------------------------------------- namespaces */
+
+static void test_namespace_team(void **state)
+{
+	static const char a_json[] =
+		"{'kind':'Namespace','metadata':{'name':'shop','uid':'n1',"
+		"'resourceVersion':'17','creationTimestamp':'2026-11-25T21:00:00Z',"
+		"'annotations':{'kloompas.io/team':'@squad-shop'}},"
+		"'status':{'phase':'Active'}}";
+	static const char l_json[] =
+		"{'metadata':{'name':'pay','labels':{'kloompas.io/team':'payments'}},"
+		"'status':{'phase':'Terminating'}}";
+	static const char both_json[] =
+		"{'metadata':{'name':'x','labels':{'kloompas.io/team':'label-team'},"
+		"'annotations':{'kloompas.io/team':'annotation-team'}}}";
+	static const char none_json[] =
+		"{'metadata':{'name':'y','labels':{'team':'other-key'},"
+		"'annotations':{}}}";
+	static const char noopt_json[] =
+		"{'metadata':{'name':'z','annotations':{'kloompas.io/team':'t'}}}";
+	static const struct kl_objects_opts o = {.team_annotation = "kloompas.io/team"};
+	struct kl_intern *t = *state;
+	struct kl_namespace a = {0}, l = {0}, both = {0}, none = {0}, noopt = {0};
+
+	assert_int_equal(project(t, &o, NAMESPACE, a_json, &a), 0);
+	assert_string_equal(a.meta.name, "shop");
+	assert_string_equal(a.meta.ns, "");
+	assert_string_equal(a.meta.uid, "n1");
+	assert_int_equal(a.meta.rv, 17);
+	assert_int_equal(a.meta.created, T_2026);
+	assert_store_fields_zero(&a.meta);
+	assert_string_equal(a.team, "@squad-shop");
+	assert_false(a.terminating);
+	assert_interned(t, a.team);
+
+	assert_int_equal(project(t, &o, NAMESPACE, l_json, &l), 0);
+	assert_string_equal(l.team, "payments");
+	assert_true(l.terminating);
+	/* cluster-scoped: the one interned "" */
+	assert_ptr_equal(l.meta.ns, a.meta.ns);
+
+	assert_int_equal(project(t, &o, NAMESPACE, both_json, &both), 0);
+	assert_string_equal(both.team, "annotation-team");
+	assert_false(both.terminating);
+
+	assert_int_equal(project(t, &o, NAMESPACE, none_json, &none), 0);
+	assert_null(none.team);
+
+	assert_int_equal(project(t, NULL, NAMESPACE, noopt_json, &noopt), 0);
+	assert_null(noopt.team);
+
+	kl_namespace_release(t, &a);
+	kl_namespace_release(t, &l);
+	kl_namespace_release(t, &both);
+	kl_namespace_release(t, &none);
+	kl_namespace_release(t, &noopt);
+	assert_null(a.team);
+	assert_int_equal(kl_intern_count(t), 0);
+}
+
+/* ---------------------------------------------------------------- deployments */
+
+static void test_deployment(void **state)
+{
+	static const char d_json[] =
+		"{'apiVersion':'apps/v1','kind':'Deployment','metadata':{"
+		"'name':'moc-pricing-arquimedes','namespace':'moc-pricing-arquimedes',"
+		"'uid':'d1','resourceVersion':'99','generation':7,"
+		"'creationTimestamp':'2026-11-25T21:00:00Z','annotations':{"
+		"'deployment.kubernetes.io/revision':'3',"
+		"'kloompas.io/min-replicas':'2','kloompas.io/max-replicas':'10',"
+		"'kloompas.io/restore-replicas':'4',"
+		"'kloompas.io/restore-at':'2026-11-25T23:00:00Z'}},"
+		"'spec':{'replicas':0,'selector':{'matchLabels':{'app':'x'}}},"
+		"'status':{'observedGeneration':6,'replicas':4,'readyReplicas':3,"
+		"'availableReplicas':2,'updatedReplicas':1}}";
+	static const char e_json[] =
+		"{'metadata':{'name':'web','namespace':'shop',"
+		"'annotations':{'other':'1'}},'spec':{}}";
+	struct kl_intern *t = *state;
+	struct kl_deployment d = {0}, e = {0};
+
+	assert_int_equal(project(t, NULL, DEPLOYMENT, d_json, &d), 0);
+	assert_string_equal(d.meta.ns, "moc-pricing-arquimedes");
+	assert_string_equal(d.meta.name, "moc-pricing-arquimedes");
+	/* same bytes, one string */
+	assert_ptr_equal(d.meta.ns, d.meta.name);
+	assert_string_equal(d.meta.uid, "d1");
+	assert_int_equal(d.meta.rv, 99);
+	assert_int_equal(d.meta.created, T_2026);
+	assert_store_fields_zero(&d.meta);
+	assert_int_equal(d.generation, 7);
+	assert_int_equal(d.observed_generation, 6);
+	assert_int_equal(d.spec_replicas, 0);
+	assert_int_equal(d.replicas, 4);
+	assert_int_equal(d.ready_replicas, 3);
+	assert_int_equal(d.available_replicas, 2);
+	assert_int_equal(d.updated_replicas, 1);
+	assert_string_equal(d.min_replicas, "2");
+	assert_string_equal(d.max_replicas, "10");
+	assert_string_equal(d.restore_replicas, "4");
+	assert_string_equal(d.restore_at, "2026-11-25T23:00:00Z");
+	assert_interned(t, d.restore_at);
+
+	/* no spec.replicas, no status, no annotations of ours */
+	assert_int_equal(project(t, NULL, DEPLOYMENT, e_json, &e), 0);
+	assert_int_equal(e.spec_replicas, -1);
+	assert_int_equal(e.generation, 0);
+	assert_int_equal(e.observed_generation, 0);
+	assert_int_equal(e.replicas, 0);
+	assert_int_equal(e.ready_replicas, 0);
+	assert_int_equal(e.available_replicas, 0);
+	assert_int_equal(e.updated_replicas, 0);
+	assert_null(e.min_replicas);
+	assert_null(e.max_replicas);
+	assert_null(e.restore_replicas);
+	assert_null(e.restore_at);
+
+	kl_deployment_release(t, &d);
+	kl_deployment_release(t, &e);
+	assert_null(d.min_replicas);
+	assert_int_equal(kl_intern_count(t), 0);
+}
+
+/* ---------------------------------------------------------------- refusals */
+
+static void test_malformed(void **state)
+{
+	static const char *const bad[] = {
+		"[]",
+		"'Pod'",
+		"null",
+		"{}",
+		"{'kind':'Status','status':'Failure','code':410}",
+		"{'metadata':{}}",
+		"{'metadata':{'namespace':'shop','uid':'u'}}",
+		"{'metadata':{'name':''}}",
+		"{'metadata':{'name':42,'namespace':'shop'}}",
+		"{'metadata':{'name':null}}",
+		"{'metadata':['name','x']}",
+	};
+	struct kl_intern *t = *state;
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		struct kl_pod p = {0};
+		struct kl_namespace n = {0};
+		struct kl_deployment d = {0};
+
+		assert_int_equal(project(t, NULL, POD, bad[i], &p), -EINVAL);
+		assert_int_equal(project(t, NULL, NAMESPACE, bad[i], &n), -EINVAL);
+		assert_int_equal(project(t, NULL, DEPLOYMENT, bad[i], &d), -EINVAL);
+		assert_null(p.meta.ns);
+		assert_null(p.containers);
+		assert_int_equal(kl_intern_count(t), 0);
+	}
+}
+
+/* Writes a pod with ninit init containers (spec only) and n containers (spec and status). */
+static char *many_containers(int ninit, int n)
+{
+	size_t cap = 512 + (size_t)(ninit + n) * 64, len;
+	char *s = malloc(cap);
+
+	assert_non_null(s);
+	len = (size_t)snprintf(s, cap,
+			       "{'metadata':{'name':'big','namespace':'shop','uid':'u',"
+			       "'ownerReferences':[{'kind':'Job','name':'j','controller':true}]},"
+			       "'spec':{'nodeName':'w','initContainers':[");
+	for (int i = 0; i < ninit; i++)
+		len += (size_t)snprintf(s + len, cap - len, "%s{'name':'i%d'}", i ? "," : "", i);
+	len += (size_t)snprintf(s + len, cap - len, "],'containers':[");
+	for (int i = 0; i < n; i++)
+		len += (size_t)snprintf(s + len, cap - len, "%s{'name':'c%d'}", i ? "," : "", i);
+	len += (size_t)snprintf(s + len, cap - len, "]},'status':{'containerStatuses':[");
+	for (int i = 0; i < n; i++)
+		len += (size_t)snprintf(s + len, cap - len, "%s{'name':'c%d','restartCount':%d}",
+					i ? "," : "", i, i);
+	snprintf(s + len, cap - len, "]}}");
+	assert_true(len + 4 < cap);
+	return s;
+}
+
+/* 1000 containers is the cap; one more is refused after everything else was taken. */
+static void test_container_cap(void **state)
+{
+	struct kl_intern *t = *state;
+	struct kl_pod p = {0};
+	char *s;
+
+	s = many_containers(0, 1000);
+	assert_int_equal(project(t, NULL, POD, s, &p), 0);
+	free(s);
+	assert_int_equal(p.ncontainers, 1000);
+	assert_string_equal(p.containers[999].name, "c999");
+	assert_int_equal(p.containers[999].restarts, 999);
+	kl_pod_release(t, &p);
+	assert_int_equal(kl_intern_count(t), 0);
+
+	memset(&p, 0, sizeof(p));
+	s = many_containers(0, 1001);
+	assert_int_equal(project(t, NULL, POD, s, &p), -EINVAL);
+	free(s);
+	assert_null(p.containers);
+	assert_null(p.owner_kind);
+	assert_int_equal(kl_intern_count(t), 0);
+
+	/* 600 init and 600 regular: each array is fine, the pod is not */
+	memset(&p, 0, sizeof(p));
+	s = many_containers(600, 600);
+	assert_int_equal(project(t, NULL, POD, s, &p), -EINVAL);
+	free(s);
+	assert_null(p.containers);
+	assert_int_equal(kl_intern_count(t), 0);
+}
+
+/* Entries we cannot use are skipped, not fatal: no name, not an object, wrong types. */
+static void test_odd_shapes(void **state)
+{
+	static const char p_json[] =
+		"{'metadata':{'name':'odd','namespace':7,'uid':[],"
+		"'ownerReferences':{'kind':'x'}},"
+		"'spec':{'nodeName':null,'containers':[1,{'image':'x'},{'name':'a'}]},"
+		"'status':{'phase':'Running','conditions':'Ready',"
+		"'containerStatuses':[{'name':'a','ready':'true','restartCount':'3',"
+		"'state':{'waiting':{'reason':5}},"
+		"'lastState':{'terminated':{'exitCode':99999999999}}},{}]}}";
+	struct kl_intern *t = *state;
+	struct kl_pod p = {0};
+
+	assert_int_equal(project(t, NULL, POD, p_json, &p), 0);
+	assert_string_equal(p.meta.ns, "");
+	assert_null(p.meta.uid);
+	assert_null(p.owner_kind);
+	assert_null(p.node);
+	assert_false(p.ready);
+	assert_int_equal(p.ncontainers, 1);
+	assert_string_equal(p.containers[0].name, "a");
+	assert_false(p.containers[0].ready);
+	assert_int_equal(p.containers[0].restarts, 0);
+	assert_null(p.containers[0].state.waiting_reason);
+	assert_int_equal(p.containers[0].last.exit_code, INT32_MAX);
+	kl_pod_release(t, &p);
+}
+
+/* ---------------------------------------------------------------- memory */
+
+/*
+ * What one more pod of a namespace costs: the struct, its containers array and
+ * the strings only it holds (name and uid); namespace, owner kind, node, reasons
+ * and container names are shared across pods. Printed for the memory budget;
+ * the check is the budget (50,000 pods in ~30 MB with everything else), not a
+ * measurement of malloc.
+ */
+static void test_bytes_per_pod(void **state)
+{
+	struct kl_intern *t = *state;
+	struct kl_pod p = {0};
+	size_t want, hdr = 12, name_len, uid_len, usable = 0;
+
+	assert_int_equal(project_file(t, "json/pod.json", &p), 0);
+	name_len = strlen(p.meta.name);
+	uid_len = strlen(p.meta.uid);
+	want = sizeof(p) + p.ncontainers * sizeof(*p.containers) + hdr + name_len + 1 + hdr +
+	       uid_len + 1;
+	usable = malloc_usable_size(p.containers) +
+		 malloc_usable_size((void *)(p.meta.name - hdr)) +
+		 malloc_usable_size((void *)(p.meta.uid - hdr));
+	print_message("bytes per pod: struct %zu + containers %u x %zu + name %zu + uid %zu = %zu "
+		      "requested; heap blocks (usable) %zu + struct\n",
+		      sizeof(p), p.ncontainers, sizeof(*p.containers), hdr + name_len + 1,
+		      hdr + uid_len + 1, want, usable);
+	assert_true(want <= 512);
+	kl_pod_release(t, &p);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_pod_realistic, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_pod_init_containers, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_pod_no_status, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_pod_crashloop, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_pod_phases, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_pod_owner_first, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_pod_sharing, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_times_and_rv, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_namespace_team, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_deployment, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_malformed, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_container_cap, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_odd_shapes, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_bytes_per_pod, setup, teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
