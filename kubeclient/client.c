@@ -354,6 +354,9 @@ static int stream_reset(struct kl_kube_req *r)
 	return r->js ? 0 : -ENOMEM;
 }
 
+static void send_http(struct kl_kube_req *r);
+
+/* the exec plugin ran: send with what it gave, even if it expires soon */
 static void on_auth(void *arg, int err, const char *msg)
 {
 	struct kl_kube_req *r = arg;
@@ -363,7 +366,7 @@ static void on_auth(void *arg, int err, const char *msg)
 		fail(r, err == -ECANCELED ? -ECANCELED : -EACCES, 0, msg);
 		return;
 	}
-	start_http(r);
+	send_http(r);
 }
 
 static void on_done(void *arg, int status, int code, int retry_after, const char *msg);
@@ -371,11 +374,6 @@ static void on_done(void *arg, int status, int code, int retry_after, const char
 static void start_http(struct kl_kube_req *r)
 {
 	struct kl_kube *k = r->k;
-	struct kl_http_tls tls;
-	struct kl_http_opts o;
-	char url[URL_MAX], auth[TOKEN_HDR_MAX], ctype[128];
-	const char *headers[4];
-	size_t nh = 0;
 	char msg[256] = "";
 	int rc;
 
@@ -392,6 +390,19 @@ static void start_http(struct kl_kube_req *r)
 		fail(r, rc == -ECANCELED ? rc : -EACCES, 0, msg);
 		return;
 	}
+	send_http(r);
+}
+
+static void send_http(struct kl_kube_req *r)
+{
+	struct kl_kube *k = r->k;
+	struct kl_http_tls tls;
+	struct kl_http_opts o;
+	char url[URL_MAX], auth[TOKEN_HDR_MAX], ctype[128];
+	const char *headers[4];
+	size_t nh = 0;
+	int rc;
+
 	rc = stream_reset(r);
 	if (rc < 0) {
 		fail(r, rc, 0, "out of memory");

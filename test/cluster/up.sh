@@ -180,6 +180,8 @@ launch() {
 	local name=$1
 	shift
 	rm -f "$DIR/$name.pid"
+	# the command line, NUL-separated, for restart.sh
+	printf '%s\0' "$@" >"$DIR/$name.cmd"
 	printf '=== %s up.sh: starting %s\n' "$(date -Is)" "$name" >>"$DIR/$name.log"
 	# shellcheck disable=SC2016 # expanded by the inner shell
 	setsid bash -c 'echo $$ >"$0"; exec "$@"' "$DIR/$name.pid" "$@" \

@@ -181,6 +181,11 @@ class Cluster:
         from kube import Kube
         self.kube = Kube(os.path.join(path, "env"))
 
+    def restart(self, name, what="restart"):
+        """Stops and/or starts one process (etcd, kube-apiserver, kube-controller-manager)."""
+        subprocess.run(["bash", os.path.join(CLUSTER_SCRIPTS, "restart.sh"), self.dir, name,
+                        what], check=True, timeout=120)
+
     def etcdctl(self, *args):
         env = dict(os.environ, ETCDCTL_API="3")
         return subprocess.run(["etcdctl", "--endpoints", self.env["ETCD_ENDPOINTS"], *args],

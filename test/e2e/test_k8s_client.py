@@ -255,6 +255,8 @@ def test_watch_410_after_compaction(cluster):
     rev = json.loads(cluster.etcdctl("endpoint", "status", "-w", "json"))[0]["Status"][
         "header"]["revision"]
     cluster.etcdctl("compact", str(rev))
+    # the apiserver's watch cache would still serve old_rv: empty it
+    cluster.restart("kube-apiserver")
     rc, out, err = klctl("--kubeconfig", cluster.kubeconfig, "watch", path, "--rv", old_rv,
                          "--timeout", "30")
     assert rc == 1, out
@@ -272,8 +274,8 @@ def test_patch_deployment_scale(cluster, kubelet):
                          f"/apis/apps/v1/namespaces/{ns}/deployments/web")
     assert out[0].endswith("replicas=3"), out
     # kube-controller-manager turns it into three pods
-    cluster.kube.wait_for(lambda: len(cluster.kube.list(f"/api/v1/namespaces/{ns}/pods")
-                                      ["items"]) == 3, timeout=60)
+    cluster.kube.wait_for(lambda: len(cluster.kube.list(f"/api/v1/namespaces/{ns}/pods"))
+                          == 3, timeout=60)
 
 
 def test_pod_log_through_the_apiserver(cluster, kubelet):

@@ -156,12 +156,12 @@ def test_clean_shutdown(kloompas, sig):
         idle.close()
     log = k.log()
     assert "msg=\"shutting down\"" in log and "msg=stopped" in log
-    assert "controller stopped" in log
 
 
-def test_port_in_use_is_runtime_error(kloompas):
+def test_port_in_use_is_runtime_error(kloompas, tmp_path):
     k = kloompas()
-    from conftest import run_cli
-    rc, out, err = run_cli(f"--bind-address=127.0.0.1:{k.port}", "--leader-elect=false")
+    from conftest import run_cli, unreachable_kubeconfig
+    rc, out, err = run_cli(f"--bind-address=127.0.0.1:{k.port}", "--leader-elect=false",
+                           "--kubeconfig", unreachable_kubeconfig(tmp_path))
     assert rc == 1
     assert f"127.0.0.1:{k.port}" in err and "in use" in err
