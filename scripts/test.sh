@@ -1,11 +1,16 @@
 #!/usr/bin/env bash
 # scripts/test.sh - the README's test command: installs what is missing, builds
-# twice (plain with -Werror, and ASan+UBSan+LSan), and runs every test in both.
+# the local control plane once (cached), builds kloompas twice (plain with -Werror,
+# and ASan+UBSan+LSan), and runs every test in both: unit tests, and end-to-end
+# tests against the real binary and a real kube-apiserver.
 # Exits non-zero when any build or test fails.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 scripts/deps.sh
+# the local real control plane (kube-apiserver + kube-controller-manager built once
+# from Debian's kubernetes source package, cached outside the repo; etcd from Debian)
+bash test/cluster/build.sh >/dev/null
 
 setup() { # DIR [meson options...]
   local dir=$1

@@ -21,7 +21,7 @@ for build in sys.argv[1:]:
     for line in f:
         t = json.loads(line)
         ran += 1
-        out = t.get("stdout", "") or ""
+        out = (t.get("stdout") or "") + (t.get("stderr") or "")
         ok = t["result"] in ("OK", "EXPECTEDFAIL")  # a skip is not a pass here
         if not ok:
             meson_failed = True
