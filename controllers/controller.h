@@ -38,7 +38,11 @@ struct kl_ctx {
 	struct kl_health *health;
 	struct kl_kube *kube;		/* the API client */
 	struct kl_informers *informers; /* the shared informers (take, never watch yourself) */
+	struct kl_state *state;		/* kloompas-state, loaded before controllers start */
+	const char *own_namespace;	/* Kloompas' namespace (Lease, state ConfigMap) */
 };
+
+struct kl_state;
 
 typedef void (*kl_done_cb)(void *arg);
 

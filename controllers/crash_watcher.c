@@ -1,19 +1,31 @@
 /*
- * controllers/crash_watcher.c - the crash watcher's config, checks and lifecycle.
+ * controllers/crash_watcher.c - pods stuck in CrashLoopBackOff (or another configured
+ * waiting reason), per namespace, with the evidence.
  *
- * The alerting logic arrives with the watchers issue; this module already owns
- * its config keys (validated at load, whether or not it is enabled) and is
- * started and stopped by main like any controller, so the wiring is exercised.
+ * A namespace's condition is "at least one pod has an init or app container
+ * waiting with a configured reason". nswatch re-evaluates a namespace when its
+ * pods change; the shared alert engine (alerts.c) turns the condition into
+ * pending/firing/resolved notices. Before a firing notice leaves, the evidence is
+ * gathered: per pod the container, reason, restarts, last termination and the
+ * tail of the previous instance's log, fetched concurrently (at most
+ * LOG_FETCH_MAX in flight, each with the client's timeout). A log that cannot be
+ * had is said in the notice, never fatal.
  */
 #include "controllers/crash_watcher.h"
 
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
+#include "controllers/alerts.h"
+#include "controllers/nswatch.h"
 #include "util/duration.h"
 
 #define MAX_LOG_LINES 1000
+#define EVIDENCE_PODS 10  /* pods with evidence per namespace; the count covers all */
+#define LOG_FETCH_MAX 16  /* log requests in flight per flush */
+#define LOG_BYTES 16384
 
 static const char *default_reasons[] = {"CrashLoopBackOff"};
 
@@ -39,12 +51,6 @@ void kl_crash_watcher_defaults(void *p)
 	c->log_lines = 20;
 }
 
-struct crash_watcher {
-	struct kl_ctx *ctx;
-	const struct kl_crash_watcher_conf *conf;
-	int started;
-};
-
 int kl_crash_watcher_check(const void *conf, const struct kl_conf_node *sec, const char *file,
 			   struct kl_error *err)
 {
@@ -62,15 +68,256 @@ int kl_crash_watcher_check(const void *conf, const struct kl_conf_node *sec, con
 	return 0;
 }
 
+struct fetch;
+
+/* One pod's log to fetch for a notice. */
+struct want {
+	struct fetch *f;
+	struct kl_notice_pod *ev; /* in the batch's arena */
+	const char *ns;
+	struct kl_kube_req *req;
+};
+
+/* A batch waiting for its log tails. */
+struct fetch {
+	struct crash_watcher *cw;
+	struct kl_alert_batch *b;
+	struct fetch *next;
+	struct want *wants;
+	size_t nwants, next_want, in_flight;
+};
+
+struct crash_watcher {
+	struct kl_ctx *ctx;
+	const struct kl_crash_watcher_conf *conf;
+	struct kl_nswatch *nsw;
+	struct kl_alerts *alerts;
+	struct kl_metric *m_pods;
+	bool started, stopping;
+	int stop_pending;
+	kl_done_cb done;
+	void *done_arg;
+	struct fetch *fetches;
+};
+
+/* The container of p stuck with a configured reason, or NULL. */
+static const struct kl_container *stuck(const struct crash_watcher *cw, const struct kl_pod *p)
+{
+	uint16_t i;
+	size_t r;
+
+	if (p->meta.deleting)
+		return NULL; /* going away: not a crash of the namespace */
+	for (i = 0; i < p->ncontainers; i++) {
+		const char *w = p->containers[i].state.waiting_reason;
+
+		if (!w)
+			continue;
+		for (r = 0; r < cw->conf->reasons.n; r++)
+			if (strcmp(w, cw->conf->reasons.v[r]) == 0)
+				return &p->containers[i];
+	}
+	return NULL;
+}
+
+static void eval(void *arg, const char *ns, int64_t now_ms)
+{
+	struct crash_watcher *cw = arg;
+	const struct kl_store *pods = kl_nswatch_pods(cw->nsw);
+	const struct kl_pod *p;
+	const char *labels[] = { ns };
+	const char *reasons[8];
+	size_t nreasons = 0, r;
+	unsigned n = 0;
+	char summary[256], joined[160] = "";
+
+	for (p = kl_store_ns_first(pods, ns); p; p = kl_store_ns_next(p)) {
+		const struct kl_container *c = stuck(cw, p);
+
+		if (!c)
+			continue;
+		n++;
+		for (r = 0; r < nreasons && strcmp(reasons[r], c->state.waiting_reason); r++)
+			;
+		if (r == nreasons && nreasons < 8)
+			reasons[nreasons++] = c->state.waiting_reason;
+	}
+	if (cw->m_pods) {
+		if (n)
+			kl_metric_set(cw->m_pods, labels, n);
+		else
+			kl_metric_remove(cw->m_pods, labels);
+	}
+	for (r = 0; r < nreasons; r++)
+		snprintf(joined + strlen(joined), sizeof(joined) - strlen(joined), "%s%s",
+			 r ? "/" : "", reasons[r]);
+	snprintf(summary, sizeof(summary), "%u Pod(s) in %s", n, joined);
+	kl_alerts_update(cw->alerts, ns, n > 0, summary);
+}
+
+static const char *team(void *arg, const char *ns)
+{
+	struct crash_watcher *cw = arg;
+
+	return kl_nswatch_team(cw->nsw, ns);
+}
+
+/* ---------------------------------------------------------------- evidence */
+
+static void stop_step(struct crash_watcher *cw);
+
+static void fetch_done(struct fetch *f)
+{
+	struct crash_watcher *cw = f->cw;
+	struct fetch **pp;
+
+	for (pp = &cw->fetches; *pp != f; pp = &(*pp)->next)
+		;
+	*pp = f->next;
+	kl_alerts_send(f->b);
+	free(f->wants);
+	free(f);
+	if (cw->stopping)
+		stop_step(cw);
+}
+
+static void fetch_more(struct fetch *f);
+
+static void on_log(void *arg, const struct kl_kube_status *st, const char *text, size_t len)
+{
+	struct want *w = arg;
+	struct fetch *f = w->f;
+	struct kl_arena *arena = &f->b->arena;
+
+	w->req = NULL;
+	f->in_flight--;
+	if (st->err == 0) {
+		w->ev->log = kl_arena_strndup(arena, text, len);
+	} else {
+		char why[300];
+
+		/* the kubelet's reason is worth showing ("previous terminated container
+		 * ... not found"); a network error is said plainly */
+		snprintf(why, sizeof(why), "%s", st->message && st->message[0] ? st->message
+							  : strerror(-st->err));
+		w->ev->log_error = kl_arena_strdup(arena, why);
+	}
+	fetch_more(f);
+}
+
+static void fetch_more(struct fetch *f)
+{
+	struct crash_watcher *cw = f->cw;
+
+	while (!cw->stopping && f->next_want < f->nwants && f->in_flight < LOG_FETCH_MAX) {
+		struct want *w = &f->wants[f->next_want++];
+		int rc = kl_kube_pod_log(cw->ctx->kube, w->ns, w->ev->pod, w->ev->container, true,
+					 cw->conf->log_lines, LOG_BYTES, on_log, w, &w->req);
+
+		if (rc < 0) {
+			w->ev->log_error = kl_arena_strdup(&f->b->arena, strerror(-rc));
+			continue;
+		}
+		f->in_flight++;
+	}
+	if (f->in_flight == 0 && (f->next_want == f->nwants || cw->stopping))
+		fetch_done(f);
+}
+
+/* Evidence for one firing notice: the stuck pods of its namespace (at most EVIDENCE_PODS). */
+static size_t add_evidence(struct crash_watcher *cw, struct kl_alert_batch *b,
+			   struct kl_notice *n, struct want *wants)
+{
+	const struct kl_pod *p;
+	struct kl_notice_pod *ev;
+	size_t k = 0, nw = 0;
+
+	ev = kl_arena_alloc(&b->arena, EVIDENCE_PODS * sizeof(*ev));
+	if (!ev)
+		return 0;
+	for (p = kl_store_ns_first(kl_nswatch_pods(cw->nsw), n->ns); p && k < EVIDENCE_PODS;
+	     p = kl_store_ns_next(p)) {
+		const struct kl_container *c = stuck(cw, p);
+
+		if (!c)
+			continue;
+		ev[k].pod = kl_arena_strdup(&b->arena, p->meta.name);
+		ev[k].container = kl_arena_strdup(&b->arena, c->name);
+		ev[k].reason = kl_arena_strdup(&b->arena, c->state.waiting_reason);
+		ev[k].restarts = c->restarts;
+		if (c->last.terminated_reason) {
+			ev[k].last_reason = kl_arena_strdup(&b->arena, c->last.terminated_reason);
+			ev[k].exit_code = c->last.exit_code;
+		}
+		if (cw->conf->log_lines && wants) {
+			wants[nw].ev = &ev[k];
+			wants[nw].ns = n->ns;
+			nw++;
+		}
+		k++;
+	}
+	n->pods = ev;
+	n->npods = k;
+	return nw;
+}
+
+static void prepare(void *arg, struct kl_alert_batch *b)
+{
+	struct crash_watcher *cw = arg;
+	struct fetch *f = calloc(1, sizeof(*f));
+	size_t i, firing = 0;
+
+	for (i = 0; i < b->n; i++)
+		firing += !b->notices[i].resolved;
+	if (f && firing)
+		f->wants = calloc(firing * EVIDENCE_PODS, sizeof(*f->wants));
+	if (!f || (firing && !f->wants)) {
+		/* no memory for evidence: the notice still goes out */
+		free(f);
+		kl_alerts_send(b);
+		return;
+	}
+	f->cw = cw;
+	f->b = b;
+	for (i = 0; i < b->n; i++)
+		if (!b->notices[i].resolved)
+			f->nwants += add_evidence(cw, b, &b->notices[i], f->wants + f->nwants);
+	for (i = 0; i < f->nwants; i++)
+		f->wants[i].f = f;
+	f->next = cw->fetches;
+	cw->fetches = f;
+	fetch_more(f);
+}
+
+/* ---------------------------------------------------------------- lifecycle */
+
 static int cw_init(struct kl_ctx *ctx, const void *conf, void **state, struct kl_error *err)
 {
-	struct crash_watcher *cw;
+	static const char *const labels[] = { "namespace", NULL };
+	const struct kl_crash_watcher_conf *c = conf;
+	struct kl_alerts_opts ao = { "crash-watcher", "KloompasPodCrashLooping", c->for_ms,
+				     c->repeat_interval_ms, 0 };
+	struct kl_alerts_hooks hooks = { prepare, team };
+	struct crash_watcher *cw = calloc(1, sizeof(*cw));
 
-	cw = calloc(1, sizeof(*cw));
 	if (!cw)
 		return -ENOMEM;
 	cw->ctx = ctx;
-	cw->conf = conf;
+	cw->conf = c;
+	cw->nsw = kl_nswatch_new(ctx, eval, cw);
+	cw->alerts = cw->nsw ? kl_alerts_new(ctx, &ao, &hooks, cw) : NULL;
+	if (!cw->alerts) {
+		kl_error_set(err, NULL, 0, 0, "crash-watcher: out of memory");
+		if (cw->nsw)
+			kl_nswatch_stop(cw->nsw, NULL, NULL);
+		free(cw);
+		return -ENOMEM;
+	}
+	if (ctx->metrics)
+		cw->m_pods = kl_metrics_gauge(ctx->metrics, "kloompas_namespace_crashloop_pods",
+					      "Pods of the namespace stuck with a configured "
+					      "waiting reason (CrashLoopBackOff).",
+					      labels);
 	*state = cw;
 	return 0;
 }
@@ -83,24 +330,57 @@ static int cw_start(void *state)
 	kl_duration_format(cw->conf->for_ms, f, sizeof(f));
 	kl_duration_format(cw->conf->repeat_interval_ms, r, sizeof(r));
 	snprintf(lines, sizeof(lines), "%u", cw->conf->log_lines);
+	kl_alerts_start(cw->alerts);
+	kl_nswatch_start(cw->nsw);
+	kl_alerts_synced(cw->alerts);
+	cw->started = true;
 	kl_log_info(cw->ctx->log, "crash-watcher", "controller started", "for", f,
 		    "repeat_interval", r, "log_lines", lines);
-	cw->started = 1;
 	return 0;
 }
 
-static void cw_stop(void *state, kl_done_cb done, void *arg)
+static void stop_step(struct crash_watcher *cw)
 {
-	struct crash_watcher *cw = state;
+	kl_done_cb done = cw->done;
+	void *arg = cw->done_arg;
 
+	if (--cw->stop_pending > 0)
+		return;
 	if (cw->started)
 		kl_log_info(cw->ctx->log, "crash-watcher", "controller stopped");
 	free(cw);
 	done(arg);
 }
 
+static void part_stopped(void *arg)
+{
+	stop_step(arg);
+}
+
+static void cw_stop(void *state, kl_done_cb done, void *arg)
+{
+	struct crash_watcher *cw = state;
+	struct fetch *f;
+	size_t i;
+
+	cw->stopping = true;
+	cw->done = done;
+	cw->done_arg = arg;
+	cw->stop_pending = 3;
+	/* batches gathering logs: cancel their requests; each ends through fetch_done */
+	for (f = cw->fetches; f; f = f->next) {
+		cw->stop_pending++;
+		for (i = 0; i < f->next_want; i++)
+			if (f->wants[i].req)
+				kl_kube_cancel(f->wants[i].req);
+	}
+	kl_nswatch_stop(cw->nsw, part_stopped, cw);
+	kl_alerts_stop(cw->alerts, part_stopped, cw);
+	stop_step(cw);
+}
+
 const struct kl_controller_ops kl_crash_watcher_ops = {
-    .init = cw_init,
-    .start = cw_start,
-    .stop = cw_stop,
+	.init = cw_init,
+	.start = cw_start,
+	.stop = cw_stop,
 };

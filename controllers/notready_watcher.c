@@ -1,14 +1,21 @@
 /*
- * controllers/notready_watcher.c - the not-ready watcher's config, checks and
- * lifecycle. Its evaluation of namespaces comes with the watchers issue; the
- * module is wired and started like every controller already.
+ * controllers/notready_watcher.c - namespaces with a high share of pods not Ready.
+ *
+ * Eligible pods are those not Succeeded/Failed, not terminating and older than
+ * min_age; the condition holds when at least min_pods are eligible and the share
+ * not Ready is at least threshold_percent. A pod younger than min_age becomes
+ * eligible with no event to say so: the namespace asks nswatch to look again at
+ * that moment.
  */
 #include "controllers/notready_watcher.h"
 
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
+#include "controllers/alerts.h"
+#include "controllers/nswatch.h"
 #include "util/duration.h"
 
 #define K(f) offsetof(struct kl_notready_watcher_conf, f)
@@ -34,12 +41,6 @@ void kl_notready_watcher_defaults(void *p)
 	c->repeat_interval_ms = 3600 * 1000;
 }
 
-struct notready_watcher {
-	struct kl_ctx *ctx;
-	const struct kl_notready_watcher_conf *conf;
-	int started;
-};
-
 int kl_notready_watcher_check(const void *conf, const struct kl_conf_node *sec, const char *file,
 			      struct kl_error *err)
 {
@@ -58,15 +59,93 @@ int kl_notready_watcher_check(const void *conf, const struct kl_conf_node *sec, 
 	return 0;
 }
 
+struct notready_watcher {
+	struct kl_ctx *ctx;
+	const struct kl_notready_watcher_conf *conf;
+	struct kl_nswatch *nsw;
+	struct kl_alerts *alerts;
+	struct kl_metric *m_ratio;
+	bool started;
+	int stop_pending;
+	kl_done_cb done;
+	void *done_arg;
+};
+
+static void eval(void *arg, const char *ns, int64_t now_ms)
+{
+	struct notready_watcher *nw = arg;
+	const struct kl_pod *p;
+	const char *labels[] = { ns };
+	int64_t min_age_s = (int64_t)(nw->conf->min_age_ms / 1000), next_old = 0;
+	unsigned eligible = 0, notready = 0, pct;
+	char summary[128];
+	double ratio;
+	bool active;
+
+	for (p = kl_store_ns_first(kl_nswatch_pods(nw->nsw), ns); p; p = kl_store_ns_next(p)) {
+		if (p->phase == KL_POD_SUCCEEDED || p->phase == KL_POD_FAILED || p->meta.deleting)
+			continue;
+		if ((p->meta.created + min_age_s) * 1000 > now_ms) {
+			/* too young to count yet: look again when it is not */
+			int64_t at = (p->meta.created + min_age_s) * 1000;
+
+			if (!next_old || at < next_old)
+				next_old = at;
+			continue;
+		}
+		eligible++;
+		notready += !p->ready;
+	}
+	if (next_old)
+		kl_nswatch_wake_at(nw->nsw, ns, next_old + 1);
+	ratio = eligible ? (double)notready / eligible : 0;
+	if (nw->m_ratio) {
+		if (eligible)
+			kl_metric_set(nw->m_ratio, labels, ratio);
+		else
+			kl_metric_remove(nw->m_ratio, labels);
+	}
+	active = eligible >= nw->conf->min_pods && eligible &&
+		 ratio * 100.0 >= nw->conf->threshold_percent;
+	pct = eligible ? notready * 100 / eligible : 0;
+	snprintf(summary, sizeof(summary), "%u %% of pods Not Ready", pct);
+	kl_alerts_update(nw->alerts, ns, active, summary);
+}
+
+static const char *team(void *arg, const char *ns)
+{
+	struct notready_watcher *nw = arg;
+
+	return kl_nswatch_team(nw->nsw, ns);
+}
+
 static int nw_init(struct kl_ctx *ctx, const void *conf, void **state, struct kl_error *err)
 {
-	struct notready_watcher *nw;
+	static const char *const labels[] = { "namespace", NULL };
+	const struct kl_notready_watcher_conf *c = conf;
+	struct kl_alerts_opts ao = { "notready-watcher", "KloompasNamespacePodsNotReady",
+				     c->for_ms, c->repeat_interval_ms, 0 };
+	struct kl_alerts_hooks hooks = { NULL, team };
+	struct notready_watcher *nw = calloc(1, sizeof(*nw));
 
-	nw = calloc(1, sizeof(*nw));
 	if (!nw)
 		return -ENOMEM;
 	nw->ctx = ctx;
-	nw->conf = conf;
+	nw->conf = c;
+	nw->nsw = kl_nswatch_new(ctx, eval, nw);
+	nw->alerts = nw->nsw ? kl_alerts_new(ctx, &ao, &hooks, nw) : NULL;
+	if (!nw->alerts) {
+		kl_error_set(err, NULL, 0, 0, "notready-watcher: out of memory");
+		if (nw->nsw)
+			kl_nswatch_stop(nw->nsw, NULL, NULL);
+		free(nw);
+		return -ENOMEM;
+	}
+	if (ctx->metrics)
+		nw->m_ratio = kl_metrics_gauge(ctx->metrics, "kloompas_namespace_notready_ratio",
+					       "Share (0..1) of the namespace's eligible pods that "
+					       "are not Ready.",
+					       labels);
 	*state = nw;
 	return 0;
 }
@@ -79,24 +158,42 @@ static int nw_start(void *state)
 	snprintf(th, sizeof(th), "%g", nw->conf->threshold_percent);
 	snprintf(mp, sizeof(mp), "%u", nw->conf->min_pods);
 	kl_duration_format(nw->conf->min_age_ms, age, sizeof(age));
-	kl_log_info(nw->ctx->log, "notready-watcher", "controller started", "threshold_percent", th,
-		    "min_pods", mp, "min_age", age);
-	nw->started = 1;
+	kl_alerts_start(nw->alerts);
+	kl_nswatch_start(nw->nsw);
+	kl_alerts_synced(nw->alerts);
+	nw->started = true;
+	kl_log_info(nw->ctx->log, "notready-watcher", "controller started", "threshold_percent",
+		    th, "min_pods", mp, "min_age", age);
 	return 0;
+}
+
+static void part_stopped(void *arg)
+{
+	struct notready_watcher *nw = arg;
+	kl_done_cb done = nw->done;
+	void *done_arg = nw->done_arg;
+
+	if (--nw->stop_pending > 0)
+		return;
+	if (nw->started)
+		kl_log_info(nw->ctx->log, "notready-watcher", "controller stopped");
+	free(nw);
+	done(done_arg);
 }
 
 static void nw_stop(void *state, kl_done_cb done, void *arg)
 {
 	struct notready_watcher *nw = state;
 
-	if (nw->started)
-		kl_log_info(nw->ctx->log, "notready-watcher", "controller stopped");
-	free(nw);
-	done(arg);
+	nw->done = done;
+	nw->done_arg = arg;
+	nw->stop_pending = 2;
+	kl_nswatch_stop(nw->nsw, part_stopped, nw);
+	kl_alerts_stop(nw->alerts, part_stopped, nw);
 }
 
 const struct kl_controller_ops kl_notready_watcher_ops = {
-    .init = nw_init,
-    .start = nw_start,
-    .stop = nw_stop,
+	.init = nw_init,
+	.start = nw_start,
+	.stop = nw_stop,
 };

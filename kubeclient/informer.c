@@ -345,6 +345,16 @@ int kl_informer_add_handler(struct kl_informer *i, const struct kl_informer_hand
 	return 0;
 }
 
+void kl_informer_remove_handler(struct kl_informer *i, void *arg)
+{
+	size_t k, n = 0;
+
+	for (k = 0; k < i->nhandlers; k++)
+		if (i->handlers[k].arg != arg)
+			i->handlers[n++] = i->handlers[k];
+	i->nhandlers = n;
+}
+
 bool kl_informer_synced(const struct kl_informer *i)
 {
 	return i->synced;

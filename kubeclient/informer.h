@@ -86,6 +86,8 @@ struct kl_intern *kl_informers_intern(struct kl_informers *f);
 
 /* Adds a handler (copied). Returns 0 or -ENOMEM. */
 int kl_informer_add_handler(struct kl_informer *i, const struct kl_informer_handler *h);
+/* Removes every handler whose arg is arg (a controller stopping before the informers). */
+void kl_informer_remove_handler(struct kl_informer *i, void *arg);
 bool kl_informer_synced(const struct kl_informer *i);
 /* The cache; valid for the informer's life. */
 const struct kl_store *kl_informer_store(const struct kl_informer *i);

@@ -18,6 +18,7 @@
 #include "config/config.h"
 #include "config/flags.h"
 #include "controllers/controller.h"
+#include "controllers/state.h"
 #include "kl_version.h"
 #include "kubeclient/client.h"
 #include "kubeclient/informer.h"
@@ -52,6 +53,9 @@ struct app {
 	void *states[MAX_CONTROLLERS]; /* non-NULL once init succeeded, until stopped */
 	bool started;
 
+	struct kl_state *state;
+	char own_ns[256];
+	int ctl_pending;
 	bool signals_ready;
 	bool stopping;
 	int pending; /* stops and closes not yet done */
@@ -204,6 +208,39 @@ static void informers_stopped(void *arg)
 	pending_done(app);
 }
 
+static void state_closed(void *arg)
+{
+	struct app *app = arg;
+
+	if (app->informers) {
+		kl_informers_stop(app->informers, informers_stopped, app);
+		app->informers = NULL;
+		return;
+	}
+	informers_stopped(app);
+}
+
+static void state_flushed(void *arg)
+{
+	struct app *app = arg;
+
+	kl_state_close(app->state, state_closed, app);
+	app->state = NULL;
+}
+
+/* every controller stopped: persist what they left, then close the client side */
+static void controller_stopped(void *arg)
+{
+	struct app *app = arg;
+
+	if (--app->ctl_pending > 0)
+		return;
+	if (app->state)
+		kl_state_flush(app->state, state_flushed, app);
+	else
+		state_closed(app);
+}
+
 static void signal_closed(uv_handle_t *h)
 {
 	pending_done(h->data);
@@ -216,22 +253,18 @@ static void shutdown_app(struct app *app)
 	if (app->stopping)
 		return;
 	app->stopping = true;
+	/* controllers first; once all are stopped, the state is written and the
+	 * client side (state, informers, API client) is closed in that order */
+	app->pending++; /* the client side, ended in client_side_closed */
+	app->ctl_pending = 1;
 	for (i = 0; i < app->ncontrollers; i++) {
 		if (!app->states[i])
 			continue;
-		app->pending++;
-		kl_controllers[i].ops->stop(app->states[i], pending_done, app);
+		app->ctl_pending++;
+		kl_controllers[i].ops->stop(app->states[i], controller_stopped, app);
 		app->states[i] = NULL;
 	}
-	if (app->informers) {
-		app->pending++;
-		kl_informers_stop(app->informers, informers_stopped, app);
-		app->informers = NULL;
-	} else if (app->kube) {
-		app->pending++;
-		kl_kube_close(app->kube, pending_done, app);
-		app->kube = NULL;
-	}
+	controller_stopped(app);
 	if (app->httpd) {
 		app->pending++;
 		kl_httpd_close(app->httpd, pending_done, app);
@@ -274,7 +307,8 @@ static void start_controllers(struct app *app)
 	size_t i;
 	int rc;
 
-	if (app->started || app->stopping || !kl_informers_synced(app->informers))
+	if (app->started || app->stopping || !kl_informers_synced(app->informers) ||
+	    !kl_state_loaded(app->state))
 		return;
 	for (i = 0; i < app->ncontrollers; i++) {
 		if (!app->states[i])
@@ -293,6 +327,11 @@ static void start_controllers(struct app *app)
 }
 
 static void on_informer_synced(void *arg)
+{
+	start_controllers(arg);
+}
+
+static void on_state_loaded(void *arg, int err)
 {
 	start_controllers(arg);
 }
@@ -339,6 +378,7 @@ static int start_loop_parts(struct app *app, struct kl_error *err)
 {
 	struct kl_kube_opts kopts = { 0 };
 	struct kl_informers_opts iopts = { 0 };
+	const char *own;
 	int rc;
 
 	app->metrics = kl_metrics_new();
@@ -367,6 +407,25 @@ static int start_loop_parts(struct app *app, struct kl_error *err)
 	kl_informers_add_health(app->informers, &app->health);
 	app->ctx.kube = app->kube;
 	app->ctx.informers = app->informers;
+
+	/* where the Lease and the state live (SPEC: Details that tests rely on) */
+	own = app->flags.leader_elect_namespace;
+	if (!own || !*own)
+		own = getenv("POD_NAMESPACE");
+	if (!own || !*own)
+		own = app->kubeconfig.namespace_;
+	if (!own || !*own)
+		own = "default";
+	snprintf(app->own_ns, sizeof(app->own_ns), "%s", own);
+	app->ctx.own_namespace = app->own_ns;
+	app->state = kl_state_new(&app->loop, app->kube, app->own_ns, "kloompas-state",
+				  app->flags.dry_run, 1000, &app->log);
+	if (!app->state)
+		return -ENOMEM;
+	app->ctx.state = app->state;
+	rc = kl_state_load(app->state, on_state_loaded, app);
+	if (rc < 0)
+		return rc;
 
 	rc = register_metrics(app);
 	if (rc < 0)

@@ -1,0 +1,73 @@
+/*
+ * controllers/alerts.h - the alert state machine both watchers share (SPEC: Alerts).
+ *
+ * Per (controller, namespace): ok -> pending when the condition starts; pending ->
+ * firing once it held for `for`; a firing alert is notified once, re-notified every
+ * repeat_interval, and resolved is notified when the condition has been gone for
+ * `for`. The watcher reports the condition of a namespace whenever it may have
+ * changed (kl_alerts_update); the engine keeps one timer per alert for `for` and
+ * repeat_interval - nothing polls. Notices due within one flush window are sent
+ * together. Each record is persisted (controllers/state.h) on transitions and
+ * deliveries, so a restart neither repeats a delivered notification nor forgets
+ * an undelivered one.
+ */
+#ifndef KL_CONTROLLERS_ALERTS_H
+#define KL_CONTROLLERS_ALERTS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "controllers/controller.h"
+#include "controllers/notify.h"
+#include "controllers/state.h"
+#include "util/arena.h"
+
+/* One flush on its way out; the watcher may add evidence to the notices. */
+struct kl_alert_batch {
+	struct kl_notice *notices;
+	size_t n;
+	struct kl_arena arena; /* evidence memory: freed with the batch */
+	struct kl_alerts *owner;
+};
+
+struct kl_alerts_hooks {
+	/*
+	 * Called with each batch before it is sent; adds evidence (from batch->arena)
+	 * to firing notices, possibly asynchronously, then calls kl_alerts_send(b).
+	 * NULL: sent as is.
+	 */
+	void (*prepare)(void *arg, struct kl_alert_batch *b);
+	/* The namespace's team, or NULL. */
+	const char *(*team)(void *arg, const char *ns);
+};
+
+struct kl_alerts_opts {
+	const char *controller; /* "crash-watcher" */
+	const char *alertname;	/* "KloompasPodCrashLooping" */
+	uint64_t for_ms, repeat_ms;
+	uint64_t flush_ms; /* 0: 50 ms */
+};
+
+struct kl_alerts;
+
+/*
+ * Returns a new engine or NULL on ENOMEM. ctx (its loop, log, metrics, config,
+ * state and flags) and hooks are borrowed. Creates the controller's notifiers.
+ */
+struct kl_alerts *kl_alerts_new(struct kl_ctx *ctx, const struct kl_alerts_opts *o,
+				const struct kl_alerts_hooks *hooks, void *arg);
+/*
+ * Reads the persisted records of this controller (ctx->state must be loaded).
+ * Then the watcher reports every namespace and calls kl_alerts_synced().
+ */
+int kl_alerts_start(struct kl_alerts *a);
+/* The condition of ns now, with its summary ("2 Pod(s) in CrashLoopBackOff"). */
+void kl_alerts_update(struct kl_alerts *a, const char *ns, bool active, const char *summary);
+/* Every namespace was reported once: records not reported are inactive. */
+void kl_alerts_synced(struct kl_alerts *a);
+/* Sends a prepared batch (from the prepare hook) and frees it. */
+void kl_alerts_send(struct kl_alert_batch *b);
+/* Stops timers and notifiers, frees everything, then cb(arg). */
+void kl_alerts_stop(struct kl_alerts *a, void (*cb)(void *arg), void *arg);
+
+#endif

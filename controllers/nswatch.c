@@ -1,0 +1,316 @@
+/*
+ * controllers/nswatch.c - dirty namespaces, evaluated once per loop turn (see nswatch.h).
+ *
+ * The dirty set is a list of interned namespace strings (a reference each, so a
+ * namespace whose last pod went away can still be evaluated - and found empty);
+ * a per-string flag is kept in a small open hash to de-duplicate. A uv_check runs
+ * after each round of I/O callbacks, so every change of the round is in the cache
+ * when the namespaces are evaluated. Wake-ups are a short list under one timer.
+ */
+#include "controllers/nswatch.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+struct wake {
+	const char *ns; /* interned, one reference */
+	int64_t at;
+	struct wake *next;
+};
+
+struct kl_nswatch {
+	struct kl_ctx *ctx;
+	kl_nswatch_eval_cb eval;
+	void *arg;
+	struct kl_intern *intern;
+	struct kl_informer *pods, *namespaces;
+	bool started, stopping;
+
+	const char **dirty; /* interned, one reference each */
+	size_t ndirty, cap;
+	const char **set; /* open hash of the dirty ones (pointers) */
+	size_t setcap;
+
+	struct wake *wakes;
+	uv_check_t check;
+	uv_timer_t timer;
+	int closing;
+	void (*stop_cb)(void *arg);
+	void *stop_arg;
+};
+
+int64_t kl_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* ---------------------------------------------------------------- dirty set */
+
+static size_t slot_of(const struct kl_nswatch *w, const char *ns)
+{
+	return ((uintptr_t)ns >> 4) * 0x9e3779b97f4a7c15ULL % w->setcap;
+}
+
+static bool set_has(const struct kl_nswatch *w, const char *ns)
+{
+	size_t i;
+
+	if (!w->setcap)
+		return false;
+	for (i = slot_of(w, ns); w->set[i]; i = (i + 1) % w->setcap)
+		if (w->set[i] == ns)
+			return true;
+	return false;
+}
+
+static int set_grow(struct kl_nswatch *w)
+{
+	size_t cap = w->setcap ? w->setcap * 2 : 64, i, j;
+	const char **old = w->set, **set = calloc(cap, sizeof(*set));
+	size_t oldcap = w->setcap;
+
+	if (!set)
+		return -ENOMEM;
+	w->set = set;
+	w->setcap = cap;
+	for (i = 0; i < oldcap; i++) {
+		if (!old[i])
+			continue;
+		for (j = slot_of(w, old[i]); set[j]; j = (j + 1) % cap)
+			;
+		set[j] = old[i];
+	}
+	free(old);
+	return 0;
+}
+
+static void mark(struct kl_nswatch *w, const char *ns)
+{
+	size_t i;
+
+	if (set_has(w, ns))
+		return;
+	if (w->ndirty + 1 > w->setcap / 2 && set_grow(w) < 0)
+		return;
+	if (w->ndirty == w->cap) {
+		size_t cap = w->cap ? w->cap * 2 : 64;
+		const char **d = realloc(w->dirty, cap * sizeof(*d));
+
+		if (!d)
+			return;
+		w->dirty = d;
+		w->cap = cap;
+	}
+	for (i = slot_of(w, ns); w->set[i]; i = (i + 1) % w->setcap)
+		;
+	w->set[i] = ns;
+	w->dirty[w->ndirty++] = kl_intern_ref(w->intern, ns);
+}
+
+static void run_dirty(struct kl_nswatch *w)
+{
+	int64_t now = kl_now_ms();
+	size_t i, n = w->ndirty;
+
+	if (!n || !w->started)
+		return;
+	/* evaluations may mark more namespaces: those go to the next turn */
+	memset(w->set, 0, w->setcap * sizeof(*w->set));
+	w->ndirty = 0;
+	{
+		const char **batch = malloc(n * sizeof(*batch));
+
+		if (!batch) {
+			for (i = 0; i < n; i++)
+				kl_intern_put(w->intern, w->dirty[i]);
+			return;
+		}
+		memcpy(batch, w->dirty, n * sizeof(*batch));
+		for (i = 0; i < n; i++) {
+			w->eval(w->arg, batch[i], now);
+			kl_intern_put(w->intern, batch[i]);
+		}
+		free(batch);
+	}
+}
+
+static void on_check(uv_check_t *c)
+{
+	run_dirty(c->data);
+}
+
+/* ---------------------------------------------------------------- handlers */
+
+static void pod_add(void *arg, const void *obj)
+{
+	mark(arg, ((const struct kl_meta *)obj)->ns);
+}
+
+static void pod_update(void *arg, const void *old, const void *obj)
+{
+	mark(arg, ((const struct kl_meta *)obj)->ns);
+}
+
+static void pod_del(void *arg, const void *obj, bool unknown)
+{
+	mark(arg, ((const struct kl_meta *)obj)->ns);
+}
+
+/* ---------------------------------------------------------------- wake-ups */
+
+static void on_wake(uv_timer_t *t);
+
+/* one timer for the earliest wake-up */
+static void arm(struct kl_nswatch *w)
+{
+	struct wake *k;
+	int64_t first = 0, now = kl_now_ms();
+
+	for (k = w->wakes; k; k = k->next)
+		if (!first || k->at < first)
+			first = k->at;
+	uv_timer_stop(&w->timer);
+	if (first)
+		uv_timer_start(&w->timer, on_wake, first > now ? (uint64_t)(first - now) : 0, 0);
+}
+
+static void on_wake(uv_timer_t *t)
+{
+	struct kl_nswatch *w = t->data;
+	struct wake **pp = &w->wakes, *k;
+	int64_t now = kl_now_ms();
+
+	while ((k = *pp)) {
+		if (k->at <= now) {
+			*pp = k->next;
+			mark(w, k->ns);
+			kl_intern_put(w->intern, k->ns);
+			free(k);
+			continue;
+		}
+		pp = &k->next;
+	}
+	arm(w);
+}
+
+void kl_nswatch_wake_at(struct kl_nswatch *w, const char *ns, int64_t at_ms)
+{
+	const char *in = kl_intern_find(w->intern, ns, (size_t)-1);
+	struct wake *k;
+
+	if (!in || w->stopping)
+		return;
+	for (k = w->wakes; k; k = k->next) {
+		if (k->ns == in) {
+			if (at_ms < k->at) {
+				k->at = at_ms;
+				arm(w);
+			}
+			return;
+		}
+	}
+	k = malloc(sizeof(*k));
+	if (!k)
+		return;
+	k->ns = kl_intern_ref(w->intern, in);
+	k->at = at_ms;
+	k->next = w->wakes;
+	w->wakes = k;
+	arm(w);
+}
+
+/* ---------------------------------------------------------------- life */
+
+struct kl_nswatch *kl_nswatch_new(struct kl_ctx *ctx, kl_nswatch_eval_cb eval, void *arg)
+{
+	struct kl_nswatch *w = calloc(1, sizeof(*w));
+	struct kl_informer_handler h = { pod_add, pod_update, pod_del, NULL, NULL };
+
+	if (!w)
+		return NULL;
+	w->ctx = ctx;
+	w->eval = eval;
+	w->arg = arg;
+	w->intern = kl_informers_intern(ctx->informers);
+	w->pods = kl_informers_get(ctx->informers, KL_RES_PODS, NULL);
+	w->namespaces = kl_informers_get(ctx->informers, KL_RES_NAMESPACES, NULL);
+	h.arg = w;
+	if (!w->pods || !w->namespaces || kl_informer_add_handler(w->pods, &h) < 0) {
+		free(w);
+		return NULL;
+	}
+	uv_check_init(ctx->loop, &w->check);
+	uv_timer_init(ctx->loop, &w->timer);
+	w->check.data = w->timer.data = w;
+	return w;
+}
+
+static void mark_meta(void *arg, const void *obj)
+{
+	struct kl_nswatch *w = arg;
+	const struct kl_meta *m = obj;
+
+	/* a namespace object's own name is its namespace */
+	mark(w, m->ns[0] ? m->ns : kl_intern_find(w->intern, m->name, (size_t)-1));
+}
+
+void kl_nswatch_start(struct kl_nswatch *w)
+{
+	w->started = true;
+	kl_store_foreach(kl_informer_store(w->namespaces), mark_meta, w);
+	kl_store_foreach(kl_informer_store(w->pods), mark_meta, w);
+	run_dirty(w);
+	uv_check_start(&w->check, on_check);
+}
+
+const struct kl_store *kl_nswatch_pods(const struct kl_nswatch *w)
+{
+	return kl_informer_store(w->pods);
+}
+
+const char *kl_nswatch_team(const struct kl_nswatch *w, const char *ns)
+{
+	const struct kl_namespace *n = kl_store_get(kl_informer_store(w->namespaces), "", ns);
+
+	return n ? n->team : NULL;
+}
+
+static void closed(uv_handle_t *h)
+{
+	struct kl_nswatch *w = h->data;
+	void (*cb)(void *) = w->stop_cb;
+	void *arg = w->stop_arg;
+	struct wake *k, *next;
+	size_t i;
+
+	if (--w->closing > 0)
+		return;
+	for (i = 0; i < w->ndirty; i++)
+		kl_intern_put(w->intern, w->dirty[i]);
+	for (k = w->wakes; k; k = next) {
+		next = k->next;
+		kl_intern_put(w->intern, k->ns);
+		free(k);
+	}
+	free(w->dirty);
+	free(w->set);
+	free(w);
+	if (cb)
+		cb(arg);
+}
+
+void kl_nswatch_stop(struct kl_nswatch *w, void (*cb)(void *arg), void *arg)
+{
+	kl_informer_remove_handler(w->pods, w);
+	w->stopping = true;
+	w->stop_cb = cb;
+	w->stop_arg = arg;
+	w->closing = 2;
+	uv_close((uv_handle_t *)&w->check, closed);
+	uv_close((uv_handle_t *)&w->timer, closed);
+}
