@@ -245,6 +245,9 @@ static int on_item(void *arg, enum kl_json_what what, const struct kl_json *v)
 	const struct kl_json *md;
 	int rc;
 
+	/* cancelled from a callback: the rest of the chunk at hand is not delivered */
+	if (r->cancelled)
+		return -ECANCELED;
 	switch (r->kind) {
 	case K_OBJ:
 		r->answer = v;
@@ -1028,8 +1031,12 @@ void kl_kube_close(struct kl_kube *k, void (*cb)(void *arg), void *arg)
 	/* calls not yet at the HTTP layer end here; the HTTP layer ends the others */
 	for (r = k->reqs; r; r = next) {
 		next = r->next;
-		if (!r->http && !r->finished)
-			fail(r, -ECANCELED, 0, "client closing");
+		if (r->http || r->finished)
+			continue;
+		/* a waiter left with the auth would be answered again when it closes */
+		if (r->waiting_auth)
+			kl__auth_forget(k->auth, r);
+		fail(r, -ECANCELED, 0, "client closing");
 	}
 	k->queue_head = k->queue_tail = NULL;
 	k->pending_closes = 3;

@@ -141,7 +141,7 @@ static void list_done(void *arg, const char *rv)
 	struct kl_informer *i = arg;
 	struct kl_store_delta d;
 	const char *v[] = { kl_resource_name(i->res) };
-	size_t k;
+	size_t k, nh;
 	char n[24];
 
 	while (kl_store_take_unseen(i->store, &d))
@@ -156,7 +156,9 @@ static void list_done(void *arg, const char *rv)
 	snprintf(n, sizeof(n), "%zu", kl_store_len(i->store));
 	kl_log_info(i->f->log, "informer", "synced", "resource", kl_resource_name(i->res),
 		    "objects", n, "rv", rv);
-	for (k = 0; k < i->nhandlers; k++)
+	/* a handler added by one of these callbacks got its synced call on adding */
+	nh = i->nhandlers;
+	for (k = 0; k < nh && k < i->nhandlers; k++)
 		if (i->handlers[k].synced)
 			i->handlers[k].synced(i->handlers[k].arg);
 }

@@ -31,6 +31,8 @@ struct kl_reflector {
 	bool next_is_list;
 	char last_rv[32];
 	unsigned events_this_watch;
+	unsigned seen_this_watch; /* events and bookmarks */
+	uint64_t watch_started;
 	uint64_t seed;
 
 	struct kl_metric *m_relists, *m_restarts;
@@ -162,6 +164,7 @@ static int on_event(void *arg, const char *type, const struct kl_json *obj)
 		return 0; /* the done callback gets its status */
 	if (rv && strlen(rv) < sizeof(r->last_rv))
 		snprintf(r->last_rv, sizeof(r->last_rv), "%s", rv);
+	r->seen_this_watch++;
 	if (strcmp(type, "BOOKMARK") == 0)
 		return 0;
 	r->events_this_watch++;
@@ -179,6 +182,13 @@ static void on_watch_done(void *arg, const struct kl_kube_status *st)
 	}
 	r->stats.watch_restarts++;
 	count(r->m_restarts, r->resource);
+	if (st->err == 0 && !r->seen_this_watch && uv_now(r->loop) - r->watch_started < 1000) {
+		/* as client-go's "very short watch": resuming at once would hammer a server
+		 * (or proxy) that closes every watch right away */
+		kl_log_warn(r->log, "reflector", "watch closed at once", "resource", r->resource);
+		backoff(r, false, -1);
+		return;
+	}
 	if (st->err == 0) {
 		/* the server's timeout: resume where we were, no relist */
 		kl_log_v(r->log, 1, "reflector", "watch closed", "resource", r->resource, "rv",
@@ -209,6 +219,8 @@ static void do_watch(struct kl_reflector *r)
 	r->state = R_WATCHING;
 	r->stats.watches++;
 	r->events_this_watch = 0;
+	r->seen_this_watch = 0;
+	r->watch_started = uv_now(r->loop);
 	rc = kl_kube_watch(r->kube, r->path, r->query, r->last_rv, timeout, on_event,
 			   on_watch_done, r, &r->call);
 	if (rc < 0) {
