@@ -467,9 +467,22 @@ static void on_limiter(uv_timer_t *t);
 
 static void drain_queue(struct kl_kube *k)
 {
-	struct kl_kube_req *r;
+	struct kl_kube_req *r, **pp;
 
 	refill(k);
+	/* watches are not rate limited (client-go neither) and wait behind nobody */
+	for (pp = &k->queue_head; (r = *pp);) {
+		if (r->verb != V_WATCH) {
+			pp = &r->qnext;
+			continue;
+		}
+		*pp = r->qnext;
+		r->queued = false;
+		start_http(r);
+	}
+	k->queue_tail = NULL;
+	for (r = k->queue_head; r; r = r->qnext)
+		k->queue_tail = r;
 	while ((r = k->queue_head) && k->tokens >= 1.0) {
 		k->queue_head = r->qnext;
 		if (!k->queue_head)
@@ -499,14 +512,12 @@ static void on_limiter(uv_timer_t *t)
 	drain_queue(k);
 }
 
+/* Queues a call; it starts from the loop, so its callback never runs inside the
+ * caller's own call (even when credentials fail at once). */
 static void submit(struct kl_kube_req *r)
 {
 	struct kl_kube *k = r->k;
 
-	if (r->verb == V_WATCH) {
-		start_http(r);
-		return;
-	}
 	r->queued = true;
 	r->qnext = NULL;
 	if (k->queue_tail)
@@ -514,7 +525,9 @@ static void submit(struct kl_kube_req *r)
 	else
 		k->queue_head = r;
 	k->queue_tail = r;
-	drain_queue(k);
+	if (!uv_is_active((uv_handle_t *)&k->limiter) || k->queue_head == r ||
+	    r->verb == V_WATCH)
+		uv_timer_start(&k->limiter, on_limiter, 0, 0);
 }
 
 /* ---------------------------------------------------------------- completion */

@@ -169,7 +169,16 @@ static void on_done(void *arg)
 	((struct lifecycle *)arg)->done++;
 }
 
-/* every controller's ops run: init, start, stop (done called, nothing leaked under ASan) */
+static void closed_cb(void *arg)
+{
+	((struct lifecycle *)arg)->done++;
+}
+
+/*
+ * every controller's ops run on a real loop with a real (unreachable) API client
+ * and informer factory: init, start, stop; done called, the loop closes, nothing
+ * leaks under ASan
+ */
 static void test_lifecycle(void **unused)
 {
 	struct kl_config c;
@@ -178,7 +187,9 @@ static void test_lifecycle(void **unused)
 	struct kl_health health;
 	struct kl_ctx ctx;
 	struct kl_error err;
-	struct lifecycle lc = { 0 };
+	struct kl_kube_config kc;
+	struct lifecycle lc = { 0 }, closed = { 0 };
+	uv_loop_t loop;
 	void *confs[3], *state;
 	char *out = NULL;
 	size_t outlen = 0, i;
@@ -189,22 +200,38 @@ static void test_lifecycle(void **unused)
 	kl_flags_init(&flags);
 	kl_log_init(&log, KL_LOG_TEXT, 0, f);
 	kl_health_init(&health);
+	memset(&kc, 0, sizeof(kc));
+	kc.server = "http://127.0.0.1:1";
+	assert_int_equal(uv_loop_init(&loop), 0);
 	memset(&ctx, 0, sizeof(ctx));
+	ctx.loop = &loop;
 	ctx.log = &log;
 	ctx.flags = &flags;
 	ctx.config = &c;
 	ctx.health = &health;
+	ctx.metrics = kl_metrics_new();
+	assert_int_equal(kl_kube_new(&loop, &kc, NULL, &log, ctx.metrics, &ctx.kube, &err), 0);
+	ctx.informers = kl_informers_new(&loop, ctx.kube, NULL, &log, ctx.metrics);
+	assert_non_null(ctx.informers);
 	assert_int_equal(kl_controllers_configure(&c, confs, &err), 0);
 	for (i = 0; i < kl_controllers_count(); i++) {
 		assert_int_equal(kl_controllers[i].ops->init(&ctx, confs[i], &state, &err), 0);
 		assert_int_equal(kl_controllers[i].ops->start(state), 0);
 		kl_controllers[i].ops->stop(state, on_done, &lc);
 	}
+	uv_run(&loop, UV_RUN_DEFAULT);
 	assert_int_equal(lc.done, 3);
+	kl_informers_stop(ctx.informers, closed_cb, &closed);
+	kl_kube_close(ctx.kube, closed_cb, &closed);
+	uv_run(&loop, UV_RUN_DEFAULT);
+	assert_int_equal(closed.done, 2);
+	assert_int_equal(uv_loop_close(&loop), 0);
 	fclose(f);
 	assert_non_null(strstr(out, "component=crash-watcher msg=\"controller started\""));
+	assert_non_null(strstr(out, "component=notready-watcher msg=\"controller stopped\""));
 	assert_non_null(strstr(out, "component=replica-enforcer msg=\"controller stopped\""));
 	free(out);
+	kl_metrics_free(ctx.metrics);
 	kl_config_free(&c);
 }
 
