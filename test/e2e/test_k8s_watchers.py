@@ -29,10 +29,19 @@ def fresh_ns(cluster, team="@squad-test"):
     return name
 
 
-def config(tmp_path, receiver, ns, crash="", notready="", extra_notifiers="", route_to=None):
+def flow(d):
+    return "{ " + ", ".join(f"{k}: {v}" for k, v in d.items()) + " }"
+
+
+def config(tmp_path, receiver, ns, crash=None, notready=None, extra_notifiers="",
+           route_to=None):
     """A config whose routes send ns to the receiver (and the rest of the cluster,
     where other tests leave crash loops, to the log only)."""
     route_to = route_to or ["slack", "hook"]
+    cw = {"reasons": "[CrashLoopBackOff]", "for": "0s", "repeat_interval": "1h",
+          "log_lines": 5, **(crash or {})}
+    nw = {"threshold_percent": 30, "min_pods": 3, "min_age": "0s", "for": "0s",
+          "repeat_interval": "1h", **(notready or {})}
     text = f"""cluster: PRODUCTION
 team_annotation: kloompas.io/team
 notifiers:
@@ -47,8 +56,8 @@ routes:
   - namespaces: ["{ns}"]
     notifiers: [{", ".join(route_to)}]
 controllers:
-  crash-watcher: {{ reasons: [CrashLoopBackOff], for: 0s, repeat_interval: 1h, log_lines: 5 {crash} }}
-  notready-watcher: {{ threshold_percent: 30, min_pods: 3, min_age: 0s, for: 0s, repeat_interval: 1h {notready} }}
+  crash-watcher: {flow(cw)}
+  notready-watcher: {flow(nw)}
 """
     p = tmp_path / f"kloompas-{uuid.uuid4().hex[:6]}.yaml"
     p.write_text(text)
@@ -81,16 +90,18 @@ def test_crash_notified_with_evidence_repeated_and_resolved(cluster, kubelet, kl
     k = cluster.kube
     k.create_pod(ns, "api-1", annotations={"kloompas.io/sim": "crashloop:3"})
     k.create_pod(ns, "web-1")
-    cfg = config(tmp_path, receiver, ns, crash=", repeat_interval: 4s")
+    cfg = config(tmp_path, receiver, ns, crash={"repeat_interval": "4s"})
     kl = start(kloompas, cluster, cfg, own)
     first = receiver.wait(lambda r: crash_lines(r.slack_texts(), ns), what="the crash notice")
     sec = first[0]
     assert f"{ns}: (@arquitectura) 1 Pod(s) in CrashLoopBackOff" in sec
     assert "api-1" in sec and "last exit 3" in sec
     assert "starting app pod=api-1" in sec  # the previous instance's log tail
-    hooks = [json.loads(b) for b in receiver.bodies("/hook")]
-    alert = [a for h in hooks for a in h["alerts"] if a["labels"]["namespace"] == ns][0]
-    assert alert["status"] == "firing"
+    def hook_alerts(r, status):
+        return [a for b in r.bodies("/hook") for a in json.loads(b)["alerts"]
+                if a["labels"]["namespace"] == ns and a["status"] == status]
+
+    alert = receiver.wait(lambda r: hook_alerts(r, "firing"), what="the webhook")[0]
     assert alert["labels"] == {"alertname": "KloompasPodCrashLooping", "cluster": "PRODUCTION",
                                "namespace": ns, "team": "@arquitectura",
                                "controller": "crash-watcher"}
@@ -105,10 +116,8 @@ def test_crash_notified_with_evidence_repeated_and_resolved(cluster, kubelet, kl
     res = receiver.wait(lambda r: crash_lines(r.slack_texts(), ns, resolved=True),
                         what="the resolved notice")
     assert res[0].startswith("RESOLVED — PODS IN CRASH on *PRODUCTION*:")
-    hooks = [json.loads(b) for b in receiver.bodies("/hook")]
-    resolved = [a for h in hooks for a in h["alerts"]
-                if a["labels"]["namespace"] == ns and a["status"] == "resolved"]
-    assert resolved and resolved[0]["endsAt"] <= time.strftime("%Y-%m-%dT%H:%M:%SZ",
+    resolved = receiver.wait(lambda r: hook_alerts(r, "resolved"), what="resolved webhook")
+    assert resolved[0]["endsAt"] <= time.strftime("%Y-%m-%dT%H:%M:%SZ",
                                                                time.gmtime(time.time() + 1))
     time.sleep(2)
     assert len(crash_lines(receiver.slack_texts(), ns, resolved=True)) == 1
@@ -166,7 +175,7 @@ def test_young_and_terminating_pods_do_not_count(cluster, kubelet, kloompas, rec
     for i in range(3):
         k.patch("pods", {"metadata": {"finalizers": ["kloompas.io/test"]}}, name=f"t{i}", ns=term)
         k.delete("pods", name=f"t{i}", ns=term)
-    text = config(tmp_path, receiver, f"{young}", notready=", min_age: 1h")
+    text = config(tmp_path, receiver, f"{young}", notready={"min_age": "1h"})
     text_path = text
     # route both namespaces to the receiver
     content = open(text_path).read().replace(f'namespaces: ["{young}"]',
