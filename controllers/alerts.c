@@ -17,6 +17,7 @@
 #include <time.h>
 
 #include "kubeclient/json.h"
+#include "util/buf.h"
 
 enum astate { A_PENDING, A_FIRING, A_RESOLVING, A_RESOLVED };
 static const char *const astate_names[] = { "pending", "firing", "resolving", "resolved" };
@@ -95,39 +96,25 @@ static void key_of(const struct alert *al, char *buf, size_t len)
 	snprintf(buf, len, "%s.%s", al->a->o.controller, al->ns);
 }
 
-static void json_str(char *dst, size_t len, const char *s)
-{
-	size_t o = 0;
-
-	for (; *s && o + 8 < len; s++) {
-		unsigned char c = (unsigned char)*s;
-
-		if (c == '"' || c == '\\') {
-			dst[o++] = '\\';
-			dst[o++] = (char)c;
-		} else if (c < 0x20) {
-			o += (size_t)snprintf(dst + o, len - o, "\\u%04x", c);
-		} else {
-			dst[o++] = (char)c;
-		}
-	}
-	dst[o] = '\0';
-}
-
 static void persist(struct alert *al)
 {
-	char key[320], val[1024], sum[512];
+	struct kl_buf b;
+	char key[320];
 
 	if (!al->a->ctx->state)
 		return;
 	key_of(al, key, sizeof(key));
-	json_str(sum, sizeof(sum), al->summary ? al->summary : "");
-	snprintf(val, sizeof(val),
-		 "{\"state\":\"%s\",\"since\":%lld,\"cleared\":%lld,\"notified\":\"%s\","
-		 "\"notifiedAt\":%lld,\"summary\":\"%s\"}",
-		 astate_names[al->state], (long long)al->since_ms, (long long)al->cleared_ms,
-		 notified_names[al->notified], (long long)al->notified_ms, sum);
-	kl_state_set(al->a->ctx->state, key, val);
+	kl_buf_init(&b);
+	kl_buf_printf(&b,
+		      "{\"state\":\"%s\",\"since\":%lld,\"cleared\":%lld,\"notified\":\"%s\","
+		      "\"notifiedAt\":%lld,\"summary\":",
+		      astate_names[al->state], (long long)al->since_ms, (long long)al->cleared_ms,
+		      notified_names[al->notified], (long long)al->notified_ms);
+	kl_buf_json_string(&b, al->summary ? al->summary : "");
+	kl_buf_puts(&b, "}");
+	if (kl_buf_str(&b))
+		kl_state_set(al->a->ctx->state, key, kl_buf_str(&b));
+	kl_buf_free(&b);
 }
 
 static void unpersist(struct alert *al)

@@ -22,6 +22,7 @@
 #include "kubeclient/resource.h"
 #include "util/error.h"
 #include "util/health.h"
+#include "util/httpd.h"
 #include "util/log.h"
 #include "util/metrics.h"
 
@@ -39,6 +40,7 @@ struct kl_ctx {
 	struct kl_kube *kube;		/* the API client */
 	struct kl_informers *informers; /* the shared informers (take, never watch yourself) */
 	struct kl_state *state;		/* kloompas-state, loaded before controllers start */
+	struct kl_httpd *chatops;	/* the chat-ops listener, or NULL when off */
 	const char *own_namespace;	/* Kloompas' namespace (Lease, state ConfigMap) */
 };
 

@@ -13,6 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "util/buf.h"
+
 struct entry {
 	char *key, *value; /* value NULL: deleted, to be written as null */
 	bool dirty;	   /* changed since the last write was sent */
@@ -39,61 +41,6 @@ struct kl_state {
 	void *close_arg;
 	int close_pending;
 };
-
-/* ---------------------------------------------------------------- JSON out */
-
-struct buf {
-	char *p;
-	size_t len, cap;
-	bool oom;
-};
-
-static void put(struct buf *b, const char *s, size_t n)
-{
-	if (b->oom)
-		return;
-	if (b->len + n + 1 > b->cap) {
-		size_t cap = (b->len + n + 1) * 2;
-		char *p = realloc(b->p, cap);
-
-		if (!p) {
-			b->oom = true;
-			return;
-		}
-		b->p = p;
-		b->cap = cap;
-	}
-	memcpy(b->p + b->len, s, n);
-	b->len += n;
-	b->p[b->len] = '\0';
-}
-
-static void puts_(struct buf *b, const char *s)
-{
-	put(b, s, strlen(s));
-}
-
-static void put_json_string(struct buf *b, const char *s)
-{
-	char tmp[8];
-
-	puts_(b, "\"");
-	for (; *s; s++) {
-		unsigned char c = (unsigned char)*s;
-
-		if (c == '"' || c == '\\') {
-			tmp[0] = '\\';
-			tmp[1] = (char)c;
-			put(b, tmp, 2);
-		} else if (c < 0x20) {
-			snprintf(tmp, sizeof(tmp), "\\u%04x", c);
-			puts_(b, tmp);
-		} else {
-			put(b, s, 1);
-		}
-	}
-	puts_(b, "\"");
-}
 
 /* ---------------------------------------------------------------- entries */
 
@@ -283,7 +230,7 @@ static void on_written(void *arg, const struct kl_kube_status *st, const struct 
 
 static void write_now(struct kl_state *s)
 {
-	struct buf b = { 0 };
+	struct kl_buf b;
 	struct entry *e;
 	char path[512];
 	bool any = false;
@@ -291,6 +238,7 @@ static void write_now(struct kl_state *s)
 
 	if (s->read_only || s->writing || s->closing)
 		return;
+	kl_buf_init(&b);
 	for (e = s->entries; e; e = e->next)
 		any = any || e->dirty;
 	if (!any) {
@@ -298,11 +246,11 @@ static void write_now(struct kl_state *s)
 		return;
 	}
 	if (s->exists) {
-		puts_(&b, "{\"data\":{");
+		kl_buf_puts(&b, "{\"data\":{");
 	} else {
-		puts_(&b, "{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\"metadata\":{\"name\":");
-		put_json_string(&b, s->name);
-		puts_(&b, ",\"labels\":{\"app.kubernetes.io/name\":\"kloompas\"}},\"data\":{");
+		kl_buf_puts(&b, "{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\"metadata\":{\"name\":");
+		kl_buf_json_string(&b, s->name);
+		kl_buf_puts(&b, ",\"labels\":{\"app.kubernetes.io/name\":\"kloompas\"}},\"data\":{");
 	}
 	any = false;
 	for (e = s->entries; e; e = e->next) {
@@ -314,20 +262,20 @@ static void write_now(struct kl_state *s)
 		if (!e->dirty && s->exists)
 			continue;
 		if (any)
-			puts_(&b, ",");
-		put_json_string(&b, e->key);
-		puts_(&b, ":");
+			kl_buf_puts(&b, ",");
+		kl_buf_json_string(&b, e->key);
+		kl_buf_puts(&b, ":");
 		if (e->value)
-			put_json_string(&b, e->value);
+			kl_buf_json_string(&b, e->value);
 		else
-			puts_(&b, "null");
+			kl_buf_puts(&b, "null");
 		any = true;
 		e->dirty = false; /* sent; set back to dirty when the write fails */
 		e->sending = true;
 	}
-	puts_(&b, "}}");
+	kl_buf_puts(&b, "}}");
 	if (b.oom) {
-		free(b.p);
+		kl_buf_free(&b);
 		return;
 	}
 	if (s->exists) {
@@ -338,7 +286,7 @@ static void write_now(struct kl_state *s)
 		snprintf(path, sizeof(path), "/api/v1/namespaces/%s/configmaps", s->ns);
 		rc = kl_kube_create(s->kube, path, b.p, b.len, on_written, s, &s->call);
 	}
-	free(b.p);
+	kl_buf_free(&b);
 	if (rc == 0)
 		s->writing = true;
 }

@@ -139,13 +139,14 @@ static int open_servers(struct app *app, struct kl_error *err)
 		return rc;
 
 	if (app->flags.chatops_bind_address) {
-		/* routes arrive with the replica enforcer; until then every path is a 404 */
+		/* the replica enforcer adds its routes at init */
 		app->chatops = kl_httpd_new(&app->loop, "chatops", &lim, &app->log);
 		if (!app->chatops)
 			return -ENOMEM;
 		rc = kl_httpd_listen(app->chatops, app->flags.chatops_bind_address, err);
 		if (rc < 0)
 			return rc;
+		app->ctx.chatops = app->chatops;
 
 	}
 	return 0;
