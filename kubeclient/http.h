@@ -68,7 +68,11 @@ typedef int (*kl_http_data_cb)(void *arg, int status_code, const char *buf, size
 typedef void (*kl_http_done_cb)(void *arg, int status, int status_code, int retry_after_s,
 				const char *msg);
 
-/* Returns a new client, NULL on failure (curl could not be initialised, ENOMEM). */
+/*
+ * Returns a new client, NULL on failure (curl could not be initialised, ENOMEM).
+ * log (may be NULL) gets each request's method and URL path at -v 2: pass NULL for
+ * a client whose URLs are secrets (webhooks).
+ */
 struct kl_http *kl_http_new(uv_loop_t *loop, const struct kl_log *log);
 /*
  * Cancels every request (their done_cb run with -ECANCELED), closes the handles
