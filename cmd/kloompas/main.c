@@ -23,6 +23,7 @@
 #include "kubeclient/client.h"
 #include "kubeclient/informer.h"
 #include "kubeclient/kubeconfig.h"
+#include "kubeclient/lease.h"
 #include "util/error.h"
 #include "util/health.h"
 #include "util/httpd.h"
@@ -54,6 +55,8 @@ struct app {
 	bool started;
 
 	struct kl_state *state;
+	struct kl_lease *lease; /* NULL with --leader-elect=false */
+	bool leader;
 	char own_ns[256];
 	int ctl_pending;
 	bool signals_ready;
@@ -171,8 +174,12 @@ static int register_metrics(struct app *app)
 	enabled = kl_metrics_gauge(app->metrics, "kloompas_controller_enabled",
 				   "1 when the controller is enabled by --controllers, else 0.",
 				   ctl_labels);
-	leader = kl_metrics_gauge(app->metrics, "kloompas_leader",
-				  "1 when this replica is the leader and acts, else 0.", NULL);
+	/* the Lease may have registered it already */
+	leader = kl_metrics_find(app->metrics, "kloompas_leader");
+	if (!leader)
+		leader = kl_metrics_gauge(app->metrics, "kloompas_leader",
+					  "1 when this replica is the leader and acts, else 0.",
+					  NULL);
 	if (!build || !enabled || !leader)
 		return -ENOMEM;
 	if ((rc = kl_metric_set(build, version, 1)) < 0)
@@ -183,8 +190,8 @@ static int register_metrics(struct app *app)
 		if ((rc = kl_metric_set(enabled, name, app->enabled[i] ? 1 : 0)) < 0)
 			return rc;
 	}
-	/* leader election arrives in its own issue: until then this replica always acts */
-	return kl_metric_set(leader, NULL, 1);
+	/* with leader election the Lease sets it; without, this replica always acts */
+	return app->flags.leader_elect ? 0 : kl_metric_set(leader, NULL, 1);
 }
 
 /* ---------------------------------------------------------------- shutdown */
@@ -209,10 +216,28 @@ static void informers_stopped(void *arg)
 	pending_done(app);
 }
 
+static void lease_released(void *arg)
+{
+	struct app *app = arg;
+
+	if (app->informers) {
+		kl_informers_stop(app->informers, informers_stopped, app);
+		app->informers = NULL;
+		return;
+	}
+	informers_stopped(app);
+}
+
+/* the state is written: hand the Lease over at once, then close the caches */
 static void state_closed(void *arg)
 {
 	struct app *app = arg;
 
+	if (app->lease) {
+		kl_lease_stop(app->lease, lease_released, app);
+		app->lease = NULL;
+		return;
+	}
 	if (app->informers) {
 		kl_informers_stop(app->informers, informers_stopped, app);
 		app->informers = NULL;
@@ -308,8 +333,8 @@ static void start_controllers(struct app *app)
 	size_t i;
 	int rc;
 
-	if (app->started || app->stopping || !kl_informers_synced(app->informers) ||
-	    !kl_state_loaded(app->state))
+	if (app->started || app->stopping || !app->leader || !app->state ||
+	    !kl_informers_synced(app->informers) || !kl_state_loaded(app->state))
 		return;
 	for (i = 0; i < app->ncontrollers; i++) {
 		if (!app->states[i])
@@ -335,6 +360,43 @@ static void on_informer_synced(void *arg)
 static void on_state_loaded(void *arg, int err)
 {
 	start_controllers(arg);
+}
+
+/*
+ * Leader now (or always, without leader election): read the alert state as the
+ * last leader left it, then start the controllers once the caches are synced too.
+ */
+static int become_leader(struct app *app)
+{
+	app->leader = true;
+	app->state = kl_state_new(&app->loop, app->kube, app->own_ns, "kloompas-state",
+				  app->flags.dry_run, 1000, &app->log);
+	if (!app->state)
+		return -ENOMEM;
+	app->ctx.state = app->state;
+	return kl_state_load(app->state, on_state_loaded, app);
+}
+
+static void shutdown_app(struct app *app);
+
+static void on_leadership(void *arg, bool leader)
+{
+	struct app *app = arg;
+
+	if (leader && !app->leader && !app->stopping) {
+		if (become_leader(app) < 0) {
+			app->exit_code = 1;
+			shutdown_app(app);
+		}
+		return;
+	}
+	if (!leader && app->leader) {
+		/* as kube-controller-manager: a replica that lost the Lease exits and is
+		 * restarted as a follower, rather than risk acting beside the new leader */
+		kl_log_error(&app->log, "main", "leadership lost; stopping");
+		app->exit_code = 1;
+		shutdown_app(app);
+	}
 }
 
 /* Returns 0, or an exit code. */
@@ -371,6 +433,11 @@ static int init_controllers(struct app *app, struct kl_error *err)
 		kl_error_set(err, NULL, 0, 0, "informers: %s", strerror(-rc));
 		return 1;
 	}
+	rc = app->lease ? kl_lease_start(app->lease) : become_leader(app);
+	if (rc < 0) {
+		kl_error_set(err, NULL, 0, 0, "leader election: %s", strerror(-rc));
+		return 1;
+	}
 	start_controllers(app); /* at once when no informer is needed */
 	return 0;
 }
@@ -379,6 +446,7 @@ static int start_loop_parts(struct app *app, struct kl_error *err)
 {
 	struct kl_kube_opts kopts = { 0 };
 	struct kl_informers_opts iopts = { 0 };
+	char identity[160];
 	const char *own;
 	int rc;
 
@@ -419,14 +487,22 @@ static int start_loop_parts(struct app *app, struct kl_error *err)
 		own = "default";
 	snprintf(app->own_ns, sizeof(app->own_ns), "%s", own);
 	app->ctx.own_namespace = app->own_ns;
-	app->state = kl_state_new(&app->loop, app->kube, app->own_ns, "kloompas-state",
-				  app->flags.dry_run, 1000, &app->log);
-	if (!app->state)
-		return -ENOMEM;
-	app->ctx.state = app->state;
-	rc = kl_state_load(app->state, on_state_loaded, app);
-	if (rc < 0)
-		return rc;
+	if (app->flags.leader_elect) {
+		struct kl_lease_opts lo = {
+			.ns = app->own_ns,
+			.name = app->flags.leader_elect_name,
+			.identity = identity,
+			.lease_ms = app->flags.lease_duration_ms,
+			.renew_deadline_ms = app->flags.renew_deadline_ms,
+			.retry_ms = app->flags.retry_period_ms,
+		};
+
+		kl_lease_default_identity(identity, sizeof(identity));
+		app->lease = kl_lease_new(&app->loop, app->kube, &lo, &app->log, app->metrics,
+					  on_leadership, app);
+		if (!app->lease)
+			return -ENOMEM;
+	}
 
 	rc = register_metrics(app);
 	if (rc < 0)
@@ -459,9 +535,6 @@ static void log_start(struct app *app)
 		    app->config.path ? app->config.path : "(defaults)", "cluster",
 		    app->config.cluster, "bind_address", app->flags.bind_address, "dry_run",
 		    app->flags.dry_run ? "true" : "false");
-	if (app->flags.leader_elect)
-		kl_log_warn(&app->log, "main",
-			    "leader election is not built yet: this replica acts as leader");
 }
 
 static int run(struct app *app, const char *prog)
