@@ -725,7 +725,8 @@ static void run_command(struct replica_enforcer *re, struct kl_httpd_req *req, b
 	p->cmd = *cmd;
 	snprintf(p->user, sizeof(p->user), "%s", user);
 	/* a pending restore keeps the count from before the first temporary scale */
-	if (scale(re, d, cmd->replicas, cmd->for_ms ? now_s() + (int64_t)(cmd->for_ms / 1000) : 0,
+	if (scale(re, d, cmd->replicas,
+		  cmd->for_ms ? now_s() + (int64_t)((cmd->for_ms + 999) / 1000) : 0,
 		  ann_int(d->restore_replicas) >= 0 ? ann_int(d->restore_replicas) : old, user,
 		  "chatops", scaled, p) < 0) {
 		free(p);
@@ -787,7 +788,8 @@ static int on_api_json(void *arg, enum kl_json_what what, const struct kl_json *
 	const struct kl_json *f = kl_json_get(o, "for");
 	int64_t v;
 
-	if (o->type != KL_JSON_OBJECT || !ns || !dep) {
+	if (o->type != KL_JSON_OBJECT || !ns || !dep || strpbrk(ns, " \t\r\n\v\f") ||
+	    strpbrk(dep, " \t\r\n\v\f")) {
 		snprintf(b->err, sizeof(b->err),
 			 "expected {\"namespace\",\"deployment\",\"replicas\"[,\"for\"]}");
 		return 0;
