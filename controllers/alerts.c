@@ -308,8 +308,8 @@ void kl_alerts_update(struct kl_alerts *a, const char *ns, bool active, const ch
 	}
 	al->reported = true;
 	al->active = active;
-	if (active)
-		set_summary(al, summary);
+	/* the current figure, also once it is over: a resolved notice says how it is now */
+	set_summary(al, summary);
 	switch (al->state) {
 	case A_PENDING:
 		if (!active) {

@@ -148,10 +148,14 @@ static void eval(void *arg, const char *ns, int64_t now_ms)
 		else
 			kl_metric_remove(cw->m_pods, labels);
 	}
+	if (!nreasons) /* nothing stuck: name what is watched ("0 Pod(s) in CrashLoopBackOff") */
+		for (r = 0; r < cw->conf->reasons.n && nreasons < 8; r++)
+			reasons[nreasons++] = cw->conf->reasons.v[r];
 	for (r = 0; r < nreasons; r++)
 		snprintf(joined + strlen(joined), sizeof(joined) - strlen(joined), "%s%s",
 			 r ? "/" : "", reasons[r]);
 	snprintf(summary, sizeof(summary), "%u Pod(s) in %s", n, joined);
+	/* a namespace with no alert and nothing stuck needs no record at all */
 	kl_alerts_update(cw->alerts, ns, n > 0, summary);
 }
 

@@ -3,8 +3,10 @@
 # what is missing, builds the local control plane (once, cached) and kloompas, starts
 # etcd + kube-apiserver + kube-controller-manager and the kubelet simulator on
 # 127.0.0.1, deploys a demo workload (crash-looping and not-ready pods among healthy
-# ones), and runs kloompas against it with -v 2 so every pod it lists and watches is
-# logged. Then it shows /readyz and the metrics. Ctrl-C stops everything.
+# ones), runs two kloompas replicas with leader election, and shows the leader's
+# notifications arriving in the terminal (a local receiver plays Slack); then it
+# scales a Deployment with a signed Slack slash command, and resolves the alert.
+# Ctrl-C stops everything.
 #
 #   scripts/demo.sh            run until Ctrl-C
 #   scripts/demo.sh --once     show, then stop and clean up (used to check the demo)
@@ -35,54 +37,88 @@ python3 test/cluster/kubelet_sim.py --env "$work/cluster/env" --interval 5 \
 pids+=($!)
 python3 scripts/demo_workload.py "$work/cluster"
 
-cat >"$work/kloompas.yaml" <<'YAML'
+recv_port=${KLOOMPAS_DEMO_RECEIVER_PORT:-9099}
+python3 scripts/demo_receiver.py "$recv_port" &
+pids+=($!)
+echo "8f742231b10e8888abcd99yyyzzz85a5" >"$work/slack-signing-secret"
+printf 'demo-api-token-0123456789 alex.guerra\n' >"$work/api-tokens"
+cat >"$work/kloompas.yaml" <<YAML
 cluster: DEMO
 team_annotation: kloompas.io/team
 notifiers:
-  - name: console
-    type: log
+  - name: slack
+    type: slack
+    url: http://127.0.0.1:$recv_port/services/demo
 routes:
-  - namespaces: ["*"]
-    notifiers: [console]
+  - namespaces: ["moc-*", "mon-*"]
+    notifiers: [slack]
 controllers:
-  crash-watcher:    { reasons: [CrashLoopBackOff], for: 30s, repeat_interval: 1h, log_lines: 20 }
-  notready-watcher: { threshold_percent: 30, min_pods: 3, min_age: 2m, for: 2m, repeat_interval: 1h }
+  crash-watcher:    { reasons: [CrashLoopBackOff], for: 10s, repeat_interval: 1h, log_lines: 5 }
+  notready-watcher: { threshold_percent: 30, min_pods: 3, min_age: 0s, for: 10s, repeat_interval: 1h }
   replica-enforcer: { max_temporary: 24h }
+chatops:
+  slack_signing_secret_file: slack-signing-secret
+  api_tokens_file: api-tokens
+  allow:
+    - users: [alex.guerra]
+      namespaces: ["moc-*"]
+      max_replicas: 10
 YAML
 
 port=${KLOOMPAS_DEMO_PORT:-9090}
-args=(--kubeconfig "$work/cluster/kubeconfig" --config "$work/kloompas.yaml"
-  --bind-address "127.0.0.1:$port" --leader-elect=false -v 2)
-echo
-echo "== build/cmd/kloompas/kloompas ${args[*]}"
-build/cmd/kloompas/kloompas "${args[@]}" &
-kpid=$!
-pids=("$kpid" "${pids[@]}")
+# two replicas, as in a cluster: one leads (notifies, enforces), one follows
+for i in 1 2; do
+  args=(--kubeconfig "$work/cluster/kubeconfig" --config "$work/kloompas.yaml"
+    --bind-address "127.0.0.1:$((port + 10 * (i - 1)))"
+    --chatops-bind-address "127.0.0.1:$((port + 10 * (i - 1) + 1))"
+    --leader-elect-resource-namespace kube-system
+    --leader-elect-lease-duration 5s --leader-elect-renew-deadline 4s --leader-elect-retry-period 1s)
+  echo "== replica $i: build/cmd/kloompas/kloompas ${args[*]}"
+  build/cmd/kloompas/kloompas "${args[@]}" 2>"$work/kloompas-$i.log" &
+  pids=("$!" "${pids[@]}")
+done
 for _ in $(seq 100); do
-  curl -fsS "http://127.0.0.1:$port/readyz" >/dev/null 2>&1 && break
+  curl -fsS "http://127.0.0.1:$port/healthz" >/dev/null 2>&1 && break
   sleep 0.1
 done
-sleep 1
+sleep 2
 echo
+for i in 1 2; do
+  echo "== replica $i: kloompas_leader $(curl -sS "http://127.0.0.1:$((port + 10 * (i - 1)))/metrics" | awk '/^kloompas_leader /{print $2}')"
+done
 echo "== curl http://127.0.0.1:$port/readyz?verbose"
 curl -sS "http://127.0.0.1:$port/readyz?verbose"
-echo "== curl http://127.0.0.1:$port/metrics | grep kloompas_informer"
-curl -sS "http://127.0.0.1:$port/metrics" | grep '^kloompas_informer'
 echo
-echo "== scaling moc-pricing/web to 1 through the API: kloompas sees the pods go"
+echo "== waiting for the alerts (for: 10s) ..."
+sleep 13
+echo
+echo "== scaling from chat: a signed Slack slash command"
+python3 scripts/demo_slash.py "http://127.0.0.1:$((port + 1))/slack/commands" \
+  "$work/slack-signing-secret" alex.guerra "set-replicas moc-pricing web 5 for 1h"
+python3 scripts/demo_slash.py "http://127.0.0.1:$((port + 1))/slack/commands" \
+  "$work/slack-signing-secret" alex.guerra "get-replicas moc-pricing web"
+python3 scripts/demo_slash.py "http://127.0.0.1:$((port + 1))/slack/commands" \
+  "$work/slack-signing-secret" mallory "set-replicas moc-pricing web 0"
+echo
+echo "== the pods of moc-pricing recover: the notready alert resolves"
 python3 - "$work/cluster" <<'PY'
 import sys, os
 sys.path.insert(0, os.path.join("test", "cluster"))
 from kube import Kube
-Kube(sys.argv[1]).scale("deployments", "moc-pricing", "web", 1)
+k = Kube(sys.argv[1])
+for p in k.list("pods", ns="moc-pricing"):
+    k.patch("pods", {"metadata": {"annotations": {"kloompas.io/sim": "ready"}}},
+            name=p["metadata"]["name"], ns="moc-pricing")
+k.patch("deployments", {"spec": {"template": {"metadata": {"annotations": {"kloompas.io/sim": "ready"}}}}},
+        name="pricing-api", ns="moc-pricing")
 PY
-sleep 4
+sleep 13
 if [ $once -eq 1 ]; then
-  kill -TERM "$kpid"
-  wait "$kpid"
-  echo "== kloompas exited $?"
+  for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
+  echo "== logs: $work/kloompas-1.log, $work/kloompas-2.log"
+  grep -h 'msg="became leader"' "$work"/kloompas-*.log || true
 else
-  echo "kloompas is running (pid $kpid); Ctrl-C stops it and the control plane."
-  trap 'kill -TERM $kpid 2>/dev/null || true' INT TERM
-  wait "$kpid" || true
+  echo "kloompas is running (two replicas); Ctrl-C stops everything."
+  trap 'for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done' INT TERM
+  wait "${pids[0]}" || true
 fi

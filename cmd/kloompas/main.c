@@ -105,10 +105,14 @@ static void serve_readyz(struct kl_httpd_req *req, void *arg)
 	kl_httpd_respond(req, ready ? 200 : 503, NULL, NULL, report, strlen(report));
 }
 
+/* A follower is ready (its caches are synced: it can take over at once and serve
+ * chat-ops); a leader is ready once its controllers run. */
 static bool check_controllers(void *arg, char *why, size_t len)
 {
 	struct app *app = arg;
 
+	if (!app->leader && app->lease)
+		return true;
 	if (!app->started)
 		snprintf(why, len, "controllers not started");
 	return app->started;
