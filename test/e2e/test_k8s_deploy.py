@@ -7,7 +7,8 @@ they grant is enough for kloompas and no more.
   and sizing the SPEC asks for.
 - The RBAC part (Namespace, ServiceAccount, ClusterRole, Role, bindings) is applied
   for real; kloompas then runs with the ServiceAccount's own token and must become
-  ready (all informers synced) without a single 403; a leader-election candidate
+  ready (all informers synced) without a single 403, with and without leader
+  election (then it holds the Lease kloompas/kloompas); a leader-election candidate
   (test/tools/kllease) with the same token must get the Lease.
 - `kubectl auth can-i --as=system:serviceaccount:kloompas:kloompas` answers yes for
   what the controllers do and no for what they must not.
@@ -20,6 +21,7 @@ import base64
 import json
 import os
 import shutil
+import socket
 import subprocess
 import time
 
@@ -156,10 +158,12 @@ def deploy_config(tmp_path):
     return str(p)
 
 
-def test_kloompas_runs_with_the_service_account(cluster, rbac, kloompas, tmp_path):
+@pytest.mark.parametrize("elect", ["false", "true"])
+def test_kloompas_runs_with_the_service_account(cluster, rbac, kloompas, tmp_path, elect):
     kc = sa_kubeconfig(cluster, tmp_path)
     k = kloompas("--kubeconfig", kc, "--config", deploy_config(tmp_path),
-                 "--chatops-bind-address=127.0.0.1:0")
+                 "--chatops-bind-address=127.0.0.1:0", f"--leader-elect={elect}",
+                 "--leader-elect-retry-period=300ms")
     deadline = time.monotonic() + 30
     status = None
     while time.monotonic() < deadline:
@@ -173,6 +177,12 @@ def test_kloompas_runs_with_the_service_account(cluster, rbac, kloompas, tmp_pat
     for bad in ("code=403", "Forbidden", "level=error"):
         assert bad not in log, log
     assert 'msg="controllers started"' in log, log
+    if elect == "true":
+        # the Lease in its own namespace (the kubeconfig context's), held by this replica
+        lease = cluster.kube.get("/apis/coordination.k8s.io/v1/namespaces/kloompas/leases/"
+                                 "kloompas")
+        assert lease["spec"]["holderIdentity"].startswith(socket.gethostname() + "_")
+        assert 'msg="became leader"' in log, log
 
 
 def test_lease_with_the_service_account(cluster, rbac, tmp_path):
