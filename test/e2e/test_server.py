@@ -147,7 +147,9 @@ def test_clean_shutdown(kloompas, sig):
     # an open idle keep-alive connection must not hold the shutdown
     idle = socket.create_connection(("127.0.0.1", k.port), timeout=5)
     try:
-        assert get(k.chatops_port, "/slack/commands")[0] == 404
+        # the chat-ops listener serves the replica enforcer's POST-only routes
+        assert get(k.chatops_port, "/slack/commands")[0] == 405
+        assert get(k.chatops_port, "/nope")[0] == 404
         t0 = time.monotonic()
         rc = k.stop(sig)
         assert rc == 0, k.log()
