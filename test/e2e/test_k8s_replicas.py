@@ -229,6 +229,8 @@ def test_bounds_enforced_after_an_outside_scale(setup):
     assert status == 200 and json.loads(out)["response_type"] == "ephemeral"
     assert "2..4" in json.loads(out)["text"]
     assert replicas(k, ns) == 4
-    body = get(s["kl"].port, "/metrics")[2].decode()
-    assert 'kloompas_replica_changes_total{reason="bounds"} 2' in body
+    # each change is counted once its Event is written (the last step)
+    k.wait_for(lambda: 'kloompas_replica_changes_total{reason="bounds"} 2' in
+               get(s["kl"].port, "/metrics")[2].decode(), timeout=10,
+               message="two bounds changes counted")
     assert any("bounds" in e["message"] for e in events(k, ns))
