@@ -212,8 +212,14 @@ def test_temporary_scale_restored_also_across_a_restart(setup):
     kl2 = s["start"]()
     wait_ready(kl2)
     k.wait_for(lambda: replicas(k, ns) == 1, timeout=15, message="not restored after restart")
-    ann = k.get("deployments", name="web", ns=ns)["metadata"].get("annotations", {})
-    assert "kloompas.io/restore-replicas" not in ann and "kloompas.io/restore-at" not in ann
+
+    def restore_annotations():
+        ann = k.get("deployments", name="web", ns=ns)["metadata"].get("annotations", {})
+        return {a for a in ann if a.startswith("kloompas.io/restore")}
+
+    # the annotations go in the step after the scale
+    k.wait_for(lambda: not restore_annotations(), timeout=10,
+               message="restore annotations not removed")
 
 
 def test_bounds_enforced_after_an_outside_scale(setup):
