@@ -14,7 +14,7 @@
  * every call's callback must have run exactly once. A watchdog timer fails a test
  * that does not finish; nothing here asserts on timing.
  *
- * Scripts are written as JSON with ' for " to stay readable (see post_script()).
+ * Scripts are written as JSON with ' for " to stay readable (see th_fakeapi_script()).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -24,16 +24,12 @@
 
 #include <errno.h>
 #include <limits.h>
-#include <netinet/in.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
-#include <sys/socket.h>
-#include <sys/wait.h>
 #include <unistd.h>
 #include <uv.h>
 
@@ -41,292 +37,59 @@
 #include "kubeclient/json.h"
 #include "util/metrics.h"
 
+#include "harness.h"
+
 #define WATCHDOG_MS 15000
 #define MAXREC 32
 
 /* ---------------------------------------------------------------- strings */
 
-struct sb {
-	char *s;
-	size_t len, cap;
-};
-
-static void sb_add(struct sb *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static void sb_add(struct sb *b, const char *fmt, ...)
-{
-	va_list ap;
-	int n;
-
-	va_start(ap, fmt);
-	n = vsnprintf(NULL, 0, fmt, ap);
-	va_end(ap);
-	assert_true(n >= 0);
-	if (b->len + (size_t)n + 1 > b->cap) {
-		b->cap = (b->len + (size_t)n + 1) * 2;
-		b->s = realloc(b->s, b->cap);
-		assert_non_null(b->s);
-	}
-	va_start(ap, fmt);
-	vsnprintf(b->s + b->len, b->cap - b->len, fmt, ap);
-	va_end(ap);
-	b->len += (size_t)n;
-}
-
-static void sb_free(struct sb *b)
-{
-	free(b->s);
-	memset(b, 0, sizeof(*b));
-}
-
 /* A small but realistic pod, written with ' for ". */
-static void sb_pod(struct sb *b, const char *ns, const char *name, unsigned rv)
+static void sb_pod(struct th_sb *b, const char *ns, const char *name, unsigned rv)
 {
-	sb_add(b,
-	       "{'apiVersion':'v1','kind':'Pod','metadata':{'name':'%s','namespace':'%s',"
-	       "'uid':'uid-%s','resourceVersion':'%u','creationTimestamp':'2026-11-20T10:00:00Z',"
-	       "'labels':{'app':'web'}},'spec':{'nodeName':'node-1','containers':[{'name':'app',"
-	       "'image':'registry.example/web:1.2'}]},'status':{'phase':'Running',"
-	       "'conditions':[{'type':'Ready','status':'True',"
-	       "'lastTransitionTime':'2026-11-20T10:00:05Z'}],'containerStatuses':[{'name':'app',"
-	       "'ready':true,'restartCount':0,'state':{'running':"
-	       "{'startedAt':'2026-11-20T10:00:04Z'}}}]}}",
-	       name, ns, name, rv);
+	th_sb_add(
+	    b,
+	    "{'apiVersion':'v1','kind':'Pod','metadata':{'name':'%s','namespace':'%s',"
+	    "'uid':'uid-%s','resourceVersion':'%u','creationTimestamp':'2026-11-20T10:00:00Z',"
+	    "'labels':{'app':'web'}},'spec':{'nodeName':'node-1','containers':[{'name':'app',"
+	    "'image':'registry.example/web:1.2'}]},'status':{'phase':'Running',"
+	    "'conditions':[{'type':'Ready','status':'True',"
+	    "'lastTransitionTime':'2026-11-20T10:00:05Z'}],'containerStatuses':[{'name':'app',"
+	    "'ready':true,'restartCount':0,'state':{'running':"
+	    "{'startedAt':'2026-11-20T10:00:04Z'}}}]}}",
+	    name, ns, name, rv);
 }
 
 /* A Status object (' for "). */
-static void sb_status(struct sb *b, int code, const char *reason, const char *message)
+static void sb_status(struct th_sb *b, int code, const char *reason, const char *message)
 {
-	sb_add(b,
-	       "{'kind':'Status','apiVersion':'v1','metadata':{},'status':'Failure',"
-	       "'message':'%s','reason':'%s','code':%d}",
-	       message, reason, code);
+	th_sb_add(b,
+		  "{'kind':'Status','apiVersion':'v1','metadata':{},'status':'Failure',"
+		  "'message':'%s','reason':'%s','code':%d}",
+		  message, reason, code);
 }
 
 /* A PodList page of the named pods (rv = 10 + index), "" cont for the last page. */
-static void sb_page(struct sb *b, const char *rv, const char *cont, const char *const *names)
+static void sb_page(struct th_sb *b, const char *rv, const char *cont, const char *const *names)
 {
 	size_t i;
 
-	sb_add(b,
-	       "{'kind':'PodList','apiVersion':'v1','metadata':{'resourceVersion':'%s'%s%s%s},"
-	       "'items':[",
-	       rv, cont[0] ? ",'continue':'" : "", cont, cont[0] ? "'" : "");
+	th_sb_add(b,
+		  "{'kind':'PodList','apiVersion':'v1','metadata':{'resourceVersion':'%s'%s%s%s},"
+		  "'items':[",
+		  rv, cont[0] ? ",'continue':'" : "", cont, cont[0] ? "'" : "");
 	for (i = 0; names[i]; i++) {
 		if (i)
-			sb_add(b, ",");
+			th_sb_add(b, ",");
 		sb_pod(b, "default", names[i], 10 + (unsigned)i);
 	}
-	sb_add(b, "]}");
+	th_sb_add(b, "]}");
 }
 
 /* ---------------------------------------------------------------- the server */
 
-struct server {
-	pid_t pid;
-	int port;
-};
-
-static int group_setup(void **state)
-{
-	struct server *s = calloc(1, sizeof(*s));
-	const char *data = getenv("KL_TEST_DATA");
-	char script[PATH_MAX], line[128];
-	int fds[2];
-	FILE *out;
-
-	assert_non_null(s);
-	assert_non_null(data);
-	snprintf(script, sizeof(script), "%s/fakeapi/server.py", data);
-	/* libcurl honours *_proxy from the environment; these requests are local */
-	unsetenv("http_proxy");
-	unsetenv("HTTP_PROXY");
-	unsetenv("all_proxy");
-	unsetenv("ALL_PROXY");
-	assert_int_equal(pipe(fds), 0);
-	s->pid = fork();
-	assert_true(s->pid >= 0);
-	if (s->pid == 0) {
-		/* the server dies with us, even when a sanitizer aborts the test */
-		prctl(PR_SET_PDEATHSIG, SIGTERM);
-		dup2(fds[1], STDOUT_FILENO);
-		close(fds[0]);
-		close(fds[1]);
-		execlp("python3", "python3", script, (char *)NULL);
-		_exit(127);
-	}
-	close(fds[1]);
-	out = fdopen(fds[0], "r");
-	assert_non_null(out);
-	assert_non_null(fgets(line, sizeof(line), out));
-	fclose(out);
-	assert_int_equal(sscanf(line, "PORT %d", &s->port), 1);
-	*state = s;
-	return 0;
-}
-
-static int group_teardown(void **state)
-{
-	struct server *s = *state;
-	int st;
-
-	if (!s)
-		return 0;
-	kill(s->pid, SIGTERM);
-	waitpid(s->pid, &st, 0);
-	free(s);
-	return 0;
-}
-
-static void write_all(int fd, const char *p, size_t len)
-{
-	while (len) {
-		ssize_t n = write(fd, p, len);
-
-		assert_true(n > 0);
-		p += n;
-		len -= (size_t)n;
-	}
-}
-
-/* A blocking control request (before or after the loop runs); returns the body. */
-static char *ctl(const struct server *s, const char *method, const char *path, const char *body)
-{
-	struct sockaddr_in a = {.sin_family = AF_INET,
-				.sin_port = htons((uint16_t)s->port),
-				.sin_addr.s_addr = htonl(0x7f000001)};
-	size_t blen = body ? strlen(body) : 0, len = 0, cap = 4096;
-	char hdr[256], *buf = malloc(cap), *p;
-	int fd = socket(AF_INET, SOCK_STREAM, 0);
-	ssize_t n;
-
-	assert_non_null(buf);
-	assert_true(fd >= 0);
-	assert_int_equal(connect(fd, (struct sockaddr *)&a, sizeof(a)), 0);
-	snprintf(hdr, sizeof(hdr),
-		 "%s %s HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: %zu\r\n"
-		 "Connection: close\r\n\r\n",
-		 method, path, blen);
-	write_all(fd, hdr, strlen(hdr));
-	if (blen)
-		write_all(fd, body, blen);
-	for (;;) {
-		if (len + 1 >= cap) {
-			cap *= 2;
-			buf = realloc(buf, cap);
-			assert_non_null(buf);
-		}
-		n = read(fd, buf + len, cap - len - 1);
-		if (n <= 0)
-			break;
-		len += (size_t)n;
-	}
-	close(fd);
-	buf[len] = '\0';
-	assert_true(strncmp(buf, "HTTP/1.1 200", 12) == 0);
-	p = strstr(buf, "\r\n\r\n");
-	assert_non_null(p);
-	memmove(buf, p + 4, strlen(p + 4) + 1);
-	return buf;
-}
-
-static void server_reset(const struct server *s)
-{
-	free(ctl(s, "POST", "/_reset", NULL));
-}
-
-/* Posts {'rules':[...]} written with ' for "; frees b. */
-static void post_script(const struct server *s, struct sb *b)
-{
-	char *p;
-
-	for (p = b->s; *p; p++)
-		if (*p == '\'')
-			*p = '"';
-	free(ctl(s, "POST", "/_script", b->s));
-	sb_free(b);
-}
-
-/* What the server was asked. */
-#define NPARAMS 16
-
-struct logent {
-	char method[16], path[256], query[1024], auth[256], ua[128];
-	int nparams;
-	struct {
-		char name[64], value[512];
-	} params[NPARAMS];
-};
-
-struct slog {
-	struct logent *e;
-	size_t n;
-};
-
-static int on_log(void *arg, enum kl_json_what what, const struct kl_json *v)
-{
-	struct slog *l = arg;
-	const struct kl_json *e, *p;
-
-	assert_int_equal(v->type, KL_JSON_ARRAY);
-	l->e = calloc(v->n + 1, sizeof(*l->e));
-	assert_non_null(l->e);
-	for (e = v->child; e; e = e->next) {
-		struct logent *x = &l->e[l->n++];
-
-		snprintf(x->method, sizeof(x->method), "%s",
-			 kl_json_str(kl_json_get(e, "method"), ""));
-		snprintf(x->path, sizeof(x->path), "%s", kl_json_str(kl_json_get(e, "path"), ""));
-		snprintf(x->query, sizeof(x->query), "%s",
-			 kl_json_str(kl_json_get(e, "query"), ""));
-		snprintf(x->auth, sizeof(x->auth), "%s", kl_json_str(kl_json_get(e, "auth"), ""));
-		snprintf(x->ua, sizeof(x->ua), "%s", kl_json_str(kl_json_get(e, "ua"), ""));
-		for (p = kl_json_get(e, "params")->child; p && x->nparams < NPARAMS; p = p->next) {
-			snprintf(x->params[x->nparams].name, sizeof(x->params[0].name), "%s",
-				 p->key);
-			snprintf(x->params[x->nparams].value, sizeof(x->params[0].value), "%s",
-				 kl_json_str(p, ""));
-			x->nparams++;
-		}
-	}
-	return 0;
-}
-
-static void log_fetch(const struct server *s, struct slog *l)
-{
-	char *body = ctl(s, "GET", "/_log", NULL);
-	struct kl_json_stream *js = kl_json_stream_new(KL_JSON_DOCUMENT, 0, on_log, l);
-	struct kl_error err;
-
-	memset(l, 0, sizeof(*l));
-	assert_non_null(js);
-	kl_error_clear(&err);
-	assert_int_equal(kl_json_stream_feed(js, body, strlen(body), &err), 0);
-	assert_int_equal(kl_json_stream_finish(js, &err), 0);
-	kl_json_stream_free(js);
-	free(body);
-	assert_non_null(l->e);
-}
-
-static void log_free(struct slog *l)
-{
-	free(l->e);
-	memset(l, 0, sizeof(*l));
-}
-
-/* A query parameter of a logged request (decoded), or NULL. */
-static const char *param(const struct logent *e, const char *name)
-{
-	int i;
-
-	for (i = 0; i < e->nparams; i++)
-		if (strcmp(e->params[i].name, name) == 0)
-			return e->params[i].value;
-	return NULL;
-}
-
 /* Requests to exactly this path. */
-static size_t log_count(const struct slog *l, const char *path)
+static size_t log_count(const struct th_log *l, const char *path)
 {
 	size_t i, n = 0;
 
@@ -340,7 +103,7 @@ static size_t log_count(const struct slog *l, const char *path)
 struct tctx {
 	uv_loop_t loop;
 	uv_timer_t watchdog;
-	struct server *srv;
+	struct th_fakeapi *srv;
 	char url[64];
 	struct kl_kube_config cfg;
 	struct kl_kube_opts opts;
@@ -355,11 +118,6 @@ struct tctx {
 	int closed;
 };
 
-static void on_watchdog(uv_timer_t *t)
-{
-	fail_msg("test did not finish within %d ms", WATCHDOG_MS);
-}
-
 static void on_closed(void *arg)
 {
 	struct tctx *t = arg;
@@ -373,16 +131,10 @@ static void ctx_init(struct tctx *t, void **state)
 	memset(t, 0, sizeof(*t));
 	t->srv = *state;
 	t->auto_close = true;
-	server_reset(t->srv);
-	snprintf(t->url, sizeof(t->url), "http://127.0.0.1:%d", t->srv->port);
-	t->cfg.source = "test";
-	t->cfg.context = "test";
-	t->cfg.server = t->url;
-	t->cfg.token = "t";
+	th_fakeapi_reset(t->srv);
+	th_fakeapi_config(t->srv, t->url, sizeof(t->url), &t->cfg);
 	assert_int_equal(uv_loop_init(&t->loop), 0);
-	t->logf = open_memstream(&t->logbuf, &t->loglen);
-	assert_non_null(t->logf);
-	kl_log_init(&t->log, KL_LOG_TEXT, 2, t->logf);
+	th_memlog_open(&t->log, &t->logf, &t->logbuf, &t->loglen);
 	t->metrics = kl_metrics_new();
 	assert_non_null(t->metrics);
 }
@@ -394,9 +146,7 @@ static void ctx_start(struct tctx *t)
 	kl_error_clear(&err);
 	assert_int_equal(kl_kube_new(&t->loop, &t->cfg, &t->opts, &t->log, t->metrics, &t->k, &err),
 			 0);
-	assert_int_equal(uv_timer_init(&t->loop, &t->watchdog), 0);
-	assert_int_equal(uv_timer_start(&t->watchdog, on_watchdog, WATCHDOG_MS, 0), 0);
-	uv_unref((uv_handle_t *)&t->watchdog);
+	th_watchdog_start(&t->loop, &t->watchdog, WATCHDOG_MS);
 }
 
 /* Runs until the client is closed and every handle is gone. */
@@ -579,17 +329,17 @@ static void assert_cancelled(const struct call *c)
 }
 
 /* The watch events every watch test streams, with the rv of each. */
-static void sb_events(struct sb *b)
+static void sb_events(struct th_sb *b)
 {
-	sb_add(b, "[{'type':'ADDED','object':");
+	th_sb_add(b, "[{'type':'ADDED','object':");
 	sb_pod(b, "default", "web-1", 11);
-	sb_add(b, "},{'type':'MODIFIED','object':");
+	th_sb_add(b, "},{'type':'MODIFIED','object':");
 	sb_pod(b, "default", "web-1", 12);
-	sb_add(b, "},{'type':'DELETED','object':");
+	th_sb_add(b, "},{'type':'DELETED','object':");
 	sb_pod(b, "default", "web-1", 13);
-	sb_add(b, "},{'type':'BOOKMARK','object':{'kind':'Pod','apiVersion':'v1',"
-		  "'metadata':{'resourceVersion':'14','annotations':"
-		  "{'k8s.io/initial-events-end':'true'}}}}]");
+	th_sb_add(b, "},{'type':'BOOKMARK','object':{'kind':'Pod','apiVersion':'v1',"
+		     "'metadata':{'resourceVersion':'14','annotations':"
+		     "{'k8s.io/initial-events-end':'true'}}}}]");
 }
 
 static void assert_events(const struct call *c)
@@ -615,24 +365,25 @@ static void test_get(void **state)
 {
 	struct tctx t;
 	struct call ok = {0}, missing = {0}, bad = {0}, busy = {0}, denied = {0};
-	struct sb b = {0};
-	struct slog l;
+	struct th_sb b = {0};
+	struct th_log l;
 	size_t i;
 
 	ctx_init(&t, state);
-	sb_add(&b, "{'rules':[{'prefix':'" POD_PATH "web-1','then':{'json':");
+	th_sb_add(&b, "{'rules':[{'prefix':'" POD_PATH "web-1','then':{'json':");
 	sb_pod(&b, "default", "web-1", 11);
-	sb_add(&b, "}},{'prefix':'" POD_PATH "missing','then':{'status':404,'json':");
+	th_sb_add(&b, "}},{'prefix':'" POD_PATH "missing','then':{'status':404,'json':");
 	sb_status(&b, 404, "NotFound", "pods \\\"missing\\\" not found");
-	sb_add(&b, "}},{'prefix':'" POD_PATH "bad','then':{'status':502,'content_type':'text/html',"
-		   "'body':'<html><body><h1>502 Bad Gateway</h1></body></html>'}},"
-		   "{'prefix':'" POD_PATH "busy','then':{'status':429,"
-		   "'headers':{'Retry-After':'3'},'json':");
+	th_sb_add(&b,
+		  "}},{'prefix':'" POD_PATH "bad','then':{'status':502,'content_type':'text/html',"
+		  "'body':'<html><body><h1>502 Bad Gateway</h1></body></html>'}},"
+		  "{'prefix':'" POD_PATH "busy','then':{'status':429,"
+		  "'headers':{'Retry-After':'3'},'json':");
 	sb_status(&b, 429, "TooManyRequests", "the server has received too many requests");
-	sb_add(&b, "}},{'prefix':'" POD_PATH "denied','then':{'status':401,'json':");
+	th_sb_add(&b, "}},{'prefix':'" POD_PATH "denied','then':{'status':401,'json':");
 	sb_status(&b, 401, "Unauthorized", "Unauthorized");
-	sb_add(&b, "}}]}");
-	post_script(t.srv, &b);
+	th_sb_add(&b, "}}]}");
+	th_fakeapi_script(t.srv, &b);
 	ctx_start(&t);
 
 	get(&t, &ok, POD_PATH "web-1");
@@ -673,7 +424,7 @@ static void test_get(void **state)
 	assert_int_equal(denied.err, -EACCES);
 	assert_int_equal(denied.code, 401);
 
-	log_fetch(t.srv, &l);
+	th_log_fetch(t.srv, &l);
 	assert_int_equal(l.n, 5);
 	assert_int_equal(log_count(&l, POD_PATH "denied"), 1);
 	for (i = 0; i < l.n; i++) {
@@ -682,7 +433,7 @@ static void test_get(void **state)
 		assert_string_equal(l.e[i].query, "");
 		assert_true(strncmp(l.e[i].ua, "kloompas/", 9) == 0);
 	}
-	log_free(&l);
+	th_log_free(&l);
 	/* the token never reaches the log */
 	assert_null(strstr(t.logbuf, "Bearer"));
 	ctx_free(&t);
@@ -697,21 +448,21 @@ static void test_list_pages(void **state)
 	static const char *const want[] = {"web-1", "web-2", "web-3", "web-4", "web-5"};
 	struct tctx t;
 	struct call c = {0};
-	struct sb b = {0};
-	struct slog l;
+	struct th_sb b = {0};
+	struct th_log l;
 	size_t i;
 
 	ctx_init(&t, state);
-	sb_add(&b, "{'rules':[{'prefix':'/api/v1/namespaces/default/pods','watch':false,"
-		   "'responses':[{'json':");
+	th_sb_add(&b, "{'rules':[{'prefix':'/api/v1/namespaces/default/pods','watch':false,"
+		      "'responses':[{'json':");
 	sb_page(&b, "100", "c1", p1);
-	sb_add(&b, "},{'json':");
+	th_sb_add(&b, "},{'json':");
 	/* a base64 token: +, / and = must be escaped in the query */
 	sb_page(&b, "200", "Zm9v+/=", p2);
-	sb_add(&b, "},{'json':");
+	th_sb_add(&b, "},{'json':");
 	sb_page(&b, "300", "", p3);
-	sb_add(&b, "}]}]}");
-	post_script(t.srv, &b);
+	th_sb_add(&b, "}]}]}");
+	th_fakeapi_script(t.srv, &b);
 	ctx_start(&t);
 
 	list(&t, &c, "/api/v1/namespaces/default/pods", "labelSelector=app%3Dweb", 2);
@@ -724,18 +475,18 @@ static void test_list_pages(void **state)
 		assert_string_equal(c.items[i], want[i]);
 		assert_false(c.restart[i]);
 	}
-	log_fetch(t.srv, &l);
+	th_log_fetch(t.srv, &l);
 	assert_int_equal(l.n, 3);
 	for (i = 0; i < 3; i++) {
 		assert_string_equal(l.e[i].path, "/api/v1/namespaces/default/pods");
-		assert_string_equal(param(&l.e[i], "limit"), "2");
-		assert_string_equal(param(&l.e[i], "labelSelector"), "app=web");
-		assert_null(param(&l.e[i], "watch"));
+		assert_string_equal(th_param(&l.e[i], "limit"), "2");
+		assert_string_equal(th_param(&l.e[i], "labelSelector"), "app=web");
+		assert_null(th_param(&l.e[i], "watch"));
 	}
-	assert_null(param(&l.e[0], "continue"));
-	assert_string_equal(param(&l.e[1], "continue"), "c1");
-	assert_string_equal(param(&l.e[2], "continue"), "Zm9v+/=");
-	log_free(&l);
+	assert_null(th_param(&l.e[0], "continue"));
+	assert_string_equal(th_param(&l.e[1], "continue"), "c1");
+	assert_string_equal(th_param(&l.e[2], "continue"), "Zm9v+/=");
+	th_log_free(&l);
 	assert_int_equal(requests(&t, "list", "200"), 3);
 	ctx_free(&t);
 }
@@ -752,32 +503,32 @@ static void test_list_expired(void **state)
 	static const bool want_restart[] = {false, false, true, false, false};
 	struct tctx t;
 	struct call c = {0}, gone = {0};
-	struct sb b = {0};
-	struct slog l;
+	struct th_sb b = {0};
+	struct th_log l;
 	size_t i;
 
 	ctx_init(&t, state);
-	sb_add(&b, "{'rules':[{'prefix':'/api/v1/namespaces/default/pods','watch':false,"
-		   "'responses':[{'json':");
+	th_sb_add(&b, "{'rules':[{'prefix':'/api/v1/namespaces/default/pods','watch':false,"
+		      "'responses':[{'json':");
 	sb_page(&b, "100", "c1", p1);
-	sb_add(&b, "},{'status':410,'json':");
+	th_sb_add(&b, "},{'status':410,'json':");
 	sb_status(&b, 410, "Expired",
 		  "The provided continue parameter is too old to display a consistent list "
 		  "result. You can start a new list without the continue parameter.");
-	sb_add(&b, "},{'json':");
+	th_sb_add(&b, "},{'json':");
 	sb_page(&b, "150", "c2", p1);
-	sb_add(&b, "},{'json':");
+	th_sb_add(&b, "},{'json':");
 	sb_page(&b, "150", "", p2);
-	sb_add(&b, "}]},{'prefix':'/api/v1/namespaces/flaky/pods','responses':[");
+	th_sb_add(&b, "}]},{'prefix':'/api/v1/namespaces/flaky/pods','responses':[");
 	for (i = 0; i < 6; i++) {
-		sb_add(&b, "%s{'json':", i ? "," : "");
+		th_sb_add(&b, "%s{'json':", i ? "," : "");
 		sb_page(&b, "100", "c1", p2);
-		sb_add(&b, "},{'status':410,'json':");
+		th_sb_add(&b, "},{'status':410,'json':");
 		sb_status(&b, 410, "Expired", "continue token expired");
-		sb_add(&b, "}");
+		th_sb_add(&b, "}");
 	}
-	sb_add(&b, "]}]}");
-	post_script(t.srv, &b);
+	th_sb_add(&b, "]}]}");
+	th_fakeapi_script(t.srv, &b);
 	ctx_start(&t);
 
 	list(&t, &c, "/api/v1/namespaces/default/pods", NULL, 2);
@@ -801,7 +552,7 @@ static void test_list_expired(void **state)
 	for (i = 1; i < 6; i++)
 		assert_true(gone.restart[i]);
 
-	log_fetch(t.srv, &l);
+	th_log_fetch(t.srv, &l);
 	assert_int_equal(log_count(&l, "/api/v1/namespaces/default/pods"), 4);
 	assert_int_equal(log_count(&l, "/api/v1/namespaces/flaky/pods"), 12);
 	{
@@ -810,13 +561,13 @@ static void test_list_expired(void **state)
 
 		for (i = 0; i < l.n; i++)
 			if (strcmp(l.e[i].path, "/api/v1/namespaces/default/pods") == 0)
-				conts[n++] = param(&l.e[i], "continue");
+				conts[n++] = th_param(&l.e[i], "continue");
 		assert_null(conts[0]);
 		assert_string_equal(conts[1], "c1");
 		assert_null(conts[2]); /* started over */
 		assert_string_equal(conts[3], "c2");
 	}
-	log_free(&l);
+	th_log_free(&l);
 	assert_int_equal(requests(&t, "list", "410"), 7);
 	ctx_free(&t);
 }
@@ -826,22 +577,22 @@ static void test_watch_events(void **state)
 {
 	struct tctx t;
 	struct call w7 = {0}, w1 = {0}, whole = {0};
-	struct sb b = {0};
-	struct slog l;
+	struct th_sb b = {0};
+	struct th_log l;
 	size_t i;
 
 	ctx_init(&t, state);
-	sb_add(&b, "{'rules':[{'prefix':'/api/v1/namespaces/a/pods','watch':true,"
-		   "'then':{'chunk_size':7,'delay_ms':1,'events':");
+	th_sb_add(&b, "{'rules':[{'prefix':'/api/v1/namespaces/a/pods','watch':true,"
+		      "'then':{'chunk_size':7,'delay_ms':1,'events':");
 	sb_events(&b);
-	sb_add(&b, "}},{'prefix':'/api/v1/namespaces/b/pods','watch':true,"
-		   "'then':{'chunk_size':1,'events':");
+	th_sb_add(&b, "}},{'prefix':'/api/v1/namespaces/b/pods','watch':true,"
+		      "'then':{'chunk_size':1,'events':");
 	sb_events(&b);
-	sb_add(&b, "}},{'prefix':'/api/v1/namespaces/c/pods','watch':true,"
-		   "'then':{'events':");
+	th_sb_add(&b, "}},{'prefix':'/api/v1/namespaces/c/pods','watch':true,"
+		      "'then':{'events':");
 	sb_events(&b);
-	sb_add(&b, "}}]}");
-	post_script(t.srv, &b);
+	th_sb_add(&b, "}}]}");
+	th_fakeapi_script(t.srv, &b);
 	ctx_start(&t);
 
 	watch(&t, &w7, "/api/v1/namespaces/a/pods", "10", 30);
@@ -856,23 +607,23 @@ static void test_watch_events(void **state)
 	assert_ok(&whole);
 	assert_events(&whole);
 
-	log_fetch(t.srv, &l);
+	th_log_fetch(t.srv, &l);
 	assert_int_equal(l.n, 3);
 	for (i = 0; i < 3; i++) {
-		const struct logent *e = &l.e[i];
+		const struct th_logent *e = &l.e[i];
 
-		assert_string_equal(param(e, "watch"), "true");
-		assert_string_equal(param(e, "allowWatchBookmarks"), "true");
-		assert_null(param(e, "limit"));
+		assert_string_equal(th_param(e, "watch"), "true");
+		assert_string_equal(th_param(e, "allowWatchBookmarks"), "true");
+		assert_null(th_param(e, "limit"));
 		if (strcmp(e->path, "/api/v1/namespaces/c/pods") == 0) {
-			assert_null(param(e, "resourceVersion"));
-			assert_null(param(e, "timeoutSeconds"));
+			assert_null(th_param(e, "resourceVersion"));
+			assert_null(th_param(e, "timeoutSeconds"));
 		} else {
-			assert_string_equal(param(e, "resourceVersion"), "10");
-			assert_string_equal(param(e, "timeoutSeconds"), "30");
+			assert_string_equal(th_param(e, "resourceVersion"), "10");
+			assert_string_equal(th_param(e, "timeoutSeconds"), "30");
 		}
 	}
-	log_free(&l);
+	th_log_free(&l);
 	assert_int_equal(requests(&t, "watch", "200"), 3);
 	ctx_free(&t);
 }
@@ -885,26 +636,26 @@ static void test_watch_cut(void **state)
 {
 	struct tctx t;
 	struct call cut = {0}, ended = {0}, untyped = {0}, garbage = {0};
-	struct sb b = {0}, ev = {0};
+	struct th_sb b = {0}, ev = {0};
 
 	ctx_init(&t, state);
-	sb_add(&ev, "[{'type':'ADDED','object':");
+	th_sb_add(&ev, "[{'type':'ADDED','object':");
 	sb_pod(&ev, "default", "web-1", 11);
-	sb_add(&ev, "},{'type':'ADDED','object':");
+	th_sb_add(&ev, "},{'type':'ADDED','object':");
 	sb_pod(&ev, "default", "web-2", 12);
-	sb_add(&ev, "}]");
-	sb_add(&b,
-	       "{'rules':[{'prefix':'/api/v1/namespaces/a/pods','watch':true,"
-	       "'then':{'chunk_size':50,'truncate':40,'cut':true,'events':%s}},"
-	       "{'prefix':'/api/v1/namespaces/b/pods','watch':true,"
-	       "'then':{'truncate':40,'events':%s}},"
-	       "{'prefix':'/api/v1/namespaces/c/pods','watch':true,"
-	       "'then':{'events':[{'kind':'Status','apiVersion':'v1'}]}},"
-	       "{'prefix':'/api/v1/namespaces/d/pods','watch':true,"
-	       "'then':{'chunks':['<html>gateway timeout</html>']}}]}",
-	       ev.s, ev.s);
-	sb_free(&ev);
-	post_script(t.srv, &b);
+	th_sb_add(&ev, "}]");
+	th_sb_add(&b,
+		  "{'rules':[{'prefix':'/api/v1/namespaces/a/pods','watch':true,"
+		  "'then':{'chunk_size':50,'truncate':40,'cut':true,'events':%s}},"
+		  "{'prefix':'/api/v1/namespaces/b/pods','watch':true,"
+		  "'then':{'truncate':40,'events':%s}},"
+		  "{'prefix':'/api/v1/namespaces/c/pods','watch':true,"
+		  "'then':{'events':[{'kind':'Status','apiVersion':'v1'}]}},"
+		  "{'prefix':'/api/v1/namespaces/d/pods','watch':true,"
+		  "'then':{'chunks':['<html>gateway timeout</html>']}}]}",
+		  ev.s, ev.s);
+	th_sb_free(&ev);
+	th_fakeapi_script(t.srv, &b);
 	ctx_start(&t);
 
 	watch(&t, &cut, "/api/v1/namespaces/a/pods", "10", 30);
@@ -935,17 +686,17 @@ static void test_watch_error_event(void **state)
 {
 	struct tctx t;
 	struct call c = {0};
-	struct sb b = {0};
+	struct th_sb b = {0};
 
 	ctx_init(&t, state);
-	sb_add(&b, "{'rules':[{'prefix':'/api/v1/pods','watch':true,"
-		   "'then':{'hang':true,'delay_ms':5,'events':[{'type':'ADDED','object':");
+	th_sb_add(&b, "{'rules':[{'prefix':'/api/v1/pods','watch':true,"
+		      "'then':{'hang':true,'delay_ms':5,'events':[{'type':'ADDED','object':");
 	sb_pod(&b, "default", "web-1", 11);
-	sb_add(&b, "},{'type':'ERROR','object':");
+	th_sb_add(&b, "},{'type':'ERROR','object':");
 	sb_status(&b, 410, "Expired", "too old resource version: 5 (11)");
 	/* the server keeps the stream open: the client must end it itself */
-	sb_add(&b, "}]}}]}");
-	post_script(t.srv, &b);
+	th_sb_add(&b, "}]}}]}");
+	th_fakeapi_script(t.srv, &b);
 	ctx_start(&t);
 
 	watch(&t, &c, "/api/v1/pods", "5", 30);
@@ -999,8 +750,8 @@ static void test_token_file_401(void **state)
 {
 	struct tctx t;
 	struct token_test tt = {.t = &t};
-	struct sb b = {0};
-	struct slog l;
+	struct th_sb b = {0};
+	struct th_log l;
 	int fd;
 
 	ctx_init(&t, state);
@@ -1014,16 +765,16 @@ static void test_token_file_401(void **state)
 	t.cfg.token_file = tt.file;
 	t.opts.token_reread_ms = 3600 * 1000;
 
-	sb_add(&b, "{'rules':[{'prefix':'/version','then':{'json':{'major':'1','minor':'30'}}},"
-		   "{'prefix':'" POD_PATH "web-1','auth':'Bearer new-token','then':{'json':");
+	th_sb_add(&b, "{'rules':[{'prefix':'/version','then':{'json':{'major':'1','minor':'30'}}},"
+		      "{'prefix':'" POD_PATH "web-1','auth':'Bearer new-token','then':{'json':");
 	sb_pod(&b, "default", "web-1", 11);
-	sb_add(&b, "}},{'prefix':'" POD_PATH "web-1','auth':'Bearer old-token','then':"
-		   "{'status':401,'json':");
+	th_sb_add(&b, "}},{'prefix':'" POD_PATH "web-1','auth':'Bearer old-token','then':"
+		      "{'status':401,'json':");
 	sb_status(&b, 401, "Unauthorized", "Unauthorized");
-	sb_add(&b, "}},{'prefix':'" POD_PATH "locked','then':{'status':401,'json':");
+	th_sb_add(&b, "}},{'prefix':'" POD_PATH "locked','then':{'status':401,'json':");
 	sb_status(&b, 401, "Unauthorized", "Unauthorized");
-	sb_add(&b, "}}]}");
-	post_script(t.srv, &b);
+	th_sb_add(&b, "}}]}");
+	th_fakeapi_script(t.srv, &b);
 	ctx_start(&t);
 
 	tt.version.on_end = after_version;
@@ -1041,7 +792,7 @@ static void test_token_file_401(void **state)
 	assert_int_equal(tt.locked.err, -EACCES);
 	assert_int_equal(tt.locked.code, 401);
 
-	log_fetch(t.srv, &l);
+	th_log_fetch(t.srv, &l);
 	assert_int_equal(l.n, 5);
 	assert_string_equal(l.e[0].path, "/version");
 	assert_string_equal(l.e[0].auth, "Bearer old-token");
@@ -1052,7 +803,7 @@ static void test_token_file_401(void **state)
 	assert_string_equal(l.e[3].path, POD_PATH "locked");
 	assert_string_equal(l.e[4].path, POD_PATH "locked");
 	assert_string_equal(l.e[4].auth, "Bearer new-token");
-	log_free(&l);
+	th_log_free(&l);
 	assert_int_equal(requests(&t, "get", "401"), 3);
 	assert_null(strstr(t.logbuf, "old-token"));
 	assert_null(strstr(t.logbuf, "new-token"));
@@ -1065,17 +816,17 @@ static void test_rate_limiter(void **state)
 {
 	struct tctx t;
 	struct call c[5] = {{0}};
-	struct sb b = {0};
-	struct slog l;
+	struct th_sb b = {0};
+	struct th_log l;
 	int i;
 
 	ctx_init(&t, state);
 	t.opts.qps = 1000;
 	t.opts.burst = 2;
-	sb_add(&b, "{'rules':[{'prefix':'" POD_PATH "web-1','then':{'json':");
+	th_sb_add(&b, "{'rules':[{'prefix':'" POD_PATH "web-1','then':{'json':");
 	sb_pod(&b, "default", "web-1", 11);
-	sb_add(&b, "}}]}");
-	post_script(t.srv, &b);
+	th_sb_add(&b, "}}]}");
+	th_fakeapi_script(t.srv, &b);
 	ctx_start(&t);
 
 	for (i = 0; i < 5; i++)
@@ -1086,9 +837,9 @@ static void test_rate_limiter(void **state)
 		assert_ok(&c[i]);
 		assert_string_equal(c[i].name, "web-1");
 	}
-	log_fetch(t.srv, &l);
+	th_log_fetch(t.srv, &l);
 	assert_int_equal(l.n, 5);
-	log_free(&l);
+	th_log_free(&l);
 	assert_int_equal(requests(&t, "get", "200"), 5);
 	ctx_free(&t);
 }
@@ -1117,25 +868,25 @@ static void test_cancel(void **state)
 {
 	struct tctx t;
 	struct cancel_test ct = {0};
-	struct sb b = {0};
-	struct slog l;
+	struct th_sb b = {0};
+	struct th_log l;
 
 	ctx_init(&t, state);
 	t.opts.qps = 0.5; /* one call now, the next in two seconds */
 	t.opts.burst = 1;
-	sb_add(&b, "{'rules':[{'prefix':'/api/v1/namespaces/default/pods/stall',"
-		   "'then':{'stall':true}},"
-		   "{'prefix':'/api/v1/pods','watch':true,'then':{'hang':true,'events':["
-		   "{'type':'ADDED','object':");
+	th_sb_add(&b, "{'rules':[{'prefix':'/api/v1/namespaces/default/pods/stall',"
+		      "'then':{'stall':true}},"
+		      "{'prefix':'/api/v1/pods','watch':true,'then':{'hang':true,'events':["
+		      "{'type':'ADDED','object':");
 	sb_pod(&b, "default", "web-1", 11);
-	sb_add(&b, "},{'type':'ADDED','object':");
+	th_sb_add(&b, "},{'type':'ADDED','object':");
 	sb_pod(&b, "default", "web-2", 12);
-	sb_add(&b, "},{'type':'ADDED','object':");
+	th_sb_add(&b, "},{'type':'ADDED','object':");
 	sb_pod(&b, "default", "web-3", 13);
 	/* the three events go out in one chunk */
-	sb_add(&b, "}],'chunk_size':100000}},"
-		   "{'prefix':'" POD_PATH "web-1','then':{'json':{}}}]}");
-	post_script(t.srv, &b);
+	th_sb_add(&b, "}],'chunk_size':100000}},"
+		      "{'prefix':'" POD_PATH "web-1','then':{'json':{}}}]}");
+	th_fakeapi_script(t.srv, &b);
 	ctx_start(&t);
 
 	get(&t, &ct.stalled, POD_PATH "stall");
@@ -1153,10 +904,10 @@ static void test_cancel(void **state)
 	assert_cancelled(&ct.w);
 	/* nothing is delivered after the cancel, not even from the chunk at hand */
 	assert_int_equal(ct.w.nevents, 1);
-	log_fetch(t.srv, &l);
+	th_log_fetch(t.srv, &l);
 	assert_int_equal(log_count(&l, POD_PATH "web-1"), 0); /* never sent */
 	assert_int_equal(log_count(&l, POD_PATH "stall"), 1);
-	log_free(&l);
+	th_log_free(&l);
 	ctx_free(&t);
 }
 
@@ -1185,19 +936,19 @@ static void test_close_in_flight(void **state)
 {
 	struct tctx t;
 	struct close_test ct = {.t = &t};
-	struct sb b = {0};
+	struct th_sb b = {0};
 
 	ctx_init(&t, state);
 	t.auto_close = false;
 	t.opts.qps = 0.5;
 	t.opts.burst = 1;
-	sb_add(&b, "{'rules':[{'prefix':'/api/v1/namespaces/default/pods/stall',"
-		   "'then':{'stall':true}},"
-		   "{'prefix':'/api/v1/pods','watch':true,'then':{'hang':true,'events':["
-		   "{'type':'ADDED','object':");
+	th_sb_add(&b, "{'rules':[{'prefix':'/api/v1/namespaces/default/pods/stall',"
+		      "'then':{'stall':true}},"
+		      "{'prefix':'/api/v1/pods','watch':true,'then':{'hang':true,'events':["
+		      "{'type':'ADDED','object':");
 	sb_pod(&b, "default", "web-1", 11);
-	sb_add(&b, "}]}}]}");
-	post_script(t.srv, &b);
+	th_sb_add(&b, "}]}}]}");
+	th_fakeapi_script(t.srv, &b);
 	ctx_start(&t);
 
 	get(&t, &ct.stalled, POD_PATH "stall");
@@ -1256,7 +1007,7 @@ static void test_close_waiting_for_exec(void **state)
 				    .interactive_mode = "Never"};
 	struct tctx t;
 	struct exec_test et = {.t = &t};
-	struct slog l;
+	struct th_log l;
 
 	ctx_init(&t, state);
 	t.auto_close = false;
@@ -1273,9 +1024,9 @@ static void test_close_waiting_for_exec(void **state)
 
 	assert_cancelled(&et.a);
 	assert_cancelled(&et.b);
-	log_fetch(t.srv, &l);
+	th_log_fetch(t.srv, &l);
 	assert_int_equal(l.n, 0);
-	log_free(&l);
+	th_log_free(&l);
 	ctx_free(&t);
 }
 
@@ -1286,24 +1037,24 @@ static void test_metrics(void **state)
 	static const char *const p2[] = {"web-2", NULL};
 	struct tctx t;
 	struct call g1 = {0}, g2 = {0}, missing = {0}, ls = {0}, w = {0};
-	struct sb b = {0};
+	struct th_sb b = {0};
 	char *text;
 	size_t len;
 
 	ctx_init(&t, state);
-	sb_add(&b, "{'rules':[{'prefix':'" POD_PATH "web-1','then':{'json':");
+	th_sb_add(&b, "{'rules':[{'prefix':'" POD_PATH "web-1','then':{'json':");
 	sb_pod(&b, "default", "web-1", 11);
-	sb_add(&b, "}},{'prefix':'" POD_PATH "missing','then':{'status':404,'json':");
+	th_sb_add(&b, "}},{'prefix':'" POD_PATH "missing','then':{'status':404,'json':");
 	sb_status(&b, 404, "NotFound", "not found");
-	sb_add(&b, "}},{'prefix':'/api/v1/pods','watch':false,'responses':[{'json':");
+	th_sb_add(&b, "}},{'prefix':'/api/v1/pods','watch':false,'responses':[{'json':");
 	sb_page(&b, "100", "c1", p1);
-	sb_add(&b, "},{'json':");
+	th_sb_add(&b, "},{'json':");
 	sb_page(&b, "100", "", p2);
-	sb_add(&b, "}]},{'prefix':'/api/v1/pods','watch':true,'then':{'events':"
-		   "[{'type':'ADDED','object':");
+	th_sb_add(&b, "}]},{'prefix':'/api/v1/pods','watch':true,'then':{'events':"
+		      "[{'type':'ADDED','object':");
 	sb_pod(&b, "default", "web-1", 11);
-	sb_add(&b, "}]}}]}");
-	post_script(t.srv, &b);
+	th_sb_add(&b, "}]}}]}");
+	th_fakeapi_script(t.srv, &b);
 	ctx_start(&t);
 
 	get(&t, &g1, POD_PATH "web-1");
@@ -1361,5 +1112,5 @@ int main(void)
 
 	/* a peer that goes away must not kill the test with SIGPIPE */
 	signal(SIGPIPE, SIG_IGN);
-	return cmocka_run_group_tests(tests, group_setup, group_teardown);
+	return cmocka_run_group_tests(tests, th_fakeapi_setup, th_fakeapi_teardown);
 }

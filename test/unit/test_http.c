@@ -21,15 +21,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <sys/socket.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
 #include <uv.h>
 
 #include "kubeclient/http.h"
+
+#include "harness.h"
 
 #define WATCHDOG_MS 20000
 #define DNS_ONLY_NAME "apiserver.kloompas.invalid" /* on the DNS-only certificate */
@@ -85,21 +85,9 @@ static char *read_file(const char *path, size_t *len)
 static int group_setup(void **state)
 {
 	struct server *s = calloc(1, sizeof(*s));
-	const char *data = getenv("KL_TEST_DATA");
-	char script[PATH_MAX], line[128];
-	int fds[2];
-	FILE *out;
+	char line[128];
 
 	assert_non_null(s);
-	assert_non_null(data);
-	snprintf(script, sizeof(script), "%s/http/server.py", data);
-	/* libcurl honours *_proxy from the environment; these requests are local */
-	unsetenv("http_proxy");
-	unsetenv("https_proxy");
-	unsetenv("HTTPS_PROXY");
-	unsetenv("all_proxy");
-	unsetenv("ALL_PROXY");
-
 	snprintf(s->dir, sizeof(s->dir), "%s/kl-test-http-XXXXXX",
 		 getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
 	assert_non_null(mkdtemp(s->dir));
@@ -113,24 +101,8 @@ static int group_setup(void **state)
 	snprintf(s->wrong_ca, sizeof(s->wrong_ca), "%s/wrong.crt", s->dir);
 	s->ca_pem = read_file(s->cert, &s->ca_pem_len);
 
-	assert_int_equal(pipe(fds), 0);
-	s->pid = fork();
-	assert_true(s->pid >= 0);
-	if (s->pid == 0) {
-		/* the server dies with us, even when a sanitizer aborts the test */
-		prctl(PR_SET_PDEATHSIG, SIGTERM);
-		dup2(fds[1], STDOUT_FILENO);
-		close(fds[0]);
-		close(fds[1]);
-		execlp("python3", "python3", script, s->cert, s->key, s->dns_cert, s->dns_key,
-		       (char *)NULL);
-		_exit(127);
-	}
-	close(fds[1]);
-	out = fdopen(fds[0], "r");
-	assert_non_null(out);
-	assert_non_null(fgets(line, sizeof(line), out));
-	fclose(out);
+	s->pid = th_python_start(line, sizeof(line), "http/server.py", s->cert, s->key, s->dns_cert,
+				 s->dns_key, (char *)NULL);
 	assert_int_equal(
 	    sscanf(line, "PORTS %d %d %d", &s->http_port, &s->https_port, &s->dns_port), 3);
 	*state = s;
@@ -141,12 +113,10 @@ static int group_teardown(void **state)
 {
 	struct server *s = *state;
 	char cmd[DIR_MAX + 16];
-	int st;
 
 	if (!s)
 		return 0; /* the setup failed before starting anything */
-	kill(s->pid, SIGTERM);
-	waitpid(s->pid, &st, 0);
+	th_python_stop(s->pid);
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", s->dir);
 	if (system(cmd) != 0)
 		fprintf(stderr, "could not remove %s\n", s->dir);
@@ -193,11 +163,6 @@ struct rec {
 	uint64_t started, finished; /* uv_now */
 };
 
-static void on_watchdog(uv_timer_t *t)
-{
-	fail_msg("test did not finish within %d ms", WATCHDOG_MS);
-}
-
 static void on_closed(void *arg)
 {
 	struct tctx *t = arg;
@@ -212,14 +177,10 @@ static void ctx_init(struct tctx *t, void **state)
 	t->srv = *state;
 	t->auto_close = true;
 	assert_int_equal(uv_loop_init(&t->loop), 0);
-	t->logf = open_memstream(&t->logbuf, &t->loglen);
-	assert_non_null(t->logf);
-	kl_log_init(&t->log, KL_LOG_TEXT, 2, t->logf);
+	th_memlog_open(&t->log, &t->logf, &t->logbuf, &t->loglen);
 	t->h = kl_http_new(&t->loop, &t->log);
 	assert_non_null(t->h);
-	assert_int_equal(uv_timer_init(&t->loop, &t->watchdog), 0);
-	assert_int_equal(uv_timer_start(&t->watchdog, on_watchdog, WATCHDOG_MS, 0), 0);
-	uv_unref((uv_handle_t *)&t->watchdog);
+	th_watchdog_start(&t->loop, &t->watchdog, WATCHDOG_MS);
 }
 
 /* Runs until the client is closed and every handle is gone. */

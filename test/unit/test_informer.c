@@ -26,16 +26,12 @@
 
 #include <errno.h>
 #include <limits.h>
-#include <netinet/in.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
-#include <sys/socket.h>
-#include <sys/wait.h>
 #include <unistd.h>
 #include <uv.h>
 
@@ -46,51 +42,20 @@
 #include "kubeclient/store.h"
 #include "util/metrics.h"
 
+#include "harness.h"
+
 #define WATCHDOG_MS 15000
 #define MAXREC 64
 
 /* ---------------------------------------------------------------- strings */
 
-struct sb {
-	char *s;
-	size_t len, cap;
-};
-
-static void sb_add(struct sb *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static void sb_add(struct sb *b, const char *fmt, ...)
-{
-	va_list ap;
-	int n;
-
-	va_start(ap, fmt);
-	n = vsnprintf(NULL, 0, fmt, ap);
-	va_end(ap);
-	assert_true(n >= 0);
-	if (b->len + (size_t)n + 1 > b->cap) {
-		b->cap = (b->len + (size_t)n + 1) * 2;
-		b->s = realloc(b->s, b->cap);
-		assert_non_null(b->s);
-	}
-	va_start(ap, fmt);
-	vsnprintf(b->s + b->len, b->cap - b->len, fmt, ap);
-	va_end(ap);
-	b->len += (size_t)n;
-}
-
-static void sb_free(struct sb *b)
-{
-	free(b->s);
-	memset(b, 0, sizeof(*b));
-}
-
 /* A small but realistic pod (' for "): one container, running or waiting. */
-static void sb_pod(struct sb *b, const char *ns, const char *name, unsigned rv, const char *phase,
-		   int restarts)
+static void sb_pod(struct th_sb *b, const char *ns, const char *name, unsigned rv,
+		   const char *phase, int restarts)
 {
 	bool running = strcmp(phase, "Running") == 0;
 
-	sb_add(
+	th_sb_add(
 	    b,
 	    "{'apiVersion':'v1','kind':'Pod','metadata':{'name':'%s','namespace':'%s',"
 	    "'uid':'uid-%s-%s','resourceVersion':'%u','creationTimestamp':'2026-11-20T10:00:00Z',"
@@ -120,45 +85,45 @@ struct podref {
 /* clang-format on */
 
 /* A PodList page; "" cont for the last one. */
-static void sb_page(struct sb *b, const char *rv, const char *cont, const struct podref *pods,
+static void sb_page(struct th_sb *b, const char *rv, const char *cont, const struct podref *pods,
 		    size_t n)
 {
 	size_t i;
 
-	sb_add(
+	th_sb_add(
 	    b,
 	    "{'json':{'kind':'PodList','apiVersion':'v1','metadata':{'resourceVersion':'%s'%s%s%s},"
 	    "'items':[",
 	    rv, cont[0] ? ",'continue':'" : "", cont, cont[0] ? "'" : "");
 	for (i = 0; i < n; i++) {
 		if (i)
-			sb_add(b, ",");
+			th_sb_add(b, ",");
 		sb_pod(b, pods[i].ns, pods[i].name, pods[i].rv, pods[i].phase, pods[i].restarts);
 	}
-	sb_add(b, "]}}");
+	th_sb_add(b, "]}}");
 }
 
 /* One watch event of a pod. */
-static void sb_event(struct sb *b, const char *type, struct podref p)
+static void sb_event(struct th_sb *b, const char *type, struct podref p)
 {
-	sb_add(b, "{'type':'%s','object':", type);
+	th_sb_add(b, "{'type':'%s','object':", type);
 	sb_pod(b, p.ns, p.name, p.rv, p.phase ? p.phase : "Running", p.restarts);
-	sb_add(b, "}");
+	th_sb_add(b, "}");
 }
 
-static void sb_bookmark(struct sb *b, unsigned rv)
+static void sb_bookmark(struct th_sb *b, unsigned rv)
 {
-	sb_add(b,
-	       "{'type':'BOOKMARK','object':{'kind':'Pod','apiVersion':'v1','metadata':"
-	       "{'resourceVersion':'%u'}}}",
-	       rv);
+	th_sb_add(b,
+		  "{'type':'BOOKMARK','object':{'kind':'Pod','apiVersion':'v1','metadata':"
+		  "{'resourceVersion':'%u'}}}",
+		  rv);
 }
 
-static void sb_error_410(struct sb *b)
+static void sb_error_410(struct th_sb *b)
 {
-	sb_add(b, "{'type':'ERROR','object':{'kind':'Status','apiVersion':'v1','metadata':{},"
-		  "'status':'Failure','message':'too old resource version: 100 (150)',"
-		  "'reason':'Expired','code':410}}");
+	th_sb_add(b, "{'type':'ERROR','object':{'kind':'Status','apiVersion':'v1','metadata':{},"
+		     "'status':'Failure','message':'too old resource version: 100 (150)',"
+		     "'reason':'Expired','code':410}}");
 }
 
 #define LIST_RULE "{'prefix':'/api/v1/pods','watch':false,'responses':["
@@ -166,227 +131,24 @@ static void sb_error_410(struct sb *b)
 
 /* ---------------------------------------------------------------- the server */
 
-struct server {
-	pid_t pid;
-	int port;
-};
-
-static int group_setup(void **state)
-{
-	struct server *s = calloc(1, sizeof(*s));
-	const char *data = getenv("KL_TEST_DATA");
-	char script[PATH_MAX], line[128];
-	int fds[2];
-	FILE *out;
-
-	assert_non_null(s);
-	assert_non_null(data);
-	snprintf(script, sizeof(script), "%s/fakeapi/server.py", data);
-	/* libcurl honours *_proxy from the environment; these requests are local */
-	unsetenv("http_proxy");
-	unsetenv("HTTP_PROXY");
-	unsetenv("all_proxy");
-	unsetenv("ALL_PROXY");
-	assert_int_equal(pipe(fds), 0);
-	s->pid = fork();
-	assert_true(s->pid >= 0);
-	if (s->pid == 0) {
-		/* the server dies with us, even when a sanitizer aborts the test */
-		prctl(PR_SET_PDEATHSIG, SIGTERM);
-		dup2(fds[1], STDOUT_FILENO);
-		close(fds[0]);
-		close(fds[1]);
-		execlp("python3", "python3", script, (char *)NULL);
-		_exit(127);
-	}
-	close(fds[1]);
-	out = fdopen(fds[0], "r");
-	assert_non_null(out);
-	assert_non_null(fgets(line, sizeof(line), out));
-	fclose(out);
-	assert_int_equal(sscanf(line, "PORT %d", &s->port), 1);
-	*state = s;
-	return 0;
-}
-
-static int group_teardown(void **state)
-{
-	struct server *s = *state;
-	int st;
-
-	if (!s)
-		return 0;
-	kill(s->pid, SIGTERM);
-	waitpid(s->pid, &st, 0);
-	free(s);
-	return 0;
-}
-
-static void write_all(int fd, const char *p, size_t len)
-{
-	while (len) {
-		ssize_t n = write(fd, p, len);
-
-		assert_true(n > 0);
-		p += n;
-		len -= (size_t)n;
-	}
-}
-
-/* A blocking control request (before or after the loop runs); returns the body. */
-static char *ctl(const struct server *s, const char *method, const char *path, const char *body)
-{
-	struct sockaddr_in a = {.sin_family = AF_INET,
-				.sin_port = htons((uint16_t)s->port),
-				.sin_addr.s_addr = htonl(0x7f000001)};
-	size_t blen = body ? strlen(body) : 0, len = 0, cap = 4096;
-	char hdr[256], *buf = malloc(cap), *p;
-	int fd = socket(AF_INET, SOCK_STREAM, 0);
-	ssize_t n;
-
-	assert_non_null(buf);
-	assert_true(fd >= 0);
-	assert_int_equal(connect(fd, (struct sockaddr *)&a, sizeof(a)), 0);
-	snprintf(hdr, sizeof(hdr),
-		 "%s %s HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: %zu\r\n"
-		 "Connection: close\r\n\r\n",
-		 method, path, blen);
-	write_all(fd, hdr, strlen(hdr));
-	if (blen)
-		write_all(fd, body, blen);
-	for (;;) {
-		if (len + 1 >= cap) {
-			cap *= 2;
-			buf = realloc(buf, cap);
-			assert_non_null(buf);
-		}
-		n = read(fd, buf + len, cap - len - 1);
-		if (n <= 0)
-			break;
-		len += (size_t)n;
-	}
-	close(fd);
-	buf[len] = '\0';
-	assert_true(strncmp(buf, "HTTP/1.1 200", 12) == 0);
-	p = strstr(buf, "\r\n\r\n");
-	assert_non_null(p);
-	memmove(buf, p + 4, strlen(p + 4) + 1);
-	return buf;
-}
-
-static void server_reset(const struct server *s)
-{
-	free(ctl(s, "POST", "/_reset", NULL));
-}
-
-/* Posts {'rules':[...]} written with ' for "; frees b. */
-static void post_script(const struct server *s, struct sb *b)
-{
-	char *p;
-
-	for (p = b->s; *p; p++)
-		if (*p == '\'')
-			*p = '"';
-	free(ctl(s, "POST", "/_script", b->s));
-	sb_free(b);
-}
-
-/* What the server was asked. */
-#define NPARAMS 16
-
-struct logent {
-	char method[16], path[256], query[1024], auth[256], ua[128];
-	int nparams;
-	struct {
-		char name[64], value[512];
-	} params[NPARAMS];
-};
-
-struct slog {
-	struct logent *e;
-	size_t n;
-};
-
-static int on_log(void *arg, enum kl_json_what what, const struct kl_json *v)
-{
-	struct slog *l = arg;
-	const struct kl_json *e, *p;
-
-	assert_int_equal(v->type, KL_JSON_ARRAY);
-	l->e = calloc(v->n + 1, sizeof(*l->e));
-	assert_non_null(l->e);
-	for (e = v->child; e; e = e->next) {
-		struct logent *x = &l->e[l->n++];
-
-		snprintf(x->method, sizeof(x->method), "%s",
-			 kl_json_str(kl_json_get(e, "method"), ""));
-		snprintf(x->path, sizeof(x->path), "%s", kl_json_str(kl_json_get(e, "path"), ""));
-		snprintf(x->query, sizeof(x->query), "%s",
-			 kl_json_str(kl_json_get(e, "query"), ""));
-		snprintf(x->auth, sizeof(x->auth), "%s", kl_json_str(kl_json_get(e, "auth"), ""));
-		snprintf(x->ua, sizeof(x->ua), "%s", kl_json_str(kl_json_get(e, "ua"), ""));
-		for (p = kl_json_get(e, "params")->child; p && x->nparams < NPARAMS; p = p->next) {
-			snprintf(x->params[x->nparams].name, sizeof(x->params[0].name), "%s",
-				 p->key);
-			snprintf(x->params[x->nparams].value, sizeof(x->params[0].value), "%s",
-				 kl_json_str(p, ""));
-			x->nparams++;
-		}
-	}
-	return 0;
-}
-
-static void log_fetch(const struct server *s, struct slog *l)
-{
-	char *body = ctl(s, "GET", "/_log", NULL);
-	struct kl_json_stream *js = kl_json_stream_new(KL_JSON_DOCUMENT, 0, on_log, l);
-	struct kl_error err;
-
-	memset(l, 0, sizeof(*l));
-	assert_non_null(js);
-	kl_error_clear(&err);
-	assert_int_equal(kl_json_stream_feed(js, body, strlen(body), &err), 0);
-	assert_int_equal(kl_json_stream_finish(js, &err), 0);
-	kl_json_stream_free(js);
-	free(body);
-	assert_non_null(l->e);
-}
-
-static void log_free(struct slog *l)
-{
-	free(l->e);
-	memset(l, 0, sizeof(*l));
-}
-
-/* A query parameter of a logged request (decoded), or NULL. */
-static const char *param(const struct logent *e, const char *name)
-{
-	int i;
-
-	for (i = 0; i < e->nparams; i++)
-		if (strcmp(e->params[i].name, name) == 0)
-			return e->params[i].value;
-	return NULL;
-}
-
 /* Requests of the informer's own kind. */
-static size_t count_lists(const struct slog *l)
+static size_t count_lists(const struct th_log *l)
 {
 	size_t i, n = 0;
 
 	for (i = 0; i < l->n; i++)
-		n += strcmp(l->e[i].path, "/api/v1/pods") == 0 && !param(&l->e[i], "watch");
+		n += strcmp(l->e[i].path, "/api/v1/pods") == 0 && !th_param(&l->e[i], "watch");
 	return n;
 }
 
 /* The n-th watch request (0-based), NULL when there are fewer. */
-static const struct logent *nth_watch(const struct slog *l, size_t n)
+static const struct th_logent *nth_watch(const struct th_log *l, size_t n)
 {
 	size_t i;
 	const char *w;
 
 	for (i = 0; i < l->n; i++) {
-		w = param(&l->e[i], "watch");
+		w = th_param(&l->e[i], "watch");
 		if (strcmp(l->e[i].path, "/api/v1/pods") == 0 && w && strcmp(w, "true") == 0 &&
 		    n-- == 0)
 			return &l->e[i];
@@ -395,15 +157,15 @@ static const struct logent *nth_watch(const struct slog *l, size_t n)
 }
 
 /* A watch request as the reflector must send it, from rv. */
-static void assert_watch(const struct logent *e, const char *rv)
+static void assert_watch(const struct th_logent *e, const char *rv)
 {
 	const char *timeout;
 
 	assert_non_null(e);
-	assert_string_equal(param(e, "resourceVersion"), rv);
-	assert_string_equal(param(e, "allowWatchBookmarks"), "true");
+	assert_string_equal(th_param(e, "resourceVersion"), rv);
+	assert_string_equal(th_param(e, "allowWatchBookmarks"), "true");
 	assert_string_equal(e->auth, "Bearer t");
-	timeout = param(e, "timeoutSeconds");
+	timeout = th_param(e, "timeoutSeconds");
 	assert_non_null(timeout);
 	assert_in_range(atoi(timeout), 1, 2); /* min_watch_s 1, max_watch_s 3 */
 }
@@ -425,7 +187,7 @@ struct rec {
 struct tctx {
 	uv_loop_t loop;
 	uv_timer_t watchdog, poll, stop_timer;
-	struct server *srv;
+	struct th_fakeapi *srv;
 	char url[64];
 	struct kl_kube_config cfg;
 	struct kl_kube *k;
@@ -573,11 +335,6 @@ static void assert_rec_unordered(struct rec *r, int from, const char *const *wan
 		assert_string_equal(r->lines[from + i], want[i]); /* want sorted */
 }
 
-static void on_watchdog(uv_timer_t *h)
-{
-	fail_msg("scenario did not finish within %d ms", WATCHDOG_MS);
-}
-
 static void on_kube_closed(void *arg)
 {
 	struct tctx *t = arg;
@@ -639,17 +396,11 @@ static void ctx_init(struct tctx *t, void **state)
 {
 	memset(t, 0, sizeof(*t));
 	t->srv = *state;
-	server_reset(t->srv);
-	snprintf(t->url, sizeof(t->url), "http://127.0.0.1:%d", t->srv->port);
-	t->cfg.source = "test";
-	t->cfg.context = "test";
-	t->cfg.server = t->url;
-	t->cfg.token = "t";
+	th_fakeapi_reset(t->srv);
+	th_fakeapi_config(t->srv, t->url, sizeof(t->url), &t->cfg);
 	t->done = marker_added;
 	assert_int_equal(uv_loop_init(&t->loop), 0);
-	t->logf = open_memstream(&t->logbuf, &t->loglen);
-	assert_non_null(t->logf);
-	kl_log_init(&t->log, KL_LOG_TEXT, 2, t->logf);
+	th_memlog_open(&t->log, &t->logf, &t->logbuf, &t->loglen);
 	t->metrics = kl_metrics_new();
 	assert_non_null(t->metrics);
 }
@@ -670,9 +421,7 @@ static void ctx_make(struct tctx *t)
 	/* shared: asking again gives the same informer */
 	assert_ptr_equal(kl_informers_get(t->f, KL_RES_PODS, NULL), t->pods);
 	add_handler(t, &t->rec);
-	assert_int_equal(uv_timer_init(&t->loop, &t->watchdog), 0);
-	assert_int_equal(uv_timer_start(&t->watchdog, on_watchdog, WATCHDOG_MS, 0), 0);
-	uv_unref((uv_handle_t *)&t->watchdog);
+	th_watchdog_start(&t->loop, &t->watchdog, WATCHDOG_MS);
 	assert_int_equal(uv_timer_init(&t->loop, &t->stop_timer), 0);
 	t->stop_timer.data = t;
 	assert_int_equal(uv_timer_init(&t->loop, &t->poll), 0);
@@ -792,18 +541,18 @@ static void test_initial_list(void **state)
 	    "add default/marker rv=101",   NULL,
 	};
 	struct tctx t;
-	struct sb b = {0};
-	struct slog l;
+	struct th_sb b = {0};
+	struct th_log l;
 
 	ctx_init(&t, state);
-	sb_add(&b, "{'rules':[" LIST_RULE);
+	th_sb_add(&b, "{'rules':[" LIST_RULE);
 	sb_page(&b, "100", "c1", p1, 3);
-	sb_add(&b, ",");
+	th_sb_add(&b, ",");
 	sb_page(&b, "100", "", p2, 2);
-	sb_add(&b, "]}," WATCH_RULE "{'hang':true,'events':[");
+	th_sb_add(&b, "]}," WATCH_RULE "{'hang':true,'events':[");
 	sb_event(&b, "ADDED", (struct podref)POD("default", "marker", 101));
-	sb_add(&b, "]}]}]}");
-	post_script(t.srv, &b);
+	th_sb_add(&b, "]}]}]}");
+	th_fakeapi_script(t.srv, &b);
 	t.before_stop = initial_checks;
 	ctx_start(&t);
 	ctx_run(&t);
@@ -812,15 +561,15 @@ static void test_initial_list(void **state)
 	assert_int_equal(t.rec.synced, 1);
 	assert_int_equal(t.stats.lists, 1);
 	assert_int_equal(t.stats.relists, 0);
-	log_fetch(t.srv, &l);
+	th_log_fetch(t.srv, &l);
 	assert_int_equal(count_lists(&l), 2);
-	assert_string_equal(param(&l.e[0], "limit"), "500");
-	assert_null(param(&l.e[0], "continue"));
-	assert_string_equal(param(&l.e[1], "limit"), "500");
-	assert_string_equal(param(&l.e[1], "continue"), "c1");
+	assert_string_equal(th_param(&l.e[0], "limit"), "500");
+	assert_null(th_param(&l.e[0], "continue"));
+	assert_string_equal(th_param(&l.e[1], "limit"), "500");
+	assert_string_equal(th_param(&l.e[1], "continue"), "c1");
 	assert_watch(nth_watch(&l, 0), "100");
 	assert_null(nth_watch(&l, 1));
-	log_free(&l);
+	th_log_free(&l);
 	ctx_free(&t);
 }
 
@@ -854,28 +603,28 @@ static void test_watch_events(void **state)
 	    NULL,
 	};
 	struct tctx t;
-	struct sb b = {0};
+	struct th_sb b = {0};
 
 	ctx_init(&t, state);
-	sb_add(&b, "{'rules':[" LIST_RULE);
+	th_sb_add(&b, "{'rules':[" LIST_RULE);
 	sb_page(&b, "100", "", pods, 2);
 	/* split anywhere: 64-byte chunks */
-	sb_add(&b, "]}," WATCH_RULE "{'hang':true,'chunk_size':64,'events':[");
+	th_sb_add(&b, "]}," WATCH_RULE "{'hang':true,'chunk_size':64,'events':[");
 	sb_event(&b, "ADDED", (struct podref)POD("default", "web-3", 101));
-	sb_add(&b, ",");
+	th_sb_add(&b, ",");
 	sb_event(&b, "MODIFIED", (struct podref){"default", "web-1", 102, "Running", 1});
-	sb_add(&b, ",");
+	th_sb_add(&b, ",");
 	sb_event(&b, "DELETED", (struct podref)POD("default", "web-2", 103));
-	sb_add(&b, ",");
+	th_sb_add(&b, ",");
 	/* the same resourceVersion again: nothing changed, no update */
 	sb_event(&b, "MODIFIED", (struct podref){"default", "web-1", 102, "Running", 1});
-	sb_add(&b, ",");
+	th_sb_add(&b, ",");
 	/* the delete of a pod never seen: nothing to tell */
 	sb_event(&b, "DELETED", (struct podref)POD("default", "ghost", 104));
-	sb_add(&b, ",");
+	th_sb_add(&b, ",");
 	sb_event(&b, "ADDED", (struct podref)POD("default", "marker", 105));
-	sb_add(&b, "]}]}]}");
-	post_script(t.srv, &b);
+	th_sb_add(&b, "]}]}]}");
+	th_fakeapi_script(t.srv, &b);
 	t.before_stop = events_checks;
 	ctx_start(&t);
 	ctx_run(&t);
@@ -895,22 +644,22 @@ static void test_watch_resume(void **state)
 	    "add default/marker rv=170", NULL,
 	};
 	struct tctx t;
-	struct sb b = {0};
-	struct slog l;
+	struct th_sb b = {0};
+	struct th_log l;
 
 	ctx_init(&t, state);
-	sb_add(&b, "{'rules':[" LIST_RULE);
+	th_sb_add(&b, "{'rules':[" LIST_RULE);
 	sb_page(&b, "100", "", pods, 1);
-	sb_add(&b, "]}," WATCH_RULE "{'events':[");
+	th_sb_add(&b, "]}," WATCH_RULE "{'events':[");
 	sb_event(&b, "ADDED", (struct podref)POD("default", "web-2", 101));
-	sb_add(&b, ",");
+	th_sb_add(&b, ",");
 	sb_bookmark(&b, 150);
-	sb_add(&b, "]},{'events':[");
+	th_sb_add(&b, "]},{'events':[");
 	sb_event(&b, "ADDED", (struct podref)POD("default", "web-3", 160));
-	sb_add(&b, "]},{'hang':true,'events':[");
+	th_sb_add(&b, "]},{'hang':true,'events':[");
 	sb_event(&b, "ADDED", (struct podref)POD("default", "marker", 170));
-	sb_add(&b, "]}]}]}");
-	post_script(t.srv, &b);
+	th_sb_add(&b, "]}]}]}");
+	th_fakeapi_script(t.srv, &b);
 	ctx_start(&t);
 	ctx_run(&t);
 
@@ -921,13 +670,13 @@ static void test_watch_resume(void **state)
 	assert_int_equal(t.stats.watch_restarts, 2);
 	assert_int_equal(t.stats.errors, 0);
 	assert_string_equal(t.stats.last_rv, "170");
-	log_fetch(t.srv, &l);
+	th_log_fetch(t.srv, &l);
 	assert_int_equal(count_lists(&l), 1);
 	assert_watch(nth_watch(&l, 0), "100");
 	assert_watch(nth_watch(&l, 1), "150"); /* the bookmark's */
 	assert_watch(nth_watch(&l, 2), "160"); /* the last event's */
 	assert_null(nth_watch(&l, 3));
-	log_free(&l);
+	th_log_free(&l);
 	ctx_free(&t);
 }
 
@@ -953,27 +702,28 @@ static void script_relist(struct tctx *t, bool http_410)
 					       POD("default", "c", 12)};
 	static const struct podref after[] = {
 	    {"default", "a", 20, "Failed", 3}, POD("default", "c", 12), POD("default", "d", 21)};
-	struct sb b = {0};
+	struct th_sb b = {0};
 
-	sb_add(&b, "{'rules':[" LIST_RULE);
+	th_sb_add(&b, "{'rules':[" LIST_RULE);
 	sb_page(&b, "100", "", before, 3);
-	sb_add(&b, ",");
+	th_sb_add(&b, ",");
 	sb_page(&b, "200", "", after, 3);
-	sb_add(&b, "]}," WATCH_RULE);
+	th_sb_add(&b, "]}," WATCH_RULE);
 	if (http_410) {
-		sb_add(&b, "{'status':410,'json':{'kind':'Status','apiVersion':'v1','metadata':{},"
-			   "'status':'Failure','message':'too old resource version: 100 (150)',"
-			   "'reason':'Expired','code':410}}");
+		th_sb_add(&b,
+			  "{'status':410,'json':{'kind':'Status','apiVersion':'v1','metadata':{},"
+			  "'status':'Failure','message':'too old resource version: 100 (150)',"
+			  "'reason':'Expired','code':410}}");
 	} else {
 		/* the server would end the stream; it does not, the client must */
-		sb_add(&b, "{'hang':true,'events':[");
+		th_sb_add(&b, "{'hang':true,'events':[");
 		sb_error_410(&b);
-		sb_add(&b, "]}");
+		th_sb_add(&b, "]}");
 	}
-	sb_add(&b, ",{'hang':true,'events':[");
+	th_sb_add(&b, ",{'hang':true,'events':[");
 	sb_event(&b, "ADDED", (struct podref)POD("default", "marker", 201));
-	sb_add(&b, "]}]}]}");
-	post_script(t->srv, &b);
+	th_sb_add(&b, "]}]}]}");
+	th_fakeapi_script(t->srv, &b);
 }
 
 static void relist_checks(struct tctx *t)
@@ -990,7 +740,7 @@ static void relist_checks(struct tctx *t)
 static void relist(void **state, bool http_410)
 {
 	struct tctx t;
-	struct slog l;
+	struct th_log l;
 
 	ctx_init(&t, state);
 	script_relist(&t, http_410);
@@ -1003,12 +753,12 @@ static void relist(void **state, bool http_410)
 	assert_int_equal(t.stats.lists, 2);
 	assert_int_equal(t.stats.relists, 1);
 	assert_int_equal(t.stats.watch_restarts, 1);
-	log_fetch(t.srv, &l);
+	th_log_fetch(t.srv, &l);
 	assert_int_equal(count_lists(&l), 2);
 	assert_watch(nth_watch(&l, 0), "100");
 	assert_watch(nth_watch(&l, 1), "200");
 	assert_null(nth_watch(&l, 2));
-	log_free(&l);
+	th_log_free(&l);
 	ctx_free(&t);
 }
 
@@ -1039,34 +789,34 @@ static void test_relist_restarted(void **state)
 	    NULL,
 	};
 	struct tctx t;
-	struct sb b = {0};
-	struct slog l;
+	struct th_sb b = {0};
+	struct th_log l;
 
 	ctx_init(&t, state);
-	sb_add(&b, "{'rules':[" LIST_RULE);
+	th_sb_add(&b, "{'rules':[" LIST_RULE);
 	sb_page(&b, "100", "", both, 2);
-	sb_add(&b, ",");
+	th_sb_add(&b, ",");
 	sb_page(&b, "200", "c1", both, 2);
-	sb_add(&b, ",{'status':410,'json':{'kind':'Status','apiVersion':'v1','metadata':{},"
-		   "'status':'Failure','message':'continue token expired','reason':'Expired',"
-		   "'code':410}},");
+	th_sb_add(&b, ",{'status':410,'json':{'kind':'Status','apiVersion':'v1','metadata':{},"
+		      "'status':'Failure','message':'continue token expired','reason':'Expired',"
+		      "'code':410}},");
 	sb_page(&b, "210", "", only_a, 1);
-	sb_add(&b, "]}," WATCH_RULE "{'hang':true,'events':[");
+	th_sb_add(&b, "]}," WATCH_RULE "{'hang':true,'events':[");
 	sb_error_410(&b);
-	sb_add(&b, "]},{'hang':true,'events':[");
+	th_sb_add(&b, "]},{'hang':true,'events':[");
 	sb_event(&b, "ADDED", (struct podref)POD("default", "marker", 201));
-	sb_add(&b, "]}]}]}");
-	post_script(t.srv, &b);
+	th_sb_add(&b, "]}]}]}");
+	th_fakeapi_script(t.srv, &b);
 	ctx_start(&t);
 	ctx_run(&t);
 
 	assert_rec(&t.rec, want);
 	assert_int_equal(t.stats.lists, 2);
 	assert_int_equal(t.stats.relists, 1);
-	log_fetch(t.srv, &l);
+	th_log_fetch(t.srv, &l);
 	assert_int_equal(count_lists(&l), 4);
 	assert_watch(nth_watch(&l, 1), "210");
-	log_free(&l);
+	th_log_free(&l);
 	ctx_free(&t);
 }
 
@@ -1079,29 +829,29 @@ static void test_watch_backoff(void **state)
 	    "add default/marker rv=103", NULL,
 	};
 	struct tctx t;
-	struct sb b = {0};
-	struct slog l;
+	struct th_sb b = {0};
+	struct th_log l;
 
 	ctx_init(&t, state);
-	sb_add(&b, "{'rules':[" LIST_RULE);
+	th_sb_add(&b, "{'rules':[" LIST_RULE);
 	sb_page(&b, "100", "", pods, 1);
-	sb_add(&b, "]}," WATCH_RULE "{'truncate':30,'cut':true,'events':[");
+	th_sb_add(&b, "]}," WATCH_RULE "{'truncate':30,'cut':true,'events':[");
 	sb_event(&b, "ADDED", (struct podref)POD("default", "web-2", 101));
-	sb_add(&b, ",");
+	th_sb_add(&b, ",");
 	sb_event(&b, "ADDED", (struct podref)POD("default", "web-3", 102));
-	sb_add(&b,
-	       "]},{'status':500,'json':{'kind':'Status','apiVersion':'v1','metadata':{},"
-	       "'status':'Failure','message':'etcdserver: leader changed',"
-	       "'reason':'InternalError','code':500}},"
-	       "{'status':503,'body':'upstream connect error or disconnect/reset before headers'},"
-	       /* an ERROR event that is not an expiry: backed off, not relisted */
-	       "{'hang':true,'events':[{'type':'ERROR','object':{'kind':'Status',"
-	       "'apiVersion':'v1','metadata':{},'status':'Failure','message':'internal error',"
-	       "'reason':'InternalError','code':500}}]},"
-	       "{'hang':true,'events':[");
+	th_sb_add(
+	    &b, "]},{'status':500,'json':{'kind':'Status','apiVersion':'v1','metadata':{},"
+		"'status':'Failure','message':'etcdserver: leader changed',"
+		"'reason':'InternalError','code':500}},"
+		"{'status':503,'body':'upstream connect error or disconnect/reset before headers'},"
+		/* an ERROR event that is not an expiry: backed off, not relisted */
+		"{'hang':true,'events':[{'type':'ERROR','object':{'kind':'Status',"
+		"'apiVersion':'v1','metadata':{},'status':'Failure','message':'internal error',"
+		"'reason':'InternalError','code':500}}]},"
+		"{'hang':true,'events':[");
 	sb_event(&b, "ADDED", (struct podref)POD("default", "marker", 103));
-	sb_add(&b, "]}]}]}");
-	post_script(t.srv, &b);
+	th_sb_add(&b, "]}]}]}");
+	th_fakeapi_script(t.srv, &b);
 	ctx_start(&t);
 	ctx_run(&t);
 
@@ -1110,7 +860,7 @@ static void test_watch_backoff(void **state)
 	assert_int_equal(t.stats.relists, 0);
 	assert_int_equal(t.stats.watches, 5);
 	assert_int_equal(t.stats.errors, 4);
-	log_fetch(t.srv, &l);
+	th_log_fetch(t.srv, &l);
 	assert_int_equal(count_lists(&l), 1);
 	assert_watch(nth_watch(&l, 0), "100");
 	assert_watch(nth_watch(&l, 1), "101");
@@ -1118,7 +868,7 @@ static void test_watch_backoff(void **state)
 	assert_watch(nth_watch(&l, 3), "101");
 	assert_watch(nth_watch(&l, 4), "101");
 	assert_null(nth_watch(&l, 5));
-	log_free(&l);
+	th_log_free(&l);
 	ctx_free(&t);
 }
 
@@ -1139,16 +889,16 @@ static void test_very_short_watch(void **state)
 	static const struct podref pods[] = {POD("default", "web-1", 10)};
 	static const char *const want[] = {"add default/web-1 rv=10", "synced", NULL};
 	struct tctx t;
-	struct sb b = {0};
-	struct slog l;
+	struct th_sb b = {0};
+	struct th_log l;
 	size_t i;
 
 	ctx_init(&t, state);
 	t.done = three_errors;
-	sb_add(&b, "{'rules':[" LIST_RULE);
+	th_sb_add(&b, "{'rules':[" LIST_RULE);
 	sb_page(&b, "100", "", pods, 1);
-	sb_add(&b, "]},{'prefix':'/api/v1/pods','watch':true,'then':{'events':[]}}]}");
-	post_script(t.srv, &b);
+	th_sb_add(&b, "]},{'prefix':'/api/v1/pods','watch':true,'then':{'events':[]}}]}");
+	th_fakeapi_script(t.srv, &b);
 	ctx_start(&t);
 	ctx_run(&t);
 
@@ -1157,12 +907,12 @@ static void test_very_short_watch(void **state)
 	assert_int_equal(t.stats.relists, 0);
 	assert_int_equal(t.stats.errors, 3);
 	assert_in_range(t.stats.watches, 3, 4);
-	log_fetch(t.srv, &l);
+	th_log_fetch(t.srv, &l);
 	assert_int_equal(count_lists(&l), 1);
 	for (i = 0; i < 3; i++)
 		assert_watch(nth_watch(&l, i), "100");
 	assert_null(nth_watch(&l, 4));
-	log_free(&l);
+	th_log_free(&l);
 	ctx_free(&t);
 }
 
@@ -1215,19 +965,19 @@ static void test_late_handler(void **state)
 	};
 	struct tctx t;
 	struct late_test lt;
-	struct sb b = {0};
+	struct th_sb b = {0};
 
 	memset(&lt, 0, sizeof(lt));
 	ctx_init(&t, state);
 	t.arg = &lt;
-	sb_add(&b, "{'rules':[" LIST_RULE);
+	th_sb_add(&b, "{'rules':[" LIST_RULE);
 	sb_page(&b, "100", "", pods, 3);
-	sb_add(&b, "]}," WATCH_RULE "{'hang':true,'events':[");
+	th_sb_add(&b, "]}," WATCH_RULE "{'hang':true,'events':[");
 	sb_event(&b, "MODIFIED", (struct podref){"default", "web-1", 101, "Running", 1});
-	sb_add(&b, ",");
+	th_sb_add(&b, ",");
 	sb_event(&b, "ADDED", (struct podref)POD("default", "marker", 102));
-	sb_add(&b, "]}]}]}");
-	post_script(t.srv, &b);
+	th_sb_add(&b, "]}]}]}");
+	th_fakeapi_script(t.srv, &b);
 	t.rec.on_synced = add_inner;
 	t.before_stop = add_late;
 	ctx_start(&t);
@@ -1298,21 +1048,21 @@ static void test_stop_in_handler(void **state)
 	static const char *const want[] = {"add default/web-1 rv=10", "synced",
 					   "add default/marker rv=101", NULL};
 	struct tctx t;
-	struct sb b = {0};
+	struct th_sb b = {0};
 
 	ctx_init(&t, state);
 	t.done = NULL;
-	sb_add(&b, "{'rules':[" LIST_RULE);
+	th_sb_add(&b, "{'rules':[" LIST_RULE);
 	sb_page(&b, "100", "", pods, 1);
 	/* one chunk: the events after the marker are in the buffer when it stops */
-	sb_add(&b, "]}," WATCH_RULE "{'hang':true,'chunk_size':100000,'events':[");
+	th_sb_add(&b, "]}," WATCH_RULE "{'hang':true,'chunk_size':100000,'events':[");
 	sb_event(&b, "ADDED", (struct podref)POD("default", "marker", 101));
-	sb_add(&b, ",");
+	th_sb_add(&b, ",");
 	sb_event(&b, "ADDED", (struct podref)POD("default", "after-1", 102));
-	sb_add(&b, ",");
+	th_sb_add(&b, ",");
 	sb_event(&b, "ADDED", (struct podref)POD("default", "after-2", 103));
-	sb_add(&b, "]}]}]}");
-	post_script(t.srv, &b);
+	th_sb_add(&b, "]}]}]}");
+	th_fakeapi_script(t.srv, &b);
 	t.rec.on_add = stop_on_marker;
 	ctx_start(&t);
 	ctx_run(&t);
@@ -1335,17 +1085,17 @@ static void test_stop_while_backing_off(void **state)
 	static const struct podref pods[] = {POD("default", "web-1", 10)};
 	static const char *const want[] = {"add default/web-1 rv=10", "synced", NULL};
 	struct tctx t;
-	struct sb b = {0};
+	struct th_sb b = {0};
 
 	ctx_init(&t, state);
 	t.done = backing_off;
-	sb_add(&b, "{'rules':[" LIST_RULE);
+	th_sb_add(&b, "{'rules':[" LIST_RULE);
 	sb_page(&b, "100", "", pods, 1);
-	sb_add(&b, "]},{'prefix':'/api/v1/pods','watch':true,'then':{'status':429,"
-		   "'headers':{'Retry-After':'30'},'json':{'kind':'Status','apiVersion':'v1',"
-		   "'metadata':{},'status':'Failure','message':'slow down',"
-		   "'reason':'TooManyRequests','code':429}}}]}");
-	post_script(t.srv, &b);
+	th_sb_add(&b, "]},{'prefix':'/api/v1/pods','watch':true,'then':{'status':429,"
+		      "'headers':{'Retry-After':'30'},'json':{'kind':'Status','apiVersion':'v1',"
+		      "'metadata':{},'status':'Failure','message':'slow down',"
+		      "'reason':'TooManyRequests','code':429}}}]}");
+	th_fakeapi_script(t.srv, &b);
 	ctx_start(&t);
 	ctx_run(&t);
 
@@ -1370,13 +1120,13 @@ static void not_synced(struct tctx *t)
 static void test_stop_while_listing(void **state)
 {
 	struct tctx t;
-	struct sb b = {0};
+	struct th_sb b = {0};
 
 	ctx_init(&t, state);
 	t.done = listing;
 	t.before_stop = not_synced;
-	sb_add(&b, "{'rules':[{'prefix':'/api/v1/pods','then':{'stall':true}}]}");
-	post_script(t.srv, &b);
+	th_sb_add(&b, "{'rules':[{'prefix':'/api/v1/pods','then':{'stall':true}}]}");
+	th_fakeapi_script(t.srv, &b);
 	ctx_start(&t);
 	ctx_run(&t);
 
@@ -1406,5 +1156,5 @@ int main(void)
 
 	/* a peer that goes away must not kill the test with SIGPIPE */
 	signal(SIGPIPE, SIG_IGN);
-	return cmocka_run_group_tests(tests, group_setup, group_teardown);
+	return cmocka_run_group_tests(tests, th_fakeapi_setup, th_fakeapi_teardown);
 }

@@ -16,7 +16,7 @@
  * the test if it runs after kl_lease_stop(). Timing bounds are one-sided where the
  * contract is ("not before the lease duration") and generous on the other side.
  *
- * Scripts are written as JSON with ' for " (see post_script()).
+ * Scripts are written as JSON with ' for " (see th_fakeapi_script()).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -27,16 +27,12 @@
 #include <ctype.h>
 #include <errno.h>
 #include <limits.h>
-#include <netinet/in.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
-#include <sys/socket.h>
-#include <sys/wait.h>
 #include <unistd.h>
 #include <uv.h>
 
@@ -44,6 +40,8 @@
 #include "kubeclient/json.h"
 #include "kubeclient/lease.h"
 #include "util/metrics.h"
+
+#include "harness.h"
 
 #define WATCHDOG_MS 15000
 #define LEASE_MS 1000
@@ -58,65 +56,32 @@
 
 /* ---------------------------------------------------------------- strings */
 
-struct sb {
-	char *s;
-	size_t len, cap;
-};
-
-static void sb_add(struct sb *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static void sb_add(struct sb *b, const char *fmt, ...)
-{
-	va_list ap;
-	int n;
-
-	va_start(ap, fmt);
-	n = vsnprintf(NULL, 0, fmt, ap);
-	va_end(ap);
-	assert_true(n >= 0);
-	if (b->len + (size_t)n + 1 > b->cap) {
-		b->cap = (b->len + (size_t)n + 1) * 2;
-		b->s = realloc(b->s, b->cap);
-		assert_non_null(b->s);
-	}
-	va_start(ap, fmt);
-	vsnprintf(b->s + b->len, b->cap - b->len, fmt, ap);
-	va_end(ap);
-	b->len += (size_t)n;
-}
-
-static void sb_free(struct sb *b)
-{
-	free(b->s);
-	memset(b, 0, sizeof(*b));
-}
-
 /* A Lease answer (a RESP of the fake server), written with ' for ". */
-static void sb_lease(struct sb *b, int status, const char *holder, unsigned rv, const char *renew,
-		     int transitions, int duration_s)
+static void sb_lease(struct th_sb *b, int status, const char *holder, unsigned rv,
+		     const char *renew, int transitions, int duration_s)
 {
-	sb_add(b,
-	       "{'status':%d,'json':{'apiVersion':'coordination.k8s.io/v1','kind':'Lease',"
-	       "'metadata':{'name':'kloompas','namespace':'kl','uid':'uid-lease',"
-	       "'resourceVersion':'%u','labels':{'app':'kloompas'},"
-	       "'annotations':{'note':'a \\\"quoted\\\" \\\\ value'}},"
-	       "'spec':{'holderIdentity':'%s','leaseDurationSeconds':%d,"
-	       "'acquireTime':'2020-01-01T00:00:00.000000Z','renewTime':'%s',"
-	       "'leaseTransitions':%d}}}",
-	       status, rv, holder, duration_s, renew, transitions);
+	th_sb_add(b,
+		  "{'status':%d,'json':{'apiVersion':'coordination.k8s.io/v1','kind':'Lease',"
+		  "'metadata':{'name':'kloompas','namespace':'kl','uid':'uid-lease',"
+		  "'resourceVersion':'%u','labels':{'app':'kloompas'},"
+		  "'annotations':{'note':'a \\\"quoted\\\" \\\\ value'}},"
+		  "'spec':{'holderIdentity':'%s','leaseDurationSeconds':%d,"
+		  "'acquireTime':'2020-01-01T00:00:00.000000Z','renewTime':'%s',"
+		  "'leaseTransitions':%d}}}",
+		  status, rv, holder, duration_s, renew, transitions);
 }
 
 /* A Status answer. */
-static void sb_status(struct sb *b, int code, const char *reason)
+static void sb_status(struct th_sb *b, int code, const char *reason)
 {
-	sb_add(b,
-	       "{'status':%d,'json':{'kind':'Status','apiVersion':'v1','metadata':{},"
-	       "'status':'Failure','message':'scripted %s','reason':'%s','code':%d}}",
-	       code, reason, reason, code);
+	th_sb_add(b,
+		  "{'status':%d,'json':{'kind':'Status','apiVersion':'v1','metadata':{},"
+		  "'status':'Failure','message':'scripted %s','reason':'%s','code':%d}}",
+		  code, reason, reason, code);
 }
 
 /* n answers of a holder that renews before every read: rv and renewTime change. */
-static void sb_renewing(struct sb *b, const char *holder, unsigned rv0, int n)
+static void sb_renewing(struct th_sb *b, const char *holder, unsigned rv0, int n)
 {
 	char renew[64];
 	int i;
@@ -124,132 +89,12 @@ static void sb_renewing(struct sb *b, const char *holder, unsigned rv0, int n)
 	for (i = 0; i < n; i++) {
 		snprintf(renew, sizeof(renew), "2020-01-01T00:00:%02d.000000Z", i % 60);
 		if (i)
-			sb_add(b, ",");
+			th_sb_add(b, ",");
 		sb_lease(b, 200, holder, rv0 + (unsigned)i, renew, 5, 1);
 	}
 }
 
 /* ---------------------------------------------------------------- the server */
-
-struct server {
-	pid_t pid;
-	int port;
-};
-
-static int group_setup(void **state)
-{
-	struct server *s = calloc(1, sizeof(*s));
-	const char *data = getenv("KL_TEST_DATA");
-	char script[PATH_MAX], line[128];
-	int fds[2];
-	FILE *out;
-
-	assert_non_null(s);
-	assert_non_null(data);
-	snprintf(script, sizeof(script), "%s/fakeapi/server.py", data);
-	/* libcurl honours *_proxy from the environment; these requests are local */
-	unsetenv("http_proxy");
-	unsetenv("HTTP_PROXY");
-	unsetenv("all_proxy");
-	unsetenv("ALL_PROXY");
-	assert_int_equal(pipe(fds), 0);
-	s->pid = fork();
-	assert_true(s->pid >= 0);
-	if (s->pid == 0) {
-		/* the server dies with us, even when a sanitizer aborts the test */
-		prctl(PR_SET_PDEATHSIG, SIGTERM);
-		dup2(fds[1], STDOUT_FILENO);
-		close(fds[0]);
-		close(fds[1]);
-		execlp("python3", "python3", script, (char *)NULL);
-		_exit(127);
-	}
-	close(fds[1]);
-	out = fdopen(fds[0], "r");
-	assert_non_null(out);
-	assert_non_null(fgets(line, sizeof(line), out));
-	fclose(out);
-	assert_int_equal(sscanf(line, "PORT %d", &s->port), 1);
-	*state = s;
-	return 0;
-}
-
-static int group_teardown(void **state)
-{
-	struct server *s = *state;
-	int st;
-
-	if (!s)
-		return 0;
-	kill(s->pid, SIGTERM);
-	waitpid(s->pid, &st, 0);
-	free(s);
-	return 0;
-}
-
-static void write_all(int fd, const char *p, size_t len)
-{
-	while (len) {
-		ssize_t n = write(fd, p, len);
-
-		assert_true(n > 0);
-		p += n;
-		len -= (size_t)n;
-	}
-}
-
-/* A blocking control request (before or after the loop runs); returns the body. */
-static char *ctl(const struct server *s, const char *method, const char *path, const char *body)
-{
-	struct sockaddr_in a = {.sin_family = AF_INET,
-				.sin_port = htons((uint16_t)s->port),
-				.sin_addr.s_addr = htonl(0x7f000001)};
-	size_t blen = body ? strlen(body) : 0, len = 0, cap = 4096;
-	char hdr[256], *buf = malloc(cap), *p;
-	int fd = socket(AF_INET, SOCK_STREAM, 0);
-	ssize_t n;
-
-	assert_non_null(buf);
-	assert_true(fd >= 0);
-	assert_int_equal(connect(fd, (struct sockaddr *)&a, sizeof(a)), 0);
-	snprintf(hdr, sizeof(hdr),
-		 "%s %s HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: %zu\r\n"
-		 "Connection: close\r\n\r\n",
-		 method, path, blen);
-	write_all(fd, hdr, strlen(hdr));
-	if (blen)
-		write_all(fd, body, blen);
-	for (;;) {
-		if (len + 1 >= cap) {
-			cap *= 2;
-			buf = realloc(buf, cap);
-			assert_non_null(buf);
-		}
-		n = read(fd, buf + len, cap - len - 1);
-		if (n <= 0)
-			break;
-		len += (size_t)n;
-	}
-	close(fd);
-	buf[len] = '\0';
-	assert_true(strncmp(buf, "HTTP/1.1 200", 12) == 0);
-	p = strstr(buf, "\r\n\r\n");
-	assert_non_null(p);
-	memmove(buf, p + 4, strlen(p + 4) + 1);
-	return buf;
-}
-
-/* Posts {'rules':[...]} written with ' for "; frees b. */
-static void post_script(const struct server *s, struct sb *b)
-{
-	char *p;
-
-	for (p = b->s; *p; p++)
-		if (*p == '\'')
-			*p = '"';
-	free(ctl(s, "POST", "/_script", b->s));
-	sb_free(b);
-}
 
 /* What the server was asked, with the Lease fields of each request body. */
 struct logent {
@@ -321,19 +166,10 @@ static int on_log(void *arg, enum kl_json_what what, const struct kl_json *v)
 	return 0;
 }
 
-static void log_fetch(const struct server *s, struct slog *l)
+static void log_fetch(const struct th_fakeapi *s, struct slog *l)
 {
-	char *body = ctl(s, "GET", "/_log", NULL);
-	struct kl_json_stream *js = kl_json_stream_new(KL_JSON_DOCUMENT, 0, on_log, l);
-	struct kl_error err;
-
 	memset(l, 0, sizeof(*l));
-	assert_non_null(js);
-	kl_error_clear(&err);
-	assert_int_equal(kl_json_stream_feed(js, body, strlen(body), &err), 0);
-	assert_int_equal(kl_json_stream_finish(js, &err), 0);
-	kl_json_stream_free(js);
-	free(body);
+	th_fakeapi_log_parse(s, on_log, l);
 	assert_non_null(l->e);
 }
 
@@ -393,7 +229,7 @@ static void assert_micro_time(const char *s)
 struct tctx {
 	uv_loop_t loop;
 	uv_timer_t watchdog, stopper;
-	struct server *srv;
+	struct th_fakeapi *srv;
 	char url[64];
 	struct kl_kube_config cfg;
 	struct kl_kube_opts opts;
@@ -417,11 +253,6 @@ struct tctx {
 	uint64_t stop_at, stopped_at;
 	int stopped, closed;
 };
-
-static void on_watchdog(uv_timer_t *t)
-{
-	fail_msg("test did not finish within %d ms", WATCHDOG_MS);
-}
 
 static uint64_t elapsed(struct tctx *t)
 {
@@ -498,16 +329,10 @@ static void ctx_init(struct tctx *t, void **state)
 	memset(t, 0, sizeof(*t));
 	t->srv = *state;
 	t->stop_after = t->stop_after_leader = t->stop_after_lost = -1;
-	free(ctl(t->srv, "POST", "/_reset", NULL));
-	snprintf(t->url, sizeof(t->url), "http://127.0.0.1:%d", t->srv->port);
-	t->cfg.source = "test";
-	t->cfg.context = "test";
-	t->cfg.server = t->url;
-	t->cfg.token = "t";
+	th_fakeapi_reset(t->srv);
+	th_fakeapi_config(t->srv, t->url, sizeof(t->url), &t->cfg);
 	assert_int_equal(uv_loop_init(&t->loop), 0);
-	t->logf = open_memstream(&t->logbuf, &t->loglen);
-	assert_non_null(t->logf);
-	kl_log_init(&t->log, KL_LOG_TEXT, 2, t->logf);
+	th_memlog_open(&t->log, &t->logf, &t->logbuf, &t->loglen);
 	t->metrics = kl_metrics_new();
 	assert_non_null(t->metrics);
 }
@@ -531,9 +356,7 @@ static void ctx_run(struct tctx *t)
 	assert_string_equal(kl_lease_identity(t->lease), ME);
 	assert_false(kl_lease_is_leader(t->lease));
 	assert_int_equal(gauge(t), 0);
-	assert_int_equal(uv_timer_init(&t->loop, &t->watchdog), 0);
-	assert_int_equal(uv_timer_start(&t->watchdog, on_watchdog, WATCHDOG_MS, 0), 0);
-	uv_unref((uv_handle_t *)&t->watchdog);
+	th_watchdog_start(&t->loop, &t->watchdog, WATCHDOG_MS);
 	assert_int_equal(uv_timer_init(&t->loop, &t->stopper), 0);
 	t->stopper.data = t;
 	uv_update_time(&t->loop);
@@ -570,7 +393,7 @@ static bool logged(const struct tctx *t, const char *s)
 static void test_create_renew_release(void **state)
 {
 	struct tctx t;
-	struct sb b = {0};
+	struct th_sb b = {0};
 	struct slog l;
 	const struct logent *e;
 	size_t i, nput;
@@ -579,14 +402,14 @@ static void test_create_renew_release(void **state)
 	/* main may have registered the gauge (and set it for --leader-elect=false): reused */
 	assert_int_equal(
 	    kl_metric_set(kl_metrics_gauge(t.metrics, "kloompas_leader", "x", NULL), NULL, 1), 0);
-	sb_add(&b, "{'rules':[{'prefix':'" LEASE "','method':'GET','responses':[");
+	th_sb_add(&b, "{'rules':[{'prefix':'" LEASE "','method':'GET','responses':[");
 	sb_status(&b, 404, "NotFound");
-	sb_add(&b, "]},{'prefix':'" LEASES "','method':'POST','responses':[");
+	th_sb_add(&b, "]},{'prefix':'" LEASES "','method':'POST','responses':[");
 	sb_lease(&b, 201, ME, 1, "2020-01-01T00:00:00.000000Z", 0, 1);
-	sb_add(&b, "]},{'prefix':'" LEASE "','method':'PUT','then':");
+	th_sb_add(&b, "]},{'prefix':'" LEASE "','method':'PUT','then':");
 	sb_lease(&b, 200, ME, 2, "2020-01-01T00:00:01.000000Z", 0, 1);
-	sb_add(&b, "}]}");
-	post_script(t.srv, &b);
+	th_sb_add(&b, "}]}");
+	th_fakeapi_script(t.srv, &b);
 	t.stop_after_leader = 3 * RETRY_MS + RETRY_MS / 2;
 	ctx_run(&t);
 
@@ -640,17 +463,17 @@ static void test_create_renew_release(void **state)
 static void test_take_expired(void **state)
 {
 	struct tctx t;
-	struct sb b = {0};
+	struct th_sb b = {0};
 	struct slog l;
 	const struct logent *e;
 
 	ctx_init(&t, state);
-	sb_add(&b, "{'rules':[{'prefix':'" LEASE "','method':'GET','then':");
+	th_sb_add(&b, "{'rules':[{'prefix':'" LEASE "','method':'GET','then':");
 	sb_lease(&b, 200, "dead-1", 5, FUTURE, 3, 1);
-	sb_add(&b, "},{'prefix':'" LEASE "','method':'PUT','then':");
+	th_sb_add(&b, "},{'prefix':'" LEASE "','method':'PUT','then':");
 	sb_lease(&b, 200, ME, 6, "2020-01-01T00:00:01.000000Z", 4, 1);
-	sb_add(&b, "}]}");
-	post_script(t.srv, &b);
+	th_sb_add(&b, "}]}");
+	th_fakeapi_script(t.srv, &b);
 	t.stop_in_cb = true;
 	ctx_run(&t);
 
@@ -681,16 +504,16 @@ static void test_take_expired(void **state)
 static void test_holder_renewing(void **state)
 {
 	struct tctx t;
-	struct sb b = {0};
+	struct th_sb b = {0};
 	struct slog l;
 
 	ctx_init(&t, state);
-	sb_add(&b, "{'rules':[{'prefix':'" LEASE "','method':'GET','responses':[");
+	th_sb_add(&b, "{'rules':[{'prefix':'" LEASE "','method':'GET','responses':[");
 	sb_renewing(&b, "other-1", 100, 40);
-	sb_add(&b, "]},{'prefix':'" LEASE "','method':'PUT','then':");
+	th_sb_add(&b, "]},{'prefix':'" LEASE "','method':'PUT','then':");
 	sb_lease(&b, 200, ME, 999, "2020-01-01T00:00:01.000000Z", 6, 1);
-	sb_add(&b, "}]}");
-	post_script(t.srv, &b);
+	th_sb_add(&b, "}]}");
+	th_fakeapi_script(t.srv, &b);
 	t.stop_after = 2500;
 	ctx_run(&t);
 
@@ -708,17 +531,17 @@ static void test_holder_renewing(void **state)
 static void test_take_released(void **state)
 {
 	struct tctx t;
-	struct sb b = {0};
+	struct th_sb b = {0};
 	struct slog l;
 	const struct logent *e;
 
 	ctx_init(&t, state);
-	sb_add(&b, "{'rules':[{'prefix':'" LEASE "','method':'GET','then':");
+	th_sb_add(&b, "{'rules':[{'prefix':'" LEASE "','method':'GET','then':");
 	sb_lease(&b, 200, "", 7, FUTURE, 2, 15);
-	sb_add(&b, "},{'prefix':'" LEASE "','method':'PUT','then':");
+	th_sb_add(&b, "},{'prefix':'" LEASE "','method':'PUT','then':");
 	sb_lease(&b, 200, ME, 8, "2020-01-01T00:00:01.000000Z", 3, 1);
-	sb_add(&b, "}]}");
-	post_script(t.srv, &b);
+	th_sb_add(&b, "}]}");
+	th_fakeapi_script(t.srv, &b);
 	t.stop_in_cb = true;
 	ctx_run(&t);
 
@@ -742,21 +565,21 @@ static void test_take_released(void **state)
 static void test_renew_fails(void **state)
 {
 	struct tctx t;
-	struct sb b = {0};
+	struct th_sb b = {0};
 	struct slog l;
 	size_t i;
 
 	ctx_init(&t, state);
-	sb_add(&b, "{'rules':[{'prefix':'" LEASE "','method':'GET','responses':[");
+	th_sb_add(&b, "{'rules':[{'prefix':'" LEASE "','method':'GET','responses':[");
 	sb_status(&b, 404, "NotFound");
-	sb_add(&b, "],'then':");
+	th_sb_add(&b, "],'then':");
 	sb_status(&b, 500, "InternalError");
-	sb_add(&b, "},{'prefix':'" LEASES "','method':'POST','responses':[");
+	th_sb_add(&b, "},{'prefix':'" LEASES "','method':'POST','responses':[");
 	sb_lease(&b, 201, ME, 1, "2020-01-01T00:00:00.000000Z", 0, 1);
-	sb_add(&b, "]},{'prefix':'" LEASE "','method':'PUT','then':");
+	th_sb_add(&b, "]},{'prefix':'" LEASE "','method':'PUT','then':");
 	sb_status(&b, 500, "InternalError");
-	sb_add(&b, "}]}");
-	post_script(t.srv, &b);
+	th_sb_add(&b, "}]}");
+	th_fakeapi_script(t.srv, &b);
 	t.stop_after_lost = 3 * RETRY_MS;
 	ctx_run(&t);
 
@@ -787,21 +610,21 @@ static void test_renew_fails(void **state)
 static void test_conflict_candidate(void **state)
 {
 	struct tctx t;
-	struct sb b = {0};
+	struct th_sb b = {0};
 	struct slog l;
 	const struct logent *e;
 
 	ctx_init(&t, state);
-	sb_add(&b, "{'rules':[{'prefix':'" LEASE "','method':'GET','responses':[");
+	th_sb_add(&b, "{'rules':[{'prefix':'" LEASE "','method':'GET','responses':[");
 	sb_lease(&b, 200, "", 7, FUTURE, 2, 1);
-	sb_add(&b, ",");
+	th_sb_add(&b, ",");
 	sb_renewing(&b, "winner", 8, 40);
-	sb_add(&b, "]},{'prefix':'" LEASE "','method':'PUT','responses':[");
+	th_sb_add(&b, "]},{'prefix':'" LEASE "','method':'PUT','responses':[");
 	sb_status(&b, 409, "Conflict");
-	sb_add(&b, "],'then':");
+	th_sb_add(&b, "],'then':");
 	sb_lease(&b, 200, ME, 999, "2020-01-01T00:00:01.000000Z", 9, 1);
-	sb_add(&b, "}]}");
-	post_script(t.srv, &b);
+	th_sb_add(&b, "}]}");
+	th_fakeapi_script(t.srv, &b);
 	t.stop_after = 1500;
 	ctx_run(&t);
 
@@ -827,22 +650,22 @@ static void test_conflict_candidate(void **state)
 static void test_conflict_leader(void **state)
 {
 	struct tctx t;
-	struct sb b = {0};
+	struct th_sb b = {0};
 	struct slog l;
 
 	ctx_init(&t, state);
-	sb_add(&b, "{'rules':[{'prefix':'" LEASE "','method':'GET','responses':[");
+	th_sb_add(&b, "{'rules':[{'prefix':'" LEASE "','method':'GET','responses':[");
 	sb_status(&b, 404, "NotFound");
-	sb_add(&b, ",");
+	th_sb_add(&b, ",");
 	sb_renewing(&b, "usurper", 10, 40);
-	sb_add(&b, "]},{'prefix':'" LEASES "','method':'POST','responses':[");
+	th_sb_add(&b, "]},{'prefix':'" LEASES "','method':'POST','responses':[");
 	sb_lease(&b, 201, ME, 1, "2020-01-01T00:00:00.000000Z", 0, 1);
-	sb_add(&b, "]},{'prefix':'" LEASE "','method':'PUT','responses':[");
+	th_sb_add(&b, "]},{'prefix':'" LEASE "','method':'PUT','responses':[");
 	sb_lease(&b, 200, ME, 2, "2020-01-01T00:00:01.000000Z", 0, 1);
-	sb_add(&b, "],'then':");
+	th_sb_add(&b, "],'then':");
 	sb_status(&b, 409, "Conflict");
-	sb_add(&b, "}]}");
-	post_script(t.srv, &b);
+	th_sb_add(&b, "}]}");
+	th_fakeapi_script(t.srv, &b);
 	t.stop_after_lost = 3 * RETRY_MS;
 	ctx_run(&t);
 
@@ -864,17 +687,17 @@ static void test_conflict_leader(void **state)
 static void test_call_timeout(void **state)
 {
 	struct tctx t;
-	struct sb b = {0};
+	struct th_sb b = {0};
 	struct slog l;
 
 	ctx_init(&t, state);
-	sb_add(&b, "{'rules':[{'prefix':'" LEASE "','method':'GET','responses':["
-		   "{'stall':true}],'then':");
+	th_sb_add(&b, "{'rules':[{'prefix':'" LEASE "','method':'GET','responses':["
+		      "{'stall':true}],'then':");
 	sb_lease(&b, 200, "", 7, FUTURE, 2, 1);
-	sb_add(&b, "},{'prefix':'" LEASE "','method':'PUT','then':");
+	th_sb_add(&b, "},{'prefix':'" LEASE "','method':'PUT','then':");
 	sb_lease(&b, 200, ME, 8, "2020-01-01T00:00:01.000000Z", 3, 1);
-	sb_add(&b, "}]}");
-	post_script(t.srv, &b);
+	th_sb_add(&b, "}]}");
+	th_fakeapi_script(t.srv, &b);
 	t.stop_in_cb = true;
 	ctx_run(&t);
 
@@ -892,12 +715,12 @@ static void test_call_timeout(void **state)
 static void test_stop_during_get(void **state)
 {
 	struct tctx t;
-	struct sb b = {0};
+	struct th_sb b = {0};
 	struct slog l;
 
 	ctx_init(&t, state);
-	sb_add(&b, "{'rules':[{'prefix':'" LEASE "','method':'GET','then':{'stall':true}}]}");
-	post_script(t.srv, &b);
+	th_sb_add(&b, "{'rules':[{'prefix':'" LEASE "','method':'GET','then':{'stall':true}}]}");
+	th_fakeapi_script(t.srv, &b);
 	t.stop_after = RETRY_MS;
 	ctx_run(&t);
 
@@ -968,5 +791,5 @@ int main(void)
 
 	/* a peer that goes away must not kill the test with SIGPIPE */
 	signal(SIGPIPE, SIG_IGN);
-	return cmocka_run_group_tests(tests, group_setup, group_teardown);
+	return cmocka_run_group_tests(tests, th_fakeapi_setup, th_fakeapi_teardown);
 }

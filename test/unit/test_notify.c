@@ -24,8 +24,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -35,6 +33,8 @@
 #include <yajl/yajl_tree.h>
 
 #include "controllers/notify.h"
+
+#include "harness.h"
 
 #define WATCHDOG_MS 30000
 #define MAX_NOTIFIERS 8
@@ -52,38 +52,11 @@ struct receiver {
 static int group_setup(void **state)
 {
 	struct receiver *r = calloc(1, sizeof(*r));
-	const char *data = getenv("KL_TEST_DATA");
-	char script[PATH_MAX], line[64];
-	int fds[2];
-	FILE *out;
+	char line[64];
 
 	assert_non_null(r);
-	assert_non_null(data);
-	snprintf(script, sizeof(script), "%s/notify/receiver.py", data);
-	/* libcurl honours *_proxy from the environment; these requests are local */
-	unsetenv("http_proxy");
-	unsetenv("HTTP_PROXY");
-	unsetenv("all_proxy");
-	unsetenv("ALL_PROXY");
+	r->pid = th_python_start(line, sizeof(line), "notify/receiver.py", (char *)NULL);
 	assert_int_equal(curl_global_init(CURL_GLOBAL_DEFAULT), CURLE_OK);
-
-	assert_int_equal(pipe(fds), 0);
-	r->pid = fork();
-	assert_true(r->pid >= 0);
-	if (r->pid == 0) {
-		/* the receiver dies with us, even when a sanitizer aborts the test */
-		prctl(PR_SET_PDEATHSIG, SIGTERM);
-		dup2(fds[1], STDOUT_FILENO);
-		close(fds[0]);
-		close(fds[1]);
-		execlp("python3", "python3", script, (char *)NULL);
-		_exit(127);
-	}
-	close(fds[1]);
-	out = fdopen(fds[0], "r");
-	assert_non_null(out);
-	assert_non_null(fgets(line, sizeof(line), out));
-	fclose(out);
 	assert_int_equal(sscanf(line, "PORT %d", &r->port), 1);
 	*state = r;
 	return 0;
@@ -92,12 +65,10 @@ static int group_setup(void **state)
 static int group_teardown(void **state)
 {
 	struct receiver *r = *state;
-	int st;
 
 	if (!r)
 		return 0;
-	kill(r->pid, SIGTERM);
-	waitpid(r->pid, &st, 0);
+	th_python_stop(r->pid);
 	curl_global_cleanup();
 	free(r);
 	return 0;
@@ -230,11 +201,6 @@ struct tctx {
 	uint64_t sent_at;
 };
 
-static void on_watchdog(uv_timer_t *h)
-{
-	fail_msg("test did not finish within %d ms", WATCHDOG_MS);
-}
-
 static void on_tick(uv_timer_t *h)
 {
 	/* only wakes uv_run(UV_RUN_ONCE) so that run_until() sees the time pass */
@@ -276,9 +242,7 @@ static struct tctx *t_new(void **state, const char *name)
 	t->rcv = *state;
 	t->name = name;
 	assert_int_equal(uv_loop_init(&t->loop), 0);
-	t->logf = open_memstream(&t->logbuf, &t->loglen);
-	assert_non_null(t->logf);
-	kl_log_init(&t->log, KL_LOG_TEXT, 2, t->logf);
+	th_memlog_open(&t->log, &t->logf, &t->logbuf, &t->loglen);
 	t->metrics = kl_metrics_new();
 	assert_non_null(t->metrics);
 	kl_config_init(&t->cfg);
@@ -289,9 +253,7 @@ static struct tctx *t_new(void **state, const char *name)
 	t->opts.give_up_ms = 10000;
 	t->opts.timeout_ms = 5000;
 	assert_int_equal(uv_timer_init(&t->loop, &t->tick), 0);
-	assert_int_equal(uv_timer_init(&t->loop, &t->watchdog), 0);
-	assert_int_equal(uv_timer_start(&t->watchdog, on_watchdog, WATCHDOG_MS, 0), 0);
-	uv_unref((uv_handle_t *)&t->watchdog);
+	th_watchdog_start(&t->loop, &t->watchdog, WATCHDOG_MS);
 	return t;
 }
 
