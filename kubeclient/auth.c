@@ -69,6 +69,11 @@ struct kl__auth {
 
 /* ---------------------------------------------------------------- time */
 
+static bool two_digits(const char *p)
+{
+	return p[0] >= '0' && p[0] <= '9' && p[1] >= '0' && p[1] <= '9';
+}
+
 int kl__time_parse(const char *s, int64_t *out)
 {
 	struct tm tm;
@@ -88,11 +93,13 @@ int kl__time_parse(const char *s, int64_t *out)
 	if (*p == 'Z' || *p == 'z') {
 		p++;
 	} else if (*p == '+' || *p == '-') {
-		int hh, mm;
-
-		if (sscanf(p + 1, "%2d:%2d", &hh, &mm) != 2)
+		/* exactly "+HH:MM": a shorter offset must not move p past the NUL */
+		if (!two_digits(p + 1) || p[3] != ':' || !two_digits(p + 4))
 			return -EINVAL;
-		off = (hh * 3600 + mm * 60) * (*p == '+' ? 1 : -1);
+		off = ((p[1] - '0') * 10 + (p[2] - '0')) * 3600;
+		off += ((p[4] - '0') * 10 + (p[5] - '0')) * 60;
+		if (*p == '-')
+			off = -off;
 		p += 6;
 	} else {
 		return -EINVAL;
