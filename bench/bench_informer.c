@@ -1,0 +1,226 @@
+/*
+ * bench/bench_informer.c - what the pods informer costs to sync: time and memory.
+ *
+ * Runs the shared pods informer exactly as kloompas does (kl_informers_new,
+ * kl_informers_get(KL_RES_PODS), kl_informers_start, with a metrics registry)
+ * against the cluster of a kubeconfig, until it has synced, then reports:
+ *   - the sync time, from kl_informers_start() to the synced callback (the
+ *     paginated LIST, decoded, projected and stored);
+ *   - the heap the cache holds: mallinfo2().uordblks once the LIST call is
+ *     released (a 0 ms timer after the synced callback) minus the same just
+ *     before start, in total and per object; and the same with hblkhd added
+ *     (the mmap()ed blocks, where the big arrays live), which is the figure to
+ *     hold against a budget;
+ *   - the intern table (strings, bytes) and the process RSS (VmRSS, VmHWM).
+ * bench_informer.sh fills a cluster and times a curl LIST of the same pods as
+ * the baseline: a time alone says nothing on a shared machine.
+ *
+ *   build-release/bench/bench_informer --kubeconfig F [--context C] [--no-metrics]
+ *
+ * The last line is machine-readable: "RESULT key=value ...".
+ */
+#include <malloc.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <uv.h>
+
+#include "kubeclient/informer.h"
+#include "kubeclient/kubeconfig.h"
+
+#define DEADLINE_MS (20u * 60 * 1000)
+
+struct bench {
+	uv_loop_t loop;
+	uv_timer_t timer;
+	uv_timer_t deadline; /* a LIST that keeps failing would back off forever */
+	struct kl_log log;
+	struct kl_metrics *metrics;
+	struct kl_kube *kube;
+	struct kl_informers *informers;
+	struct kl_informer *pods;
+	size_t heap_start, heap_synced; /* uordblks + hblkhd */
+	size_t arena_start;		/* uordblks alone */
+	long rss_start;			/* VmRSS before start, KiB */
+	uint64_t t_start, t_synced;
+	int exit_code;
+};
+
+/* VmRSS and VmHWM of this process, in KiB. */
+static void rss_kib(long *rss, long *hwm)
+{
+	char line[256];
+	FILE *f = fopen("/proc/self/status", "r");
+
+	*rss = *hwm = -1;
+	if (!f)
+		return;
+	while (fgets(line, sizeof(line), f)) {
+		if (!strncmp(line, "VmRSS:", 6))
+			*rss = atol(line + 6);
+		else if (!strncmp(line, "VmHWM:", 6))
+			*hwm = atol(line + 6);
+	}
+	fclose(f);
+}
+
+/* Bytes allocated from the arena (uordblks) and in their own mmap()ed regions
+ * (hblkhd): glibc serves requests of 128 KiB and more (the store's and the
+ * intern table's arrays) by mmap(), which uordblks alone does not count. */
+static void heap_in_use(size_t *arena, size_t *all)
+{
+	struct mallinfo2 mi = mallinfo2();
+
+	*arena = mi.uordblks;
+	*all = mi.uordblks + mi.hblkhd;
+}
+
+static void on_deadline(uv_timer_t *t)
+{
+	fprintf(stderr, "bench_informer: not synced after %u s\n", DEADLINE_MS / 1000);
+	exit(1);
+}
+
+static void on_kube_closed(void *arg)
+{
+	(void)arg;
+}
+
+static void on_informers_stopped(void *arg)
+{
+	struct bench *b = arg;
+
+	kl_kube_close(b->kube, on_kube_closed, b);
+}
+
+/* The LIST call is released by now: measure, then stop everything. */
+static void on_measure(uv_timer_t *t)
+{
+	struct bench *b = t->data;
+	struct kl_intern *in = kl_informers_intern(b->informers);
+	size_t n = kl_store_len(kl_informer_store(b->pods));
+	size_t arena, heap;
+	double secs = (double)(b->t_synced - b->t_start) / 1e9;
+	double per, arena_per;
+	long rss, hwm;
+
+	heap_in_use(&arena, &heap);
+	per = n ? (double)(heap - b->heap_start) / (double)n : 0;
+	arena_per = n ? (double)(arena - b->arena_start) / (double)n : 0;
+	rss_kib(&rss, &hwm);
+	printf("objects:          %zu\n", n);
+	printf("sync time:        %.3f s (%.0f objects/s)\n", secs, (double)n / secs);
+	printf("heap in use:      uordblks %zu after sync - %zu before start = %zu (%.0f per "
+	       "object)\n",
+	       arena, b->arena_start, arena - b->arena_start, arena_per);
+	printf("  with mmap()ed:  uordblks+hblkhd %zu - %zu = %zu (%.0f per object); %zu at the "
+	       "synced callback\n",
+	       heap, b->heap_start, heap - b->heap_start, per, b->heap_synced - b->heap_start);
+	printf("interned:         %zu strings, %zu bytes (%.1f per object)\n", kl_intern_count(in),
+	       kl_intern_bytes(in), n ? (double)kl_intern_bytes(in) / (double)n : 0.0);
+	printf("RSS:              VmRSS %ld KiB, VmHWM %ld KiB (VmRSS %ld KiB before start)\n", rss,
+	       hwm, b->rss_start);
+	printf("struct sizes:     kl_pod %zu, kl_container %zu\n", sizeof(struct kl_pod),
+	       sizeof(struct kl_container));
+	printf("RESULT objects=%zu sync_s=%.3f heap_bytes=%zu heap_per_object=%.0f "
+	       "uordblks_per_object=%.0f intern_count=%zu intern_bytes=%zu rss_kib=%ld "
+	       "hwm_kib=%ld rss_start_kib=%ld\n",
+	       n, secs, heap - b->heap_start, per, arena_per, kl_intern_count(in),
+	       kl_intern_bytes(in), rss, hwm, b->rss_start);
+	fflush(stdout);
+	uv_close((uv_handle_t *)t, NULL);
+	uv_close((uv_handle_t *)&b->deadline, NULL);
+	kl_informers_stop(b->informers, on_informers_stopped, b);
+}
+
+static void on_synced(void *arg)
+{
+	struct bench *b = arg;
+	size_t arena;
+
+	b->t_synced = uv_hrtime();
+	heap_in_use(&arena, &b->heap_synced);
+	/* the reflector frees the LIST call after this returns, then starts the watch */
+	uv_timer_start(&b->timer, on_measure, 0, 0);
+}
+
+int main(int argc, char **argv)
+{
+	struct bench b;
+	struct kl_kube_config cfg;
+	struct kl_kube_config_opts copts;
+	struct kl_error err;
+	struct kl_informer_handler h;
+	bool metrics = true;
+	char buf[1024];
+	long hwm;
+	int i, rc;
+
+	memset(&b, 0, sizeof(b));
+	memset(&cfg, 0, sizeof(cfg));
+	memset(&copts, 0, sizeof(copts));
+	for (i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--kubeconfig") && i + 1 < argc)
+			copts.kubeconfig = argv[++i];
+		else if (!strcmp(argv[i], "--context") && i + 1 < argc)
+			copts.context = argv[++i];
+		else if (!strcmp(argv[i], "--no-metrics"))
+			metrics = false;
+		else
+			return fprintf(stderr,
+				       "usage: bench_informer --kubeconfig F [--context C] "
+				       "[--no-metrics]\n"),
+			       2;
+	}
+	kl_error_clear(&err);
+	kl_log_init(&b.log, KL_LOG_TEXT, 0, stderr);
+	if (kl_kube_config_load(&cfg, &copts, &err) < 0) {
+		fprintf(stderr, "bench_informer: %s\n", kl_error_str(&err, buf, sizeof(buf)));
+		kl_kube_config_free(&cfg);
+		return 2;
+	}
+	uv_loop_init(&b.loop);
+	uv_timer_init(&b.loop, &b.timer);
+	b.timer.data = &b;
+	uv_timer_init(&b.loop, &b.deadline);
+	uv_timer_start(&b.deadline, on_deadline, DEADLINE_MS, 0);
+	uv_unref((uv_handle_t *)&b.deadline);
+	b.metrics = metrics ? kl_metrics_new() : NULL;
+	rc = kl_kube_new(&b.loop, &cfg, NULL, &b.log, b.metrics, &b.kube, &err);
+	if (rc < 0) {
+		fprintf(stderr, "bench_informer: %s\n", kl_error_str(&err, buf, sizeof(buf)));
+		return 1;
+	}
+	b.informers = kl_informers_new(&b.loop, b.kube, NULL, &b.log, b.metrics);
+	b.pods = b.informers ? kl_informers_get(b.informers, KL_RES_PODS, NULL) : NULL;
+	if (!b.pods) {
+		fprintf(stderr, "bench_informer: out of memory\n");
+		return 1;
+	}
+	memset(&h, 0, sizeof(h));
+	h.synced = on_synced;
+	h.arg = &b;
+	kl_informer_add_handler(b.pods, &h);
+
+	rss_kib(&b.rss_start, &hwm);
+	heap_in_use(&b.arena_start, &b.heap_start);
+	b.t_start = uv_hrtime();
+	rc = kl_informers_start(b.informers);
+	if (rc < 0) {
+		fprintf(stderr, "bench_informer: start: %s\n", strerror(-rc));
+		return 1;
+	}
+	uv_run(&b.loop, UV_RUN_DEFAULT);
+	rc = uv_loop_close(&b.loop);
+	kl_kube_config_free(&cfg);
+	kl_metrics_free(b.metrics);
+	if (!b.t_synced) {
+		fprintf(stderr, "bench_informer: never synced\n");
+		return 1;
+	}
+	if (rc < 0) {
+		fprintf(stderr, "bench_informer: loop not closed cleanly: %s\n", uv_strerror(rc));
+		return 1;
+	}
+	return b.exit_code;
+}
