@@ -58,6 +58,7 @@
 #include "kl_version.h"
 #include "kubeclient/http.h"
 #include "util/glob.h"
+#include "util/list.h"
 
 #define container_of(ptr, type, member) ((type *)(void *)((char *)(ptr)-offsetof(type, member)))
 
@@ -78,35 +79,6 @@
 
 /* ------------------------------------------------------------------ lists */
 
-/* Intrusive doubly linked list; an empty head points at itself. */
-struct link {
-	struct link *prev, *next;
-};
-
-static void list_init(struct link *head)
-{
-	head->prev = head->next = head;
-}
-
-static bool list_empty(const struct link *head)
-{
-	return head->next == head;
-}
-
-static void list_del(struct link *l)
-{
-	l->prev->next = l->next;
-	l->next->prev = l->prev;
-	l->prev = l->next = l;
-}
-
-static void list_add_tail(struct link *head, struct link *l)
-{
-	l->prev = head->prev;
-	l->next = head;
-	head->prev->next = l;
-	head->prev = l;
-}
 
 /* ------------------------------------------------------------- structures */
 
@@ -117,14 +89,14 @@ struct notifier;
  * same struct on n->reports with delivered set, body freed.
  */
 struct msg {
-	struct link link; /* in a notifier's queue, or in n->reports */
+	struct kl_link link; /* in a notifier's queue, or in n->reports */
 	struct notifier *nt;
 	char *body; /* NULL for re-posts until they are sent */
 	size_t len;
 	uint64_t *ids;
 	size_t nids;
 	bool resend;	    /* alertmanager re-post: no ids, no retries */
-	struct link alerts; /* alertmanager: struct am_alert, to rebuild the body on retries */
+	struct kl_link alerts; /* alertmanager: struct am_alert, to rebuild the body on retries */
 	bool delivered;
 	int attempts;
 	uint64_t first_try_ms; /* uv_now() of the first attempt */
@@ -136,7 +108,7 @@ struct msg {
  * re-post, or in a message (whose firing endsAt is recomputed on every attempt).
  */
 struct am_alert {
-	struct link link;
+	struct kl_link link;
 	uint64_t fp;
 	char *labels[5][2]; /* (name, value); name NULL when absent */
 	char *summary, *description;
@@ -150,14 +122,14 @@ struct notifier {
 	const char *type_name; /* for the dry-run log */
 	enum kl_notifier_type type;
 	char *url; /* where to POST; a secret, never logged */
-	struct link queue;
+	struct kl_link queue;
 	size_t nqueued;
 	struct msg *cur;	 /* being sent or waiting for its retry */
 	struct kl_http_req *req; /* cur's attempt in flight */
 	bool has_timers;
 	uv_timer_t retry;
 	uv_timer_t resend;  /* alertmanager */
-	struct link alerts; /* alertmanager: struct am_alert, firing */
+	struct kl_link alerts; /* alertmanager: struct am_alert, firing */
 	bool resend_queued;
 };
 
@@ -184,7 +156,7 @@ struct kl_notify {
 	struct route *routes;
 	size_t nroutes;
 	uv_timer_t report;
-	struct link reports; /* struct msg with delivered set */
+	struct kl_link reports; /* struct msg with delivered set */
 	int pending_closes;
 	bool closing;
 	void (*close_cb)(void *arg);
@@ -1016,7 +988,7 @@ static struct am_alert *am_alert_new(const struct alert *a)
 
 	if (!c)
 		return NULL;
-	list_init(&c->link);
+	kl_list_init(&c->link);
 	for (i = 0; i < 5; i++) {
 		if (!a->labels[i][0])
 			continue;
@@ -1052,22 +1024,22 @@ static void am_alert_view(const struct am_alert *c, struct alert *a)
 	a->resolved = c->resolved;
 }
 
-static void am_alerts_free(struct link *head)
+static void am_alerts_free(struct kl_link *head)
 {
 	struct am_alert *a;
 
-	while (!list_empty(head)) {
+	while (!kl_list_empty(head)) {
 		a = container_of(head->next, struct am_alert, link);
-		list_del(&a->link);
+		kl_list_del(&a->link);
 		am_alert_free(a);
 	}
 }
 
 /* POST /api/v2/alerts body for a list of struct am_alert. */
-static int am_list_body(struct kl_notify *n, struct link *head, char **out, size_t *len)
+static int am_list_body(struct kl_notify *n, struct kl_link *head, char **out, size_t *len)
 {
 	struct alert *v;
-	struct link *l;
+	struct kl_link *l;
 	size_t cnt = 0, i = 0;
 	int rc;
 
@@ -1087,14 +1059,14 @@ static int am_list_body(struct kl_notify *n, struct link *head, char **out, size
 
 static void am_forget(struct notifier *nt, uint64_t fp)
 {
-	struct link *l, *next;
+	struct kl_link *l, *next;
 	struct am_alert *a;
 
 	for (l = nt->alerts.next; l != &nt->alerts; l = next) {
 		next = l->next;
 		a = container_of(l, struct am_alert, link);
 		if (a->fp == fp) {
-			list_del(&a->link);
+			kl_list_del(&a->link);
 			am_alert_free(a);
 		}
 	}
@@ -1134,9 +1106,9 @@ static void on_report(uv_timer_t *t)
 	struct msg *m;
 	size_t i;
 
-	while (!n->closing && !list_empty(&n->reports)) {
+	while (!n->closing && !kl_list_empty(&n->reports)) {
 		m = container_of(n->reports.next, struct msg, link);
-		list_del(&m->link);
+		kl_list_del(&m->link);
 		/* done_cb may send (appending here) or close (then we stop) */
 		for (i = 0; i < m->nids && !n->closing; i++)
 			n->done_cb(n->arg, m->ids[i], m->nt->name, m->delivered);
@@ -1154,7 +1126,7 @@ static void report(struct kl_notify *n, struct msg *m, bool delivered)
 		msg_free(m);
 		return;
 	}
-	list_add_tail(&n->reports, &m->link);
+	kl_list_add_tail(&n->reports, &m->link);
 	if (!uv_is_active((uv_handle_t *)&n->report))
 		uv_timer_start(&n->report, on_report, 0, 0);
 }
@@ -1296,7 +1268,7 @@ static void attempt(struct notifier *nt)
 
 	if (!m->attempts)
 		m->first_try_ms = uv_now(n->loop);
-	else if (!list_empty(&m->alerts))
+	else if (!kl_list_empty(&m->alerts))
 		rebuild(nt, m);
 	m->attempts++;
 	o.url = nt->url;
@@ -1323,9 +1295,9 @@ static void pump(struct notifier *nt)
 {
 	struct msg *m;
 
-	while (!nt->n->closing && !nt->cur && !list_empty(&nt->queue)) {
+	while (!nt->n->closing && !nt->cur && !kl_list_empty(&nt->queue)) {
 		m = container_of(nt->queue.next, struct msg, link);
-		list_del(&m->link);
+		kl_list_del(&m->link);
 		nt->nqueued--;
 		nt->cur = m;
 		if (m->resend && build_resend(nt, m) != 0) {
@@ -1344,7 +1316,7 @@ static void enqueue(struct notifier *nt, struct msg *m)
 	char ids[16];
 
 	if (m->resend) {
-		list_add_tail(&nt->queue, &m->link);
+		kl_list_add_tail(&nt->queue, &m->link);
 		nt->nqueued++;
 		nt->resend_queued = true;
 		pump(nt);
@@ -1359,7 +1331,7 @@ static void enqueue(struct notifier *nt, struct msg *m)
 		report(n, m, false);
 		return;
 	}
-	list_add_tail(&nt->queue, &m->link);
+	kl_list_add_tail(&nt->queue, &m->link);
 	nt->nqueued++;
 	pump(nt);
 }
@@ -1375,7 +1347,7 @@ static void on_resend(uv_timer_t *t)
 	struct notifier *nt = container_of(t, struct notifier, resend);
 	struct msg *m;
 
-	if (list_empty(&nt->alerts)) {
+	if (kl_list_empty(&nt->alerts)) {
 		uv_timer_stop(&nt->resend);
 		return;
 	}
@@ -1384,7 +1356,7 @@ static void on_resend(uv_timer_t *t)
 	m = calloc(1, sizeof(*m));
 	if (!m)
 		return;
-	list_init(&m->alerts);
+	kl_list_init(&m->alerts);
 	m->nt = nt;
 	m->resend = true;
 	enqueue(nt, m);
@@ -1399,7 +1371,7 @@ struct plan {
 	struct msg *msgs[2];
 	size_t nmsgs;
 	char *texts[2];	    /* what dry-run logs: Slack text, else the body */
-	struct link am_new; /* alertmanager: firing alerts to keep */
+	struct kl_link am_new; /* alertmanager: firing alerts to keep */
 };
 
 static struct msg *msg_new(struct notifier *nt, const struct kl_notice *const *v, size_t cnt,
@@ -1410,8 +1382,8 @@ static struct msg *msg_new(struct notifier *nt, const struct kl_notice *const *v
 
 	if (!m)
 		return NULL;
-	list_init(&m->link);
-	list_init(&m->alerts);
+	kl_list_init(&m->link);
+	kl_list_init(&m->alerts);
 	m->nt = nt;
 	m->ids = calloc(cnt ? cnt : 1, sizeof(*m->ids));
 	if (!m->ids) {
@@ -1500,13 +1472,13 @@ static int plan_status(struct kl_notify *n, struct notifier *nt, struct plan *p,
 		c = am_alert_new(&a[i]);
 		if (!c)
 			return -ENOMEM;
-		list_add_tail(&m->alerts, &c->link);
+		kl_list_add_tail(&m->alerts, &c->link);
 		if (a[i].resolved)
 			continue;
 		c = am_alert_new(&a[i]);
 		if (!c)
 			return -ENOMEM;
-		list_add_tail(&p->am_new, &c->link);
+		kl_list_add_tail(&p->am_new, &c->link);
 	}
 	return 0;
 }
@@ -1682,13 +1654,13 @@ static void commit_am_set(struct kl_notify *n, struct notifier *nt, struct plan 
 		notice_labels(n, p->v[i], &a);
 		am_forget(nt, fingerprint(&a));
 	}
-	while (!list_empty(&p->am_new)) {
+	while (!kl_list_empty(&p->am_new)) {
 		c = container_of(p->am_new.next, struct am_alert, link);
-		list_del(&c->link);
+		kl_list_del(&c->link);
 		am_forget(nt, c->fp);
-		list_add_tail(&nt->alerts, &c->link);
+		kl_list_add_tail(&nt->alerts, &c->link);
 	}
-	if (list_empty(&nt->alerts))
+	if (kl_list_empty(&nt->alerts))
 		uv_timer_stop(&nt->resend);
 	else if (!uv_is_active((uv_handle_t *)&nt->resend))
 		uv_timer_start(&nt->resend, on_resend, n->o.am_resend_ms, n->o.am_resend_ms);
@@ -1764,7 +1736,7 @@ int kl_notify_send(struct kl_notify *n, const struct kl_notice *notices, size_t 
 	if (!plans)
 		return -ENOMEM;
 	for (i = 0; i < n->nn; i++)
-		list_init(&plans[i].am_new);
+		kl_list_init(&plans[i].am_new);
 	/* route: every plan gets room for every notice, then the ones routed to it */
 	for (i = 0; i < count && !rc; i++) {
 		k = targets(n, notices[i].ns, &idx);
@@ -1814,16 +1786,16 @@ static void free_all(struct kl_notify *n)
 	struct msg *m;
 	size_t i;
 
-	while (!list_empty(&n->reports)) {
+	while (!kl_list_empty(&n->reports)) {
 		m = container_of(n->reports.next, struct msg, link);
-		list_del(&m->link);
+		kl_list_del(&m->link);
 		msg_free(m);
 	}
 	for (i = 0; i < n->nn; i++) {
 		nt = &n->nv[i];
-		while (!list_empty(&nt->queue)) {
+		while (!kl_list_empty(&nt->queue)) {
 			m = container_of(nt->queue.next, struct msg, link);
-			list_del(&m->link);
+			kl_list_del(&m->link);
 			msg_free(m);
 		}
 		if (nt->cur)
@@ -2020,8 +1992,8 @@ static int make_notifiers(struct kl_notify *n)
 		nt->name = nc[i].name;
 		nt->type_name = nc[i].type_name ? nc[i].type_name : "";
 		nt->type = nc[i].type;
-		list_init(&nt->queue);
-		list_init(&nt->alerts);
+		kl_list_init(&nt->queue);
+		kl_list_init(&nt->alerts);
 		if (nt->type == KL_NOTIFIER_LOG)
 			continue;
 		if (!nc[i].url || make_url(nt, nc[i].url))
@@ -2035,8 +2007,8 @@ static int make_notifiers(struct kl_notify *n)
 		nt->name = LOG_NOTIFIER;
 		nt->type_name = "log";
 		nt->type = KL_NOTIFIER_LOG;
-		list_init(&nt->queue);
-		list_init(&nt->alerts);
+		kl_list_init(&nt->queue);
+		kl_list_init(&nt->alerts);
 		li = (long)n->nn++;
 	}
 	n->log_idx = (size_t)li;
@@ -2064,7 +2036,7 @@ struct kl_notify *kl_notify_new(uv_loop_t *loop, const struct kl_config *config,
 	n->cluster = n->o.cluster ? n->o.cluster : config->cluster ? config->cluster : "kubernetes";
 	n->done_cb = done_cb;
 	n->arg = arg;
-	list_init(&n->reports);
+	kl_list_init(&n->reports);
 	if (make_notifiers(n) || make_routes(n))
 		goto out_free;
 	if (n->need_http) {

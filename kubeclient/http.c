@@ -34,41 +34,14 @@
 
 #include <curl/curl.h>
 
+#include "util/list.h"
+
 #define container_of(ptr, type, member) ((type *)(void *)((char *)(ptr)-offsetof(type, member)))
 
 #define DEFAULT_CONNECT_TIMEOUT_MS 10000L
 #define KEEPALIVE_IDLE_S 30L
 #define KEEPALIVE_INTVL_S 10L
 
-/* Intrusive doubly linked list; an empty head points at itself. */
-struct link {
-	struct link *prev, *next;
-};
-
-static void list_init(struct link *head)
-{
-	head->prev = head->next = head;
-}
-
-static bool list_empty(const struct link *head)
-{
-	return head->next == head;
-}
-
-static void list_del(struct link *l)
-{
-	l->prev->next = l->next;
-	l->next->prev = l->prev;
-	l->prev = l->next = l;
-}
-
-static void list_add_tail(struct link *head, struct link *l)
-{
-	l->prev = head->prev;
-	l->next = head;
-	head->prev->next = l;
-	head->prev = l;
-}
 
 struct kl_http {
 	uv_loop_t *loop;
@@ -76,8 +49,8 @@ struct kl_http {
 	CURLM *multi;		  /* NULL once cleaned up during close */
 	uv_timer_t timer;	  /* libcurl's timeout */
 	uv_timer_t kick;	  /* 0 ms: attach, cancel, finish closing */
-	struct link to_add, active, cancelled;
-	struct link socks; /* every struct sock not yet closed */
+	struct kl_link to_add, active, cancelled;
+	struct kl_link socks; /* every struct sock not yet closed */
 	int open_handles;  /* uv handles whose close callback has not run */
 	int last_version;
 	bool closing;
@@ -90,12 +63,12 @@ struct sock {
 	uv_poll_t poll;
 	curl_socket_t fd;
 	struct kl_http *h;
-	struct link link; /* in h->socks until closed */
+	struct kl_link link; /* in h->socks until closed */
 };
 
 struct kl_http_req {
 	struct kl_http *h;
-	struct link link; /* in h->to_add, h->active or h->cancelled */
+	struct kl_link link; /* in h->to_add, h->active or h->cancelled */
 	CURL *easy;
 	struct curl_slist *headers;
 	struct curl_slist *connect_to;
@@ -235,7 +208,7 @@ static void req_finish(struct kl_http_req *r, CURLcode res)
 		h->last_version = 3;
 
 	curl_multi_remove_handle(h->multi, r->easy);
-	list_del(&r->link);
+	kl_list_del(&r->link);
 
 	if (res == CURLE_WRITE_ERROR && r->abort_err)
 		status = r->abort_err;
@@ -280,7 +253,7 @@ static void on_sock_closed(uv_handle_t *handle)
 
 static void sock_close(struct sock *s)
 {
-	list_del(&s->link);
+	kl_list_del(&s->link);
 	uv_close((uv_handle_t *)&s->poll, on_sock_closed);
 }
 
@@ -326,7 +299,7 @@ static int on_curl_socket(CURL *easy, curl_socket_t fd, int what, void *userp, v
 		s->fd = fd;
 		s->h = h;
 		h->open_handles++;
-		list_add_tail(&h->socks, &s->link);
+		kl_list_add_tail(&h->socks, &s->link);
 		curl_multi_assign(h->multi, fd, s);
 	}
 	if (what & CURL_POLL_IN)
@@ -371,25 +344,25 @@ static void on_kick(uv_timer_t *t)
 
 	/* callbacks below may start or cancel requests: take one at a time */
 	for (;;) {
-		if (!list_empty(&h->cancelled)) {
+		if (!kl_list_empty(&h->cancelled)) {
 			r = container_of(h->cancelled.next, struct kl_http_req, link);
-			list_del(&r->link);
+			kl_list_del(&r->link);
 			/* attached or not: removing an unattached handle is a no-op */
 			if (h->multi)
 				curl_multi_remove_handle(h->multi, r->easy);
 			req_report(r, -ECANCELED, "cancelled");
 			continue;
 		}
-		if (!list_empty(&h->to_add)) {
+		if (!kl_list_empty(&h->to_add)) {
 			r = container_of(h->to_add.next, struct kl_http_req, link);
-			list_del(&r->link);
+			kl_list_del(&r->link);
 			mc = curl_multi_add_handle(h->multi, r->easy);
 			if (mc != CURLM_OK) {
 				req_report(r, mc == CURLM_OUT_OF_MEMORY ? -ENOMEM : -EIO,
 					   curl_multi_strerror(mc));
 				continue;
 			}
-			list_add_tail(&h->active, &r->link);
+			kl_list_add_tail(&h->active, &r->link);
 			continue;
 		}
 		break;
@@ -432,7 +405,7 @@ static void shutdown_multi(struct kl_http *h)
 	struct sock *s;
 
 	/* stop polling before libcurl closes the sockets it still caches */
-	while (!list_empty(&h->socks)) {
+	while (!kl_list_empty(&h->socks)) {
 		s = container_of(h->socks.next, struct sock, link);
 		sock_close(s);
 	}
@@ -442,15 +415,15 @@ static void shutdown_multi(struct kl_http *h)
 	uv_close((uv_handle_t *)&h->kick, on_timer_closed);
 }
 
-static void cancel_list(struct link *head, struct kl_http *h)
+static void cancel_list(struct kl_link *head, struct kl_http *h)
 {
 	struct kl_http_req *r;
 
-	while (!list_empty(head)) {
+	while (!kl_list_empty(head)) {
 		r = container_of(head->next, struct kl_http_req, link);
-		list_del(&r->link);
+		kl_list_del(&r->link);
 		r->cancelled = true;
-		list_add_tail(&h->cancelled, &r->link);
+		kl_list_add_tail(&h->cancelled, &r->link);
 	}
 }
 
@@ -486,10 +459,10 @@ struct kl_http *kl_http_new(uv_loop_t *loop, const struct kl_log *log)
 		goto out_cleanup;
 	h->loop = loop;
 	h->log = log;
-	list_init(&h->to_add);
-	list_init(&h->active);
-	list_init(&h->cancelled);
-	list_init(&h->socks);
+	kl_list_init(&h->to_add);
+	kl_list_init(&h->active);
+	kl_list_init(&h->cancelled);
+	kl_list_init(&h->socks);
 	/* timers cannot fail to init; from here on h is freed by kl_http_close() */
 	uv_timer_init(loop, &h->timer);
 	uv_timer_init(loop, &h->kick);
@@ -797,7 +770,7 @@ int kl_http_request(struct kl_http *h, const struct kl_http_opts *o, kl_http_dat
 	if (!r)
 		return -ENOMEM;
 	r->h = h;
-	list_init(&r->link);
+	kl_list_init(&r->link);
 	strcpy(r->method, o->method);
 	r->data_cb = data_cb;
 	r->done_cb = done_cb;
@@ -823,7 +796,7 @@ int kl_http_request(struct kl_http *h, const struct kl_http_opts *o, kl_http_dat
 	if (h->log)
 		kl_log_v(h->log, 2, "http", "request", "method", r->method, "path", r->path);
 	/* attached from the kick: libcurl refuses it inside its callbacks (data_cb) */
-	list_add_tail(&h->to_add, &r->link);
+	kl_list_add_tail(&h->to_add, &r->link);
 	kick(h);
 	if (out)
 		*out = r;
@@ -842,7 +815,7 @@ void kl_http_cancel(struct kl_http_req *r)
 		return;
 	h = r->h;
 	r->cancelled = true;
-	list_del(&r->link);
-	list_add_tail(&h->cancelled, &r->link);
+	kl_list_del(&r->link);
+	kl_list_add_tail(&h->cancelled, &r->link);
 	kick(h);
 }
