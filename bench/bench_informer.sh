@@ -72,6 +72,8 @@ mr=$(bench_median "${rss[@]}")
 mh=$(bench_median "${hwm[@]}")
 echo "median curl LIST:     $mc s"
 echo "median informer sync: $ms s"
-echo "ratio sync/curl:      $(awk -v a="$ms" -v b="$mc" 'BEGIN { printf "%.2f", a / b }') (target <= 1.3)"
-echo "heap per pod:         $mp bytes with mmap()ed blocks, $ma in uordblks alone (target <= 400)"
-echo "RSS after sync:       $(awk -v k="$mr" 'BEGIN { printf "%.1f", k / 1024 }') MiB, peak $(awk -v k="$mh" 'BEGIN { printf "%.1f", k / 1024 }') MiB (target <= 32 MiB)"
+echo "ratio sync/curl:      $(bench_div "$ms" "$mc" 1 2) (target <= 1.3)"
+echo "heap per pod:         $mp bytes with mmap()ed blocks, $ma in uordblks alone" \
+	"(target <= 400)"
+echo "RSS after sync:       $(bench_div "$mr" 1024 1 1) MiB, peak $(bench_div "$mh" 1024 1 1) MiB" \
+	"(target <= 32 MiB)"

@@ -1,4 +1,5 @@
 # bench/lib.sh - shared steps of the cluster benchmarks (sourced, not run).
+# shellcheck shell=bash
 #
 # Why: bench_list.sh and bench_informer.sh both need a fresh local control plane
 # filled with realistic pods, the same curl baseline and the same statistics; they
