@@ -27,6 +27,18 @@ receiver has read the whole Slack POST. The simulator stays the writer because i
 the previous container's log through the apiserver's pods/log proxy, as a kubelet does.
 A Python watch on the measurement pods records when the apiserver delivered the same
 change to a watcher, to split T1 - T0 into "apiserver to watchers" and "kloompas".
+
+measure's phases, one kloompas (log_lines 20) for the first four:
+  1. latency as kloompas runs, one new namespace and crash-looping pod per repetition;
+  2. the same while a GET /healthz every --poke-ms keeps waking kloompas' loop: a change
+     kloompas leaves unevaluated until the loop's next wake-up (README-watchers.md) then
+     waits at most that long, so this is the latency without that stall, plus at most
+     --poke-ms;
+  3. pods/log?previous=true alone (curl, kube.py) and kloompas' own timing of its log GETs
+     (the GET request duration histogram: log fetches are its only GETs once started);
+  4. the burst: idle CPU and the cost of a /metrics scrape first, then N PATCHes;
+  5. (--control) kloompas restarted with log_lines 0, phase 2 again: the path without the
+     log fetch, and a second sync.
 """
 
 import argparse
@@ -936,7 +948,7 @@ def main():
     m.add_argument("--burst", type=int, default=10000)
     m.add_argument("--threads", type=int, default=64, help="PATCH connections of the burst")
     m.add_argument("--control", action="store_true", help="again with log_lines 0 after a restart")
-    m.add_argument("--poke-ms", type=int, default=20,
+    m.add_argument("--poke-ms", type=int, default=5,
                    help="repeat the latency with a GET /healthz every N ms (0: no); the control too")
     m.add_argument("--perf", action="store_true", help="profile a second burst with perf record")
     m.add_argument("--list-baseline", type=float, help="seconds of a curl LIST of all pods (for the ratio)")

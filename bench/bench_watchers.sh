@@ -18,9 +18,11 @@
 #
 # Usage: bench/bench_watchers.sh [N]     N pods (default 50000; 5000 for a quick run)
 # Environment: BENCH_NAMESPACES (500), BENCH_REPS (10), BENCH_BURST (10000),
-#   BENCH_CONTROL=0 (skip the second run with log_lines 0), BENCH_PERF=1 (perf-profile a
-#   second burst), BENCH_LIST_RUNS (3), BENCH_RESULTS=DIR (logs and results.json; default a
-#   new /tmp/kl-bench-watchers.*), and lib.sh's BENCH_KEEP=1 / BENCH_REUSE=DIR.
+#   BENCH_CONTROL=0 (skip the second run with log_lines 0), BENCH_POKE_MS (5; 0 skips the
+#   latency phases with kloompas' loop kept awake), BENCH_PERF=1 (perf-profile a second
+#   burst), BENCH_LIST_RUNS (3), BENCH_RESULTS=DIR (logs and results.json; default a new
+#   /tmp/kl-bench-watchers.*), and lib.sh's BENCH_KEEP=1 / BENCH_REUSE=DIR (then no pods are
+#   made: DIR must hold the N pods of an earlier run, e.g. one kept with BENCH_KEEP=1).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -89,7 +91,8 @@ extra=()
 [[ ${BENCH_PERF:-0} == 1 ]] && extra+=(--perf)
 step python3 "$ROOT/bench/bench_watchers.py" measure --env "$BENCH_DIR/env" --kloompas "$KLOOMPAS" \
 	--results "$RESULTS" --pods "$N" --namespaces "$NAMESPACES" --reps "${BENCH_REPS:-10}" \
-	--burst "${BENCH_BURST:-10000}" --list-baseline "$list_s" --create-result "$RESULTS/create.json" \
+	--burst "${BENCH_BURST:-10000}" --poke-ms "${BENCH_POKE_MS:-5}" --list-baseline "$list_s" \
+	--create-result "$RESULTS/create.json" \
 	"${extra[@]}" >"$RESULTS/summary.txt"
 echo "curl LIST runs: ${list_times[*]} s; $bytes bytes of JSON" >>"$RESULTS/summary.txt"
 cat "$RESULTS/summary.txt"
