@@ -35,6 +35,7 @@ struct kl_nswatch {
 
 	struct wake *wakes;
 	uv_check_t check;
+	uv_idle_t idle; /* active while namespaces are dirty: the loop must not block */
 	uv_timer_t timer;
 	int closing;
 	void (*stop_cb)(void *arg);
@@ -50,6 +51,12 @@ int64_t kl_now_ms(void)
 }
 
 /* ---------------------------------------------------------------- dirty set */
+
+/* nothing to do: the idle handle only keeps the loop from blocking (see mark) */
+static void on_idle(uv_idle_t *h)
+{
+	(void)h;
+}
 
 static size_t slot_of(const struct kl_nswatch *w, const char *ns)
 {
@@ -110,6 +117,11 @@ static void mark(struct kl_nswatch *w, const char *ns)
 		;
 	w->set[i] = ns;
 	w->dirty[w->ndirty++] = kl_intern_ref(w->intern, ns);
+	/* a change applied from a timer (libcurl's) must not wait for the next I/O:
+	 * an active idle handle makes the loop poll without blocking, so the check
+	 * handle runs in this turn */
+	if (w->started && !w->stopping)
+		uv_idle_start(&w->idle, on_idle);
 }
 
 static void run_dirty(struct kl_nswatch *w)
@@ -141,7 +153,11 @@ static void run_dirty(struct kl_nswatch *w)
 
 static void on_check(uv_check_t *c)
 {
-	run_dirty(c->data);
+	struct kl_nswatch *w = c->data;
+
+	run_dirty(w);
+	if (!w->ndirty)
+		uv_idle_stop(&w->idle);
 }
 
 /* ---------------------------------------------------------------- handlers */
@@ -245,8 +261,9 @@ struct kl_nswatch *kl_nswatch_new(struct kl_ctx *ctx, kl_nswatch_eval_cb eval, v
 		return NULL;
 	}
 	uv_check_init(ctx->loop, &w->check);
+	uv_idle_init(ctx->loop, &w->idle);
 	uv_timer_init(ctx->loop, &w->timer);
-	w->check.data = w->timer.data = w;
+	w->check.data = w->timer.data = w->idle.data = w;
 	return w;
 }
 
@@ -310,7 +327,8 @@ void kl_nswatch_stop(struct kl_nswatch *w, void (*cb)(void *arg), void *arg)
 	w->stopping = true;
 	w->stop_cb = cb;
 	w->stop_arg = arg;
-	w->closing = 2;
+	w->closing = 3;
+	uv_close((uv_handle_t *)&w->idle, closed);
 	uv_close((uv_handle_t *)&w->check, closed);
 	uv_close((uv_handle_t *)&w->timer, closed);
 }
