@@ -2,7 +2,8 @@
 # scripts/test.sh - the README's test command: installs what is missing, builds
 # the local control plane once (cached), builds kloompas twice (plain with -Werror,
 # and ASan+UBSan+LSan), and runs every test in both: unit tests, and end-to-end
-# tests against the real binary and a real kube-apiserver.
+# tests against the real binary and a real kube-apiserver; then the fuzz targets for
+# a bounded time each (KL_FUZZ_SECONDS, default 60).
 # Exits non-zero when any build or test fails.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -32,5 +33,10 @@ ninja -C build-asan
 ASAN_OPTIONS=detect_leaks=1 meson test -C build-asan --print-errorlogs --num-processes 2 \
   --timeout-multiplier 3 || status=1
 
-python3 scripts/test_summary.py build build-asan || status=1
+# the fuzz targets (clang libFuzzer, ASan+UBSan): kept crashers replayed, then each target
+# fuzzed for KL_FUZZ_SECONDS (60; 0 replays only); a crash fails the run
+mkdir -p build-fuzz
+sh test/fuzz/run.sh "${KL_FUZZ_SECONDS:-60}" 2>&1 | tee build-fuzz/run.out || status=1
+
+python3 scripts/test_summary.py --fuzz build-fuzz/run.out build build-asan || status=1
 exit $status

@@ -1,8 +1,10 @@
 #!/usr/bin/env python3
 """Counts the individual test cases of meson test runs (cmocka and pytest output in
-meson's testlog.json) and prints one closing line: "tests: N passed, N failed".
+meson's testlog.json) and, with --fuzz FILE, the fuzz targets of test/fuzz/run.sh's
+output (each target's fuzzing and each replay of its kept crashers count once), and
+prints one closing line: "tests: N passed, N failed".
 
-Exits 1 when a meson test failed or nothing ran at all.
+Exits 1 when a meson test or a fuzz target failed, or nothing ran at all.
 """
 import json
 import re
@@ -11,7 +13,27 @@ import sys
 passed = failed = 0
 meson_failed = False
 ran = 0
-for build in sys.argv[1:]:
+args = sys.argv[1:]
+if len(args) >= 2 and args[0] == "--fuzz":
+    try:
+        lines = open(args[1]).read().splitlines()
+    except OSError as e:
+        print(f"summary: {args[1]}: {e}")
+        lines = []
+        meson_failed = True
+    fuzz_ok = fuzz_bad = 0
+    for line in lines:
+        if re.match(r"^\w+: (ok, |\d+ regression input\(s\) pass)", line):
+            fuzz_ok += 1
+        elif re.match(r"^\w+: (FAILED|REGRESSION)", line):
+            fuzz_bad += 1
+    if fuzz_ok + fuzz_bad == 0 or any(l.startswith("failed:") for l in lines):
+        meson_failed = True
+    print(f"fuzz targets: {fuzz_ok} passed, {fuzz_bad} failed")
+    passed += fuzz_ok
+    failed += fuzz_bad
+    args = args[2:]
+for build in args:
     try:
         f = open(f"{build}/meson-logs/testlog.json")
     except OSError as e:
