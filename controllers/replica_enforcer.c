@@ -90,7 +90,7 @@ typedef void (*op_cb)(void *arg, int err, const char *msg, int old, int new_repl
 struct op {
 	struct replica_enforcer *re;
 	struct op *next;
-	char ns[KL_NAME_MAX + 1], name[KL_NAME_MAX + 1], uid[64];
+	char ns[KL_NAME_MAX + 1], name[KL_NAME_MAX + 1], uid[KL_UID_MAX];
 	char user[128];
 	const char *reason; /* chatops, restore, bounds: the metric label */
 	int old, target;
@@ -344,7 +344,7 @@ static int scale(struct replica_enforcer *re, const struct kl_deployment *d, int
 	o->re = re;
 	snprintf(o->ns, sizeof(o->ns), "%s", d->meta.ns);
 	snprintf(o->name, sizeof(o->name), "%s", d->meta.name);
-	snprintf(o->uid, sizeof(o->uid), "%s", d->meta.uid ? d->meta.uid : "");
+	kl_meta_uid(&d->meta, o->uid);
 	snprintf(o->user, sizeof(o->user), "%s", user);
 	o->reason = reason;
 	o->old = d->spec_replicas < 0 ? 1 : d->spec_replicas;

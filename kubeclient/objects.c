@@ -16,6 +16,7 @@
 #include "kubeclient/objects.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -90,9 +91,10 @@ static int digits(const char **p, int n)
  * RFC 3339 "2026-11-25T21:00:00Z", with optional fractional seconds (dropped) and
  * a numeric offset instead of Z. Returns Unix seconds, 0 when absent or malformed:
  * the API server always writes the Z form, so 0 ("unknown") is only ever seen
- * for an object written by hand.
+ * for an object written by hand. Before 1970 reads as 0 too, after 2106 as the
+ * last second 32 bits hold.
  */
-static int64_t parse_time(const struct kl_json *v)
+static uint32_t parse_time(const struct kl_json *v)
 {
 	const char *p;
 	struct tm tm = {0};
@@ -152,7 +154,11 @@ static int64_t parse_time(const struct kl_json *v)
 	tm.tm_sec = sec;
 	t = timegm(&tm);
 	/* the wall time was off seconds ahead of UTC */
-	return (int64_t)t - off;
+	if ((int64_t)t - off <= 0)
+		return 0;
+	if ((int64_t)t - off > (int64_t)UINT32_MAX)
+		return UINT32_MAX;
+	return (uint32_t)((int64_t)t - off);
 }
 
 /* ---------------------------------------------------------------- strings */
@@ -176,13 +182,68 @@ static void drop(struct kl_intern *t, const char **s)
 	*s = NULL;
 }
 
+/* ---------------------------------------------------------------- uid */
+
+static int hex_val(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	return -1; /* upper case would not print back the same */
+}
+
+/* "xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx" in lower-case hex into 16 bytes. */
+static bool parse_uuid(const char *s, size_t len, uint8_t out[16])
+{
+	size_t i, k = 0;
+
+	if (len != 36)
+		return false;
+	for (i = 0; i < 36; i++) {
+		int hi, lo;
+
+		if (i == 8 || i == 13 || i == 18 || i == 23) {
+			if (s[i] != '-')
+				return false;
+			continue;
+		}
+		hi = hex_val(s[i]);
+		lo = hex_val(s[++i]); /* pairs never straddle a dash */
+		if (hi < 0 || lo < 0)
+			return false;
+		out[k++] = (uint8_t)(hi << 4 | lo);
+	}
+	return k == 16;
+}
+
+const char *kl_meta_uid(const struct kl_meta *m, char *buf)
+{
+	const uint8_t *b = m->uid.bytes;
+
+	switch (m->uid_kind) {
+	case KL_UID_UUID:
+		snprintf(buf, KL_UID_MAX,
+			 "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
+			 b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10],
+			 b[11], b[12], b[13], b[14], b[15]);
+		break;
+	case KL_UID_STRING:
+		snprintf(buf, KL_UID_MAX, "%s", m->uid.str);
+		break;
+	default:
+		buf[0] = '\0';
+	}
+	return buf;
+}
+
 /* ---------------------------------------------------------------- metadata */
 
 /* Every object: namespace ("" when cluster-scoped), name (required), uid, times. */
 static int meta_project(struct kl_intern *t, const struct kl_json *j, struct kl_meta *m)
 {
 	const struct kl_json *md = kl_json_get(j, "metadata");
-	const struct kl_json *name = kl_json_get(md, "name");
+	const struct kl_json *name = kl_json_get(md, "name"), *uid;
 	const char *ns;
 	int rc;
 
@@ -194,8 +255,14 @@ static int meta_project(struct kl_intern *t, const struct kl_json *j, struct kl_
 	m->ns = kl_intern_get(t, ns, (size_t)-1);
 	if (!m->ns)
 		return -ENOMEM;
-	if ((rc = take(t, kl_json_get(md, "uid"), &m->uid)))
-		return rc;
+	uid = kl_json_get(md, "uid");
+	if (uid && uid->type == KL_JSON_STRING && parse_uuid(uid->str, uid->len, m->uid.bytes)) {
+		m->uid_kind = KL_UID_UUID;
+	} else if (uid && uid->type == KL_JSON_STRING) {
+		if ((rc = take(t, uid, &m->uid.str)))
+			return rc;
+		m->uid_kind = KL_UID_STRING;
+	}
 	m->rv = parse_rv(kl_json_get(md, "resourceVersion"));
 	m->created = parse_time(kl_json_get(md, "creationTimestamp"));
 	m->deleting = parse_time(kl_json_get(md, "deletionTimestamp"));
@@ -206,7 +273,9 @@ static void meta_release(struct kl_intern *t, struct kl_meta *m)
 {
 	drop(t, &m->ns);
 	drop(t, &m->name);
-	drop(t, &m->uid);
+	if (m->uid_kind == KL_UID_STRING)
+		drop(t, &m->uid.str);
+	m->uid_kind = KL_UID_NONE;
 }
 
 /* ---------------------------------------------------------------- pods */
@@ -262,25 +331,32 @@ static const struct kl_json *array_of(const struct kl_json *v)
 	return v && v->type == KL_JSON_ARRAY ? v : NULL;
 }
 
-/* A state or lastState object; lastState keeps only terminated (full false). */
-static int state_project(struct kl_intern *t, const struct kl_json *st, bool full,
+/* A container's state object. */
+static int state_project(struct kl_intern *t, const struct kl_json *st,
 			 struct kl_container_state *s)
 {
-	const struct kl_json *w = kl_json_get(st, "waiting");
-	const struct kl_json *r = kl_json_get(st, "running");
 	const struct kl_json *x = kl_json_get(st, "terminated");
 	int rc;
 
-	if (full) {
-		if ((rc = take(t, kl_json_get(w, "reason"), &s->waiting_reason)))
-			return rc;
-		s->running_since = parse_time(kl_json_get(r, "startedAt"));
-	}
+	if ((rc = take(t, kl_json_path(st, "waiting", "reason", NULL), &s->waiting_reason)))
+		return rc;
+	s->running_since = parse_time(kl_json_path(st, "running", "startedAt", NULL));
 	if ((rc = take(t, kl_json_get(x, "reason"), &s->terminated_reason)))
 		return rc;
 	s->exit_code = get_i32(kl_json_get(x, "exitCode"), 0);
 	s->finished = parse_time(kl_json_get(x, "finishedAt"));
 	return 0;
+}
+
+/* A container's lastState object: its terminated part. */
+static int last_project(struct kl_intern *t, const struct kl_json *st,
+			struct kl_container_last *l)
+{
+	const struct kl_json *x = kl_json_get(st, "terminated");
+
+	l->exit_code = get_i32(kl_json_get(x, "exitCode"), 0);
+	l->finished = parse_time(kl_json_get(x, "finishedAt"));
+	return take(t, kl_json_get(x, "reason"), &l->terminated_reason);
 }
 
 /* Fills c from a status entry, or from the spec entry's name alone (st NULL). */
@@ -296,15 +372,17 @@ static int container_project(struct kl_intern *t, const struct kl_json *st,
 		return 0;
 	c->ready = is_true(kl_json_get(st, "ready"));
 	c->restarts = get_i32(kl_json_get(st, "restartCount"), 0);
-	if ((rc = state_project(t, kl_json_get(st, "state"), true, &c->state)))
+	if ((rc = state_project(t, kl_json_get(st, "state"), &c->state)))
 		return rc;
-	return state_project(t, kl_json_get(st, "lastState"), false, &c->last);
+	return last_project(t, kl_json_get(st, "lastState"), &c->last);
 }
 
 /*
  * Walks one kind of container (init or regular): every named status entry in
  * order, then each named spec entry that has no status yet (a pod just created),
- * so that the count is the pod's. With p->containers NULL it only counts.
+ * so that the count is the pod's. With p NULL it only counts; else it fills
+ * p->containers from index *n on, keeping p->ncontainers the number touched so
+ * far (what kl_pod_free must release).
  */
 static int containers_walk(struct kl_intern *t, const struct kl_json *statuses,
 			   const struct kl_json *specs, bool init, struct kl_pod *p, size_t *n)
@@ -315,10 +393,9 @@ static int containers_walk(struct kl_intern *t, const struct kl_json *statuses,
 	for (c = statuses ? statuses->child : NULL; c; c = c->next) {
 		if (!(name = container_name(c)))
 			continue;
-		if (p->containers) {
-			rc = container_project(t, c, name, init, &p->containers[*n]);
+		if (p) {
 			p->ncontainers = (uint16_t)(*n + 1);
-			if (rc)
+			if ((rc = container_project(t, c, name, init, &p->containers[*n])))
 				return rc;
 		}
 		if (++*n > MAX_CONTAINERS)
@@ -327,10 +404,9 @@ static int containers_walk(struct kl_intern *t, const struct kl_json *statuses,
 	for (c = specs ? specs->child : NULL; c; c = c->next) {
 		if (!(name = container_name(c)) || has_status(statuses, name))
 			continue;
-		if (p->containers) {
-			rc = container_project(t, NULL, name, init, &p->containers[*n]);
+		if (p) {
 			p->ncontainers = (uint16_t)(*n + 1);
-			if (rc)
+			if ((rc = container_project(t, NULL, name, init, &p->containers[*n])))
 				return rc;
 		}
 		if (++*n > MAX_CONTAINERS)
@@ -339,37 +415,21 @@ static int containers_walk(struct kl_intern *t, const struct kl_json *statuses,
 	return 0;
 }
 
-static int containers_project(struct kl_intern *t, const struct kl_json *j, struct kl_pod *p)
+/* The container arrays of status and spec, init containers first. */
+struct pod_arrays {
+	const struct kl_json *ist, *isp, *cst, *csp;
+};
+
+/* Counts (p NULL) or fills (p allocated for *n of them) the containers. */
+static int containers_project(struct kl_intern *t, const struct pod_arrays *a,
+			      struct kl_pod *p, size_t *n)
 {
-	const struct kl_json *status = kl_json_get(j, "status"), *spec = kl_json_get(j, "spec");
-	const struct kl_json *ist = array_of(kl_json_get(status, "initContainerStatuses"));
-	const struct kl_json *cst = array_of(kl_json_get(status, "containerStatuses"));
-	const struct kl_json *isp = array_of(kl_json_get(spec, "initContainers"));
-	const struct kl_json *csp = array_of(kl_json_get(spec, "containers"));
-	size_t n = 0;
 	int rc;
 
-	/*
-	 * Refuse huge arrays before the name matching, which is quadratic; past the
-	 * cap the merged count is over it anyway unless names repeat.
-	 */
-	if ((ist && ist->n > MAX_CONTAINERS) || (cst && cst->n > MAX_CONTAINERS) ||
-	    (isp && isp->n > MAX_CONTAINERS) || (csp && csp->n > MAX_CONTAINERS))
-		return -EINVAL;
-	/* count, then fill an array of exactly that size */
-	if ((rc = containers_walk(t, ist, isp, true, p, &n)) ||
-	    (rc = containers_walk(t, cst, csp, false, p, &n)))
+	*n = 0;
+	if ((rc = containers_walk(t, a->ist, a->isp, true, p, n)))
 		return rc;
-	if (!n)
-		return 0;
-	p->containers = calloc(n, sizeof(*p->containers));
-	if (!p->containers)
-		return -ENOMEM;
-	n = 0;
-	if ((rc = containers_walk(t, ist, isp, true, p, &n)) ||
-	    (rc = containers_walk(t, cst, csp, false, p, &n)))
-		return rc;
-	return 0;
+	return containers_walk(t, a->cst, a->csp, false, p, n);
 }
 
 /* The Ready condition: status and when it last changed. */
@@ -409,60 +469,85 @@ static int owner_project(struct kl_intern *t, const struct kl_json *j, struct kl
 }
 
 int kl_pod_project(struct kl_intern *t, const struct kl_objects_opts *o,
-		   const struct kl_json *j, struct kl_pod *out)
+		   const struct kl_json *j, struct kl_pod **out)
 {
+	const struct kl_json *status = kl_json_get(j, "status"), *spec = kl_json_get(j, "spec");
+	struct pod_arrays a = {
+		.ist = array_of(kl_json_get(status, "initContainerStatuses")),
+		.isp = array_of(kl_json_get(spec, "initContainers")),
+		.cst = array_of(kl_json_get(status, "containerStatuses")),
+		.csp = array_of(kl_json_get(spec, "containers")),
+	};
+	struct kl_pod *p;
+	size_t n;
 	int rc;
 
 	(void)o;
-	if ((rc = meta_project(t, j, &out->meta)))
-		goto out_release;
-	out->phase = parse_phase(kl_json_path(j, "status", "phase", NULL));
-	ready_project(j, out);
-	if ((rc = owner_project(t, j, out)))
-		goto out_release;
-	if ((rc = take(t, kl_json_path(j, "spec", "nodeName", NULL), &out->node)))
-		goto out_release;
-	if ((rc = containers_project(t, j, out)))
-		goto out_release;
+	*out = NULL;
+	/*
+	 * Refuse huge arrays before the name matching, which is quadratic; past the
+	 * cap the merged count is over it anyway unless names repeat.
+	 */
+	if ((a.ist && a.ist->n > MAX_CONTAINERS) || (a.cst && a.cst->n > MAX_CONTAINERS) ||
+	    (a.isp && a.isp->n > MAX_CONTAINERS) || (a.csp && a.csp->n > MAX_CONTAINERS))
+		return -EINVAL;
+	/* count, then fill one block of exactly that size */
+	if ((rc = containers_project(t, &a, NULL, &n)))
+		return rc;
+	p = calloc(1, sizeof(*p) + n * sizeof(p->containers[0]));
+	if (!p)
+		return -ENOMEM;
+	if ((rc = meta_project(t, j, &p->meta)))
+		goto out_free;
+	p->phase = (uint8_t)parse_phase(kl_json_get(status, "phase"));
+	ready_project(j, p);
+	if ((rc = owner_project(t, j, p)))
+		goto out_free;
+	if ((rc = take(t, kl_json_get(spec, "nodeName"), &p->node)))
+		goto out_free;
+	if ((rc = containers_project(t, &a, p, &n)))
+		goto out_free;
+	*out = p;
 	return 0;
 
-out_release:
-	kl_pod_release(t, out);
+out_free:
+	kl_pod_free(t, p);
 	return rc;
 }
 
-static void state_release(struct kl_intern *t, struct kl_container_state *s)
-{
-	drop(t, &s->waiting_reason);
-	drop(t, &s->terminated_reason);
-}
-
-void kl_pod_release(struct kl_intern *t, struct kl_pod *p)
+void kl_pod_free(struct kl_intern *t, struct kl_pod *p)
 {
 	uint16_t i;
 
+	if (!p)
+		return;
 	meta_release(t, &p->meta);
 	drop(t, &p->owner_kind);
 	drop(t, &p->owner_name);
 	drop(t, &p->node);
 	for (i = 0; i < p->ncontainers; i++) {
-		drop(t, &p->containers[i].name);
-		state_release(t, &p->containers[i].state);
-		state_release(t, &p->containers[i].last);
+		struct kl_container *c = &p->containers[i];
+
+		drop(t, &c->name);
+		drop(t, &c->state.waiting_reason);
+		drop(t, &c->state.terminated_reason);
+		drop(t, &c->last.terminated_reason);
 	}
-	free(p->containers);
-	p->containers = NULL;
-	p->ncontainers = 0;
+	free(p);
 }
 
 /* ---------------------------------------------------------------- namespaces */
 
 int kl_namespace_project(struct kl_intern *t, const struct kl_objects_opts *o,
-			 const struct kl_json *j, struct kl_namespace *out)
+			 const struct kl_json *j, struct kl_namespace **res)
 {
 	const struct kl_json *md = kl_json_get(j, "metadata"), *team = NULL;
+	struct kl_namespace *out = calloc(1, sizeof(*out));
 	int rc;
 
+	*res = NULL;
+	if (!out)
+		return -ENOMEM;
 	if ((rc = meta_project(t, j, &out->meta)))
 		goto out_release;
 	if (o && o->team_annotation) {
@@ -473,29 +558,37 @@ int kl_namespace_project(struct kl_intern *t, const struct kl_objects_opts *o,
 	if ((rc = take(t, team, &out->team)))
 		goto out_release;
 	out->terminating = is_str(kl_json_path(j, "status", "phase", NULL), "Terminating");
+	*res = out;
 	return 0;
 
 out_release:
-	kl_namespace_release(t, out);
+	kl_namespace_free(t, out);
 	return rc;
 }
 
-void kl_namespace_release(struct kl_intern *t, struct kl_namespace *n)
+void kl_namespace_free(struct kl_intern *t, struct kl_namespace *n)
 {
+	if (!n)
+		return;
 	meta_release(t, &n->meta);
 	drop(t, &n->team);
+	free(n);
 }
 
 /* ---------------------------------------------------------------- deployments */
 
 int kl_deployment_project(struct kl_intern *t, const struct kl_objects_opts *o,
-			  const struct kl_json *j, struct kl_deployment *out)
+			  const struct kl_json *j, struct kl_deployment **res)
 {
 	const struct kl_json *ann = kl_json_path(j, "metadata", "annotations", NULL);
 	const struct kl_json *status = kl_json_get(j, "status");
+	struct kl_deployment *out = calloc(1, sizeof(*out));
 	int rc;
 
 	(void)o;
+	*res = NULL;
+	if (!out)
+		return -ENOMEM;
 	if ((rc = meta_project(t, j, &out->meta)))
 		goto out_release;
 	out->generation = get_i64(kl_json_path(j, "metadata", "generation", NULL), 0);
@@ -511,18 +604,22 @@ int kl_deployment_project(struct kl_intern *t, const struct kl_objects_opts *o,
 		       &out->restore_replicas)) ||
 	    (rc = take(t, kl_json_get(ann, "kloompas.io/restore-at"), &out->restore_at)))
 		goto out_release;
+	*res = out;
 	return 0;
 
 out_release:
-	kl_deployment_release(t, out);
+	kl_deployment_free(t, out);
 	return rc;
 }
 
-void kl_deployment_release(struct kl_intern *t, struct kl_deployment *d)
+void kl_deployment_free(struct kl_intern *t, struct kl_deployment *d)
 {
+	if (!d)
+		return;
 	meta_release(t, &d->meta);
 	drop(t, &d->min_replicas);
 	drop(t, &d->max_replicas);
 	drop(t, &d->restore_replicas);
 	drop(t, &d->restore_at);
+	free(d);
 }

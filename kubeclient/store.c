@@ -37,21 +37,25 @@ struct kl_store {
 
 /* ---------------------------------------------------------------- types */
 
-#define TYPE(name, st, proj, rel)                                                          \
+#define TYPE(name, st, proj, fr)                                                           \
 	static int proj##_any(struct kl_intern *t, const struct kl_objects_opts *o,           \
-			      const struct kl_json *j, void *out)                           \
+			      const struct kl_json *j, void **out)                          \
 	{                                                                                  \
-		return proj(t, o, j, out);                                                 \
+		struct st *obj;                                                            \
+		int rc = proj(t, o, j, &obj);                                              \
+                                                                                           \
+		*out = obj;                                                                \
+		return rc;                                                                 \
 	}                                                                                  \
-	static void rel##_any(struct kl_intern *t, void *obj)                                 \
+	static void fr##_any(struct kl_intern *t, void *obj)                                  \
 	{                                                                                  \
-		rel(t, obj);                                                               \
+		fr(t, obj);                                                                \
 	}                                                                                  \
-	const struct kl_store_type name = { #name, sizeof(struct st), proj##_any, rel##_any }
+	const struct kl_store_type name = { #name, proj##_any, fr##_any }
 
-TYPE(kl_store_pods, kl_pod, kl_pod_project, kl_pod_release);
-TYPE(kl_store_namespaces, kl_namespace, kl_namespace_project, kl_namespace_release);
-TYPE(kl_store_deployments, kl_deployment, kl_deployment_project, kl_deployment_release);
+TYPE(kl_store_pods, kl_pod, kl_pod_project, kl_pod_free);
+TYPE(kl_store_namespaces, kl_namespace, kl_namespace_project, kl_namespace_free);
+TYPE(kl_store_deployments, kl_deployment, kl_deployment_project, kl_deployment_free);
 
 /* ---------------------------------------------------------------- hashing */
 
@@ -219,8 +223,7 @@ void kl_store_dispose(struct kl_store *s, void *old)
 {
 	if (!old)
 		return;
-	s->type->release(s->intern, old);
-	free(old);
+	s->type->free(s->intern, old);
 }
 
 void kl_store_free(struct kl_store *s)
@@ -253,6 +256,7 @@ int kl_store_upsert(struct kl_store *s, const struct kl_json *j, struct kl_store
 {
 	struct kl_meta *cur = lookup_json(s, j), *m;
 	uint64_t rv = json_rv(j);
+	void *obj;
 	int rc;
 
 	memset(d, 0, sizeof(*d));
@@ -263,14 +267,10 @@ int kl_store_upsert(struct kl_store *s, const struct kl_json *j, struct kl_store
 	}
 	if (s->len >= s->nbuckets && grow(s) < 0)
 		return -ENOMEM;
-	m = calloc(1, s->type->size);
-	if (!m)
-		return -ENOMEM;
-	rc = s->type->project(s->intern, s->opts, j, m);
-	if (rc < 0) {
-		free(m);
+	rc = s->type->project(s->intern, s->opts, j, &obj);
+	if (rc < 0)
 		return rc;
-	}
+	m = obj;
 	/* link the new one first: with cur present its namespace entry exists, so
 	 * linking cannot fail, and unlinking finds cur by identity */
 	m->gen = s->gen;

@@ -22,12 +22,12 @@
 #include "kubeclient/objects.h"
 #include "util/intern.h"
 
+/* A projected struct starts with struct kl_meta; project allocates it, free frees it. */
 struct kl_store_type {
 	const char *resource;
-	size_t size; /* of the projected struct, which starts with struct kl_meta */
 	int (*project)(struct kl_intern *t, const struct kl_objects_opts *o,
-		       const struct kl_json *j, void *out);
-	void (*release)(struct kl_intern *t, void *obj);
+		       const struct kl_json *j, void **out);
+	void (*free)(struct kl_intern *t, void *obj);
 };
 
 extern const struct kl_store_type kl_store_pods, kl_store_namespaces, kl_store_deployments;

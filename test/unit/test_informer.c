@@ -484,7 +484,8 @@ static void initial_checks(struct tctx *t)
 	assert_non_null(p);
 	assert_string_equal(p->meta.ns, "default");
 	assert_string_equal(p->meta.name, "web-2");
-	assert_string_equal(p->meta.uid, "uid-default-web-2");
+	assert_int_equal(p->meta.uid_kind, KL_UID_STRING); /* not a UUID: interned */
+	assert_string_equal(p->meta.uid.str, "uid-default-web-2");
 	assert_int_equal(p->meta.rv, 11);
 	assert_int_equal(p->meta.created, 1795168800); /* 2026-11-20T10:00:00Z */
 	assert_int_equal(p->phase, KL_POD_RUNNING);

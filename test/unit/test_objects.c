@@ -116,7 +116,7 @@ static char *read_data(const char *rel, size_t *len)
 	return buf;
 }
 
-static int project_file(struct kl_intern *t, const char *rel, struct kl_pod *out)
+static int project_file(struct kl_intern *t, const char *rel, struct kl_pod **out)
 {
 	size_t len;
 	char *text = read_data(rel, &len);
@@ -151,6 +151,20 @@ static void assert_state_empty(const struct kl_container_state *s)
 	assert_int_equal(s->finished, 0);
 }
 
+static void assert_last_empty(const struct kl_container_last *l)
+{
+	assert_null(l->terminated_reason);
+	assert_int_equal(l->exit_code, 0);
+	assert_int_equal(l->finished, 0);
+}
+
+static void assert_uid(const struct kl_meta *m, const char *want)
+{
+	char buf[KL_UID_MAX];
+
+	assert_string_equal(kl_meta_uid(m, buf), want);
+}
+
 static int setup(void **state)
 {
 	*state = kl_intern_new();
@@ -178,27 +192,27 @@ static int teardown(void **state)
 static void test_pod_realistic(void **state)
 {
 	struct kl_intern *t = *state;
-	struct kl_pod p = {0};
+	struct kl_pod *p = NULL;
 	const struct kl_container *c;
 
 	assert_int_equal(project_file(t, "json/pod.json", &p), 0);
-	assert_string_equal(p.meta.ns, "shop");
-	assert_string_equal(p.meta.name, "web-7d4b9c8f6d-x2k9p");
-	assert_string_equal(p.meta.uid, "4f6c2a1e-9b3d-4e8a-a7c2-5d1f0e9b8c7a");
-	assert_int_equal(p.meta.rv, 81234);
-	assert_int_equal(p.meta.created, T_CREATED);
-	assert_int_equal(p.meta.deleting, 0);
-	assert_store_fields_zero(&p.meta);
-	assert_int_equal(p.phase, KL_POD_RUNNING);
-	assert_false(p.ready);
-	assert_int_equal(p.ready_changed, T_READY_CHANGED);
-	assert_string_equal(p.owner_kind, "ReplicaSet");
-	assert_string_equal(p.owner_name, "web-7d4b9c8f6d");
-	assert_string_equal(p.node, "worker-2");
+	assert_string_equal(p->meta.ns, "shop");
+	assert_string_equal(p->meta.name, "web-7d4b9c8f6d-x2k9p");
+	assert_uid(&p->meta, "4f6c2a1e-9b3d-4e8a-a7c2-5d1f0e9b8c7a");
+	assert_int_equal(p->meta.uid_kind, KL_UID_UUID);
+	assert_int_equal(p->meta.rv, 81234);
+	assert_int_equal(p->meta.created, T_CREATED);
+	assert_int_equal(p->meta.deleting, 0);
+	assert_store_fields_zero(&p->meta);
+	assert_int_equal(p->phase, KL_POD_RUNNING);
+	assert_false(p->ready);
+	assert_int_equal(p->ready_changed, T_READY_CHANGED);
+	assert_string_equal(p->owner_kind, "ReplicaSet");
+	assert_string_equal(p->owner_name, "web-7d4b9c8f6d");
+	assert_string_equal(p->node, "worker-2");
 
-	assert_int_equal(p.ncontainers, 1);
-	assert_non_null(p.containers);
-	c = &p.containers[0];
+	assert_int_equal(p->ncontainers, 1);
+	c = &p->containers[0];
 	assert_string_equal(c->name, "web");
 	assert_false(c->ready);
 	assert_false(c->init);
@@ -208,29 +222,24 @@ static void test_pod_realistic(void **state)
 	assert_null(c->state.terminated_reason);
 	assert_int_equal(c->state.exit_code, 0);
 	assert_int_equal(c->state.finished, 0);
-	assert_null(c->last.waiting_reason);
-	assert_int_equal(c->last.running_since, 0);
 	assert_string_equal(c->last.terminated_reason, "OOMKilled");
 	assert_int_equal(c->last.exit_code, 137);
 	assert_int_equal(c->last.finished, T_LAST_FINISHED);
 
-	assert_interned(t, p.meta.ns);
-	assert_interned(t, p.meta.name);
-	assert_interned(t, p.meta.uid);
-	assert_interned(t, p.owner_kind);
-	assert_interned(t, p.owner_name);
-	assert_interned(t, p.node);
+	assert_interned(t, p->meta.ns);
+	assert_interned(t, p->meta.name);
+	assert_interned(t, p->owner_kind);
+	assert_interned(t, p->owner_name);
+	assert_interned(t, p->node);
 	assert_interned(t, c->name);
 	assert_interned(t, c->state.waiting_reason);
 	assert_interned(t, c->last.terminated_reason);
-	/* shop, the name, the uid, ReplicaSet, web-7d4b9c8f6d, worker-2, web, and the reasons */
-	assert_int_equal(kl_intern_count(t), 9);
+	/* shop, the name, ReplicaSet, web-7d4b9c8f6d, worker-2, web, and the reasons (the uid is
+	 * a UUID: 16 bytes in the pod) */
+	assert_int_equal(kl_intern_count(t), 8);
 
-	kl_pod_release(t, &p);
+	kl_pod_free(t, p);
 	assert_int_equal(kl_intern_count(t), 0);
-	assert_null(p.containers);
-	assert_int_equal(p.ncontainers, 0);
-	assert_null(p.meta.name);
 }
 
 /* Init containers come first; a container without a status yet is still counted. */
@@ -256,23 +265,23 @@ static void test_pod_init_containers(void **state)
 		"'containerStatuses':[{'name':'app','ready':false,'restartCount':0,"
 		"'state':{'waiting':{'reason':'PodInitializing'}},'lastState':{}}]}}";
 	struct kl_intern *t = *state;
-	struct kl_pod p = {0};
+	struct kl_pod *p = NULL;
 	const struct kl_container *c;
 
 	assert_int_equal(project(t, NULL, POD, p_json, &p), 0);
-	assert_string_equal(p.meta.ns, "pay");
-	assert_int_equal(p.meta.rv, 5);
-	assert_int_equal(p.meta.created, T_2026);
-	assert_int_equal(p.meta.deleting, T_2026);
-	assert_int_equal(p.phase, KL_POD_PENDING);
-	assert_true(p.ready);
-	assert_int_equal(p.ready_changed, T_2026);
-	assert_string_equal(p.owner_kind, "StatefulSet");
-	assert_string_equal(p.owner_name, "api");
-	assert_string_equal(p.node, "worker-1");
+	assert_string_equal(p->meta.ns, "pay");
+	assert_int_equal(p->meta.rv, 5);
+	assert_int_equal(p->meta.created, T_2026);
+	assert_int_equal(p->meta.deleting, T_2026);
+	assert_int_equal(p->phase, KL_POD_PENDING);
+	assert_true(p->ready);
+	assert_int_equal(p->ready_changed, T_2026);
+	assert_string_equal(p->owner_kind, "StatefulSet");
+	assert_string_equal(p->owner_name, "api");
+	assert_string_equal(p->node, "worker-1");
 
-	assert_int_equal(p.ncontainers, 4);
-	c = &p.containers[0];
+	assert_int_equal(p->ncontainers, 4);
+	c = &p->containers[0];
 	assert_string_equal(c->name, "init-db");
 	assert_true(c->init);
 	assert_true(c->ready);
@@ -281,9 +290,9 @@ static void test_pod_init_containers(void **state)
 	assert_string_equal(c->state.terminated_reason, "Completed");
 	assert_int_equal(c->state.exit_code, 0);
 	assert_int_equal(c->state.finished, T_2026);
-	assert_state_empty(&c->last);
+	assert_last_empty(&c->last);
 
-	c = &p.containers[1];
+	c = &p->containers[1];
 	assert_string_equal(c->name, "init-cfg");
 	assert_true(c->init);
 	assert_false(c->ready);
@@ -294,22 +303,22 @@ static void test_pod_init_containers(void **state)
 	assert_int_equal(c->last.exit_code, 1);
 	assert_int_equal(c->last.finished, T_2026 - 1);
 
-	c = &p.containers[2];
+	c = &p->containers[2];
 	assert_string_equal(c->name, "app");
 	assert_false(c->init);
 	assert_string_equal(c->state.waiting_reason, "PodInitializing");
-	assert_state_empty(&c->last);
+	assert_last_empty(&c->last);
 
 	/* no status yet: there, with zero values */
-	c = &p.containers[3];
+	c = &p->containers[3];
 	assert_string_equal(c->name, "sidecar");
 	assert_false(c->init);
 	assert_false(c->ready);
 	assert_int_equal(c->restarts, 0);
 	assert_state_empty(&c->state);
-	assert_state_empty(&c->last);
+	assert_last_empty(&c->last);
 
-	kl_pod_release(t, &p);
+	kl_pod_free(t, p);
 }
 
 /* Just created: no status at all. Containers come from the spec, in its order. */
@@ -322,38 +331,36 @@ static void test_pod_no_status(void **state)
 	static const char p2_json[] =
 		"{'metadata':{'name':'bare','namespace':'x'}}";
 	struct kl_intern *t = *state;
-	struct kl_pod p = {0};
+	struct kl_pod *p = NULL;
 
 	assert_int_equal(project(t, NULL, POD, p_json, &p), 0);
-	assert_string_equal(p.meta.name, "job-x");
-	assert_null(p.meta.uid);
-	assert_int_equal(p.meta.rv, 0);
-	assert_int_equal(p.meta.created, 0);
-	assert_int_equal(p.phase, KL_POD_PENDING);
-	assert_false(p.ready);
-	assert_int_equal(p.ready_changed, 0);
-	assert_null(p.owner_kind);
-	assert_null(p.owner_name);
-	assert_null(p.node);
-	assert_int_equal(p.ncontainers, 3);
-	assert_string_equal(p.containers[0].name, "fetch");
-	assert_true(p.containers[0].init);
-	assert_string_equal(p.containers[1].name, "main");
-	assert_string_equal(p.containers[2].name, "log");
+	assert_string_equal(p->meta.name, "job-x");
+	assert_int_equal(p->meta.uid_kind, KL_UID_NONE);
+	assert_int_equal(p->meta.rv, 0);
+	assert_int_equal(p->meta.created, 0);
+	assert_int_equal(p->phase, KL_POD_PENDING);
+	assert_false(p->ready);
+	assert_int_equal(p->ready_changed, 0);
+	assert_null(p->owner_kind);
+	assert_null(p->owner_name);
+	assert_null(p->node);
+	assert_int_equal(p->ncontainers, 3);
+	assert_string_equal(p->containers[0].name, "fetch");
+	assert_true(p->containers[0].init);
+	assert_string_equal(p->containers[1].name, "main");
+	assert_string_equal(p->containers[2].name, "log");
 	for (int i = 0; i < 3; i++) {
-		assert_false(p.containers[i].ready);
-		assert_int_equal(p.containers[i].restarts, 0);
-		assert_state_empty(&p.containers[i].state);
-		assert_state_empty(&p.containers[i].last);
+		assert_false(p->containers[i].ready);
+		assert_int_equal(p->containers[i].restarts, 0);
+		assert_state_empty(&p->containers[i].state);
+		assert_last_empty(&p->containers[i].last);
 	}
-	kl_pod_release(t, &p);
+	kl_pod_free(t, p);
 
-	/* no spec either: no containers, no array */
-	memset(&p, 0, sizeof(p));
+	/* no spec either: no containers */
 	assert_int_equal(project(t, NULL, POD, p2_json, &p), 0);
-	assert_int_equal(p.ncontainers, 0);
-	assert_null(p.containers);
-	kl_pod_release(t, &p);
+	assert_int_equal(p->ncontainers, 0);
+	kl_pod_free(t, p);
 }
 
 /* A crash loop as the crash-watcher reads it, killed by the OOM killer (137). */
@@ -372,20 +379,20 @@ static void test_pod_crashloop(void **state)
 		"'lastState':{'terminated':{'exitCode':137,'reason':'Error',"
 		"'startedAt':'2026-11-25T20:59:00Z','finishedAt':'2026-11-25T21:00:00Z'}}}]}}";
 	struct kl_intern *t = *state;
-	struct kl_pod p = {0}, p2 = {0};
+	struct kl_pod *p = NULL, *p2 = NULL;
 	const struct kl_container *c;
 
 	assert_int_equal(project(t, NULL, POD, p_json, &p), 0);
-	assert_int_equal(p.meta.rv, 123456789012ull);
-	assert_int_equal(p.phase, KL_POD_RUNNING);
-	assert_false(p.ready);
+	assert_int_equal(p->meta.rv, 123456789012ull);
+	assert_int_equal(p->phase, KL_POD_RUNNING);
+	assert_false(p->ready);
 	/* status order (the kubelet sorts by name), not spec order */
-	assert_int_equal(p.ncontainers, 2);
-	c = &p.containers[0];
+	assert_int_equal(p->ncontainers, 2);
+	c = &p->containers[0];
 	assert_string_equal(c->name, "proxy");
 	assert_true(c->ready);
 	assert_int_equal(c->state.running_since, T_2026 - 3600);
-	c = &p.containers[1];
+	c = &p->containers[1];
 	assert_string_equal(c->name, "worker");
 	assert_int_equal(c->restarts, 12);
 	assert_string_equal(c->state.waiting_reason, "CrashLoopBackOff");
@@ -396,9 +403,9 @@ static void test_pod_crashloop(void **state)
 
 	/* the reason string is shared with the realistic pod's */
 	assert_int_equal(project_file(t, "json/pod.json", &p2), 0);
-	assert_ptr_equal(p2.containers[0].state.waiting_reason, c->state.waiting_reason);
-	kl_pod_release(t, &p2);
-	kl_pod_release(t, &p);
+	assert_ptr_equal(p2->containers[0].state.waiting_reason, c->state.waiting_reason);
+	kl_pod_free(t, p2);
+	kl_pod_free(t, p);
 }
 
 static void test_pod_phases(void **state)
@@ -421,13 +428,13 @@ static void test_pod_phases(void **state)
 	struct kl_intern *t = *state;
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		struct kl_pod p = {0};
+		struct kl_pod *p = NULL;
 
 		assert_int_equal(project(t, NULL, POD, cases[i].json, &p), 0);
-		assert_int_equal(p.phase, cases[i].phase);
+		assert_int_equal(p->phase, cases[i].phase);
 		/* a pod object without a namespace reads as "" */
-		assert_string_equal(p.meta.ns, "");
-		kl_pod_release(t, &p);
+		assert_string_equal(p->meta.ns, "");
+		kl_pod_free(t, p);
 	}
 	assert_string_equal(kl_pod_phase_name(KL_POD_PENDING), "Pending");
 	assert_string_equal(kl_pod_phase_name(KL_POD_RUNNING), "Running");
@@ -445,12 +452,12 @@ static void test_pod_owner_first(void **state)
 		"{'kind':'Node','name':'worker-3','controller':false},"
 		"{'kind':'Other','name':'b'}]}}";
 	struct kl_intern *t = *state;
-	struct kl_pod p = {0};
+	struct kl_pod *p = NULL;
 
 	assert_int_equal(project(t, NULL, POD, p_json, &p), 0);
-	assert_string_equal(p.owner_kind, "Node");
-	assert_string_equal(p.owner_name, "worker-3");
-	kl_pod_release(t, &p);
+	assert_string_equal(p->owner_kind, "Node");
+	assert_string_equal(p->owner_name, "worker-3");
+	kl_pod_free(t, p);
 }
 
 /* Equal strings are one copy: two pods of a namespace share its pointer. */
@@ -463,22 +470,22 @@ static void test_pod_sharing(void **state)
 		"{'metadata':{'name':'web-2','namespace':'shop','uid':'u2'},"
 		"'spec':{'nodeName':'w1','containers':[{'name':'web'}]}}";
 	struct kl_intern *t = *state;
-	struct kl_pod a = {0}, b = {0};
+	struct kl_pod *a = NULL, *b = NULL;
 	size_t one;
 
 	assert_int_equal(project(t, NULL, POD, a_json, &a), 0);
 	one = kl_intern_count(t);
 	assert_int_equal(project(t, NULL, POD, b_json, &b), 0);
-	assert_ptr_equal(a.meta.ns, b.meta.ns);
-	assert_ptr_equal(a.node, b.node);
-	assert_ptr_equal(a.containers[0].name, b.containers[0].name);
-	assert_ptr_not_equal(a.meta.name, b.meta.name);
+	assert_ptr_equal(a->meta.ns, b->meta.ns);
+	assert_ptr_equal(a->node, b->node);
+	assert_ptr_equal(a->containers[0].name, b->containers[0].name);
+	assert_ptr_not_equal(a->meta.name, b->meta.name);
 	/* only the name and the uid are new */
 	assert_int_equal(kl_intern_count(t), one + 2);
-	kl_pod_release(t, &a);
-	assert_string_equal(b.meta.ns, "shop");
-	assert_string_equal(b.containers[0].name, "web");
-	kl_pod_release(t, &b);
+	kl_pod_free(t, a);
+	assert_string_equal(b->meta.ns, "shop");
+	assert_string_equal(b->containers[0].name, "web");
+	kl_pod_free(t, b);
 	assert_int_equal(kl_intern_count(t), 0);
 }
 
@@ -507,6 +514,10 @@ static void test_times_and_rv(void **state)
 		{"2026-11-25T21:00:00+0100", 0},
 		{"yesterday", 0},
 		{"", 0},
+		/* 32-bit seconds: before 1970 is unknown, after 2106 the last second */
+		{"1969-12-31T23:59:59Z", 0},
+		{"2106-02-07T06:28:15Z", 4294967295},
+		{"2200-01-01T00:00:00Z", 4294967295},
 	};
 	static const struct {
 		const char *rv;
@@ -524,24 +535,24 @@ static void test_times_and_rv(void **state)
 	char buf[256];
 
 	for (size_t i = 0; i < sizeof(times) / sizeof(times[0]); i++) {
-		struct kl_pod p = {0};
+		struct kl_pod *p = NULL;
 
 		snprintf(buf, sizeof(buf), "{'metadata':{'name':'a','creationTimestamp':'%s'}}",
 			 times[i].ts);
 		assert_int_equal(project(t, NULL, POD, buf, &p), 0);
-		if (p.meta.created != times[i].want)
-			fail_msg("%s: got %lld, want %lld", times[i].ts, (long long)p.meta.created,
+		if (p->meta.created != times[i].want)
+			fail_msg("%s: got %lld, want %lld", times[i].ts, (long long)p->meta.created,
 				 (long long)times[i].want);
-		kl_pod_release(t, &p);
+		kl_pod_free(t, p);
 	}
 	for (size_t i = 0; i < sizeof(rvs) / sizeof(rvs[0]); i++) {
-		struct kl_pod p = {0};
+		struct kl_pod *p = NULL;
 
 		snprintf(buf, sizeof(buf), "{'metadata':{'name':'a','resourceVersion':%s}}",
 			 rvs[i].rv);
 		assert_int_equal(project(t, NULL, POD, buf, &p), 0);
-		assert_true(p.meta.rv == rvs[i].want);
-		kl_pod_release(t, &p);
+		assert_true(p->meta.rv == rvs[i].want);
+		kl_pod_free(t, p);
 	}
 }
 
@@ -567,41 +578,40 @@ static void test_namespace_team(void **state)
 		"{'metadata':{'name':'z','annotations':{'kloompas.io/team':'t'}}}";
 	static const struct kl_objects_opts o = {.team_annotation = "kloompas.io/team"};
 	struct kl_intern *t = *state;
-	struct kl_namespace a = {0}, l = {0}, both = {0}, none = {0}, noopt = {0};
+	struct kl_namespace *a = NULL, *l = NULL, *both = NULL, *none = NULL, *noopt = NULL;
 
 	assert_int_equal(project(t, &o, NAMESPACE, a_json, &a), 0);
-	assert_string_equal(a.meta.name, "shop");
-	assert_string_equal(a.meta.ns, "");
-	assert_string_equal(a.meta.uid, "n1");
-	assert_int_equal(a.meta.rv, 17);
-	assert_int_equal(a.meta.created, T_2026);
-	assert_store_fields_zero(&a.meta);
-	assert_string_equal(a.team, "@squad-shop");
-	assert_false(a.terminating);
-	assert_interned(t, a.team);
+	assert_string_equal(a->meta.name, "shop");
+	assert_string_equal(a->meta.ns, "");
+	assert_uid(&a->meta, "n1");
+	assert_int_equal(a->meta.rv, 17);
+	assert_int_equal(a->meta.created, T_2026);
+	assert_store_fields_zero(&a->meta);
+	assert_string_equal(a->team, "@squad-shop");
+	assert_false(a->terminating);
+	assert_interned(t, a->team);
 
 	assert_int_equal(project(t, &o, NAMESPACE, l_json, &l), 0);
-	assert_string_equal(l.team, "payments");
-	assert_true(l.terminating);
+	assert_string_equal(l->team, "payments");
+	assert_true(l->terminating);
 	/* cluster-scoped: the one interned "" */
-	assert_ptr_equal(l.meta.ns, a.meta.ns);
+	assert_ptr_equal(l->meta.ns, a->meta.ns);
 
 	assert_int_equal(project(t, &o, NAMESPACE, both_json, &both), 0);
-	assert_string_equal(both.team, "annotation-team");
-	assert_false(both.terminating);
+	assert_string_equal(both->team, "annotation-team");
+	assert_false(both->terminating);
 
 	assert_int_equal(project(t, &o, NAMESPACE, none_json, &none), 0);
-	assert_null(none.team);
+	assert_null(none->team);
 
 	assert_int_equal(project(t, NULL, NAMESPACE, noopt_json, &noopt), 0);
-	assert_null(noopt.team);
+	assert_null(noopt->team);
 
-	kl_namespace_release(t, &a);
-	kl_namespace_release(t, &l);
-	kl_namespace_release(t, &both);
-	kl_namespace_release(t, &none);
-	kl_namespace_release(t, &noopt);
-	assert_null(a.team);
+	kl_namespace_free(t, a);
+	kl_namespace_free(t, l);
+	kl_namespace_free(t, both);
+	kl_namespace_free(t, none);
+	kl_namespace_free(t, noopt);
 	assert_int_equal(kl_intern_count(t), 0);
 }
 
@@ -625,47 +635,46 @@ static void test_deployment(void **state)
 		"{'metadata':{'name':'web','namespace':'shop',"
 		"'annotations':{'other':'1'}},'spec':{}}";
 	struct kl_intern *t = *state;
-	struct kl_deployment d = {0}, e = {0};
+	struct kl_deployment *d = NULL, *e = NULL;
 
 	assert_int_equal(project(t, NULL, DEPLOYMENT, d_json, &d), 0);
-	assert_string_equal(d.meta.ns, "moc-pricing-arquimedes");
-	assert_string_equal(d.meta.name, "moc-pricing-arquimedes");
+	assert_string_equal(d->meta.ns, "moc-pricing-arquimedes");
+	assert_string_equal(d->meta.name, "moc-pricing-arquimedes");
 	/* same bytes, one string */
-	assert_ptr_equal(d.meta.ns, d.meta.name);
-	assert_string_equal(d.meta.uid, "d1");
-	assert_int_equal(d.meta.rv, 99);
-	assert_int_equal(d.meta.created, T_2026);
-	assert_store_fields_zero(&d.meta);
-	assert_int_equal(d.generation, 7);
-	assert_int_equal(d.observed_generation, 6);
-	assert_int_equal(d.spec_replicas, 0);
-	assert_int_equal(d.replicas, 4);
-	assert_int_equal(d.ready_replicas, 3);
-	assert_int_equal(d.available_replicas, 2);
-	assert_int_equal(d.updated_replicas, 1);
-	assert_string_equal(d.min_replicas, "2");
-	assert_string_equal(d.max_replicas, "10");
-	assert_string_equal(d.restore_replicas, "4");
-	assert_string_equal(d.restore_at, "2026-11-25T23:00:00Z");
-	assert_interned(t, d.restore_at);
+	assert_ptr_equal(d->meta.ns, d->meta.name);
+	assert_uid(&d->meta, "d1");
+	assert_int_equal(d->meta.rv, 99);
+	assert_int_equal(d->meta.created, T_2026);
+	assert_store_fields_zero(&d->meta);
+	assert_int_equal(d->generation, 7);
+	assert_int_equal(d->observed_generation, 6);
+	assert_int_equal(d->spec_replicas, 0);
+	assert_int_equal(d->replicas, 4);
+	assert_int_equal(d->ready_replicas, 3);
+	assert_int_equal(d->available_replicas, 2);
+	assert_int_equal(d->updated_replicas, 1);
+	assert_string_equal(d->min_replicas, "2");
+	assert_string_equal(d->max_replicas, "10");
+	assert_string_equal(d->restore_replicas, "4");
+	assert_string_equal(d->restore_at, "2026-11-25T23:00:00Z");
+	assert_interned(t, d->restore_at);
 
 	/* no spec.replicas, no status, no annotations of ours */
 	assert_int_equal(project(t, NULL, DEPLOYMENT, e_json, &e), 0);
-	assert_int_equal(e.spec_replicas, -1);
-	assert_int_equal(e.generation, 0);
-	assert_int_equal(e.observed_generation, 0);
-	assert_int_equal(e.replicas, 0);
-	assert_int_equal(e.ready_replicas, 0);
-	assert_int_equal(e.available_replicas, 0);
-	assert_int_equal(e.updated_replicas, 0);
-	assert_null(e.min_replicas);
-	assert_null(e.max_replicas);
-	assert_null(e.restore_replicas);
-	assert_null(e.restore_at);
+	assert_int_equal(e->spec_replicas, -1);
+	assert_int_equal(e->generation, 0);
+	assert_int_equal(e->observed_generation, 0);
+	assert_int_equal(e->replicas, 0);
+	assert_int_equal(e->ready_replicas, 0);
+	assert_int_equal(e->available_replicas, 0);
+	assert_int_equal(e->updated_replicas, 0);
+	assert_null(e->min_replicas);
+	assert_null(e->max_replicas);
+	assert_null(e->restore_replicas);
+	assert_null(e->restore_at);
 
-	kl_deployment_release(t, &d);
-	kl_deployment_release(t, &e);
-	assert_null(d.min_replicas);
+	kl_deployment_free(t, d);
+	kl_deployment_free(t, e);
 	assert_int_equal(kl_intern_count(t), 0);
 }
 
@@ -689,15 +698,16 @@ static void test_malformed(void **state)
 	struct kl_intern *t = *state;
 
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		struct kl_pod p = {0};
-		struct kl_namespace n = {0};
-		struct kl_deployment d = {0};
+		struct kl_pod *p = NULL;
+		struct kl_namespace *n = NULL;
+		struct kl_deployment *d = NULL;
 
 		assert_int_equal(project(t, NULL, POD, bad[i], &p), -EINVAL);
 		assert_int_equal(project(t, NULL, NAMESPACE, bad[i], &n), -EINVAL);
 		assert_int_equal(project(t, NULL, DEPLOYMENT, bad[i], &d), -EINVAL);
-		assert_null(p.meta.ns);
-		assert_null(p.containers);
+		assert_null(p); /* nothing allocated on error */
+		assert_null(n);
+		assert_null(d);
 		assert_int_equal(kl_intern_count(t), 0);
 	}
 }
@@ -727,36 +737,33 @@ static char *many_containers(int ninit, int n)
 	return s;
 }
 
-/* 1000 containers is the cap; one more is refused after everything else was taken. */
+/* 1000 containers is the cap; one more is refused before anything is taken. */
 static void test_container_cap(void **state)
 {
 	struct kl_intern *t = *state;
-	struct kl_pod p = {0};
+	struct kl_pod *p = NULL;
 	char *s;
 
 	s = many_containers(0, 1000);
 	assert_int_equal(project(t, NULL, POD, s, &p), 0);
 	free(s);
-	assert_int_equal(p.ncontainers, 1000);
-	assert_string_equal(p.containers[999].name, "c999");
-	assert_int_equal(p.containers[999].restarts, 999);
-	kl_pod_release(t, &p);
+	assert_int_equal(p->ncontainers, 1000);
+	assert_string_equal(p->containers[999].name, "c999");
+	assert_int_equal(p->containers[999].restarts, 999);
+	kl_pod_free(t, p);
 	assert_int_equal(kl_intern_count(t), 0);
 
-	memset(&p, 0, sizeof(p));
 	s = many_containers(0, 1001);
 	assert_int_equal(project(t, NULL, POD, s, &p), -EINVAL);
 	free(s);
-	assert_null(p.containers);
-	assert_null(p.owner_kind);
+	assert_null(p);
 	assert_int_equal(kl_intern_count(t), 0);
 
 	/* 600 init and 600 regular: each array is fine, the pod is not */
-	memset(&p, 0, sizeof(p));
 	s = many_containers(600, 600);
 	assert_int_equal(project(t, NULL, POD, s, &p), -EINVAL);
 	free(s);
-	assert_null(p.containers);
+	assert_null(p);
 	assert_int_equal(kl_intern_count(t), 0);
 }
 
@@ -772,58 +779,102 @@ static void test_odd_shapes(void **state)
 		"'state':{'waiting':{'reason':5}},"
 		"'lastState':{'terminated':{'exitCode':99999999999}}},{}]}}";
 	struct kl_intern *t = *state;
-	struct kl_pod p = {0};
+	struct kl_pod *p = NULL;
 
 	assert_int_equal(project(t, NULL, POD, p_json, &p), 0);
-	assert_string_equal(p.meta.ns, "");
-	assert_null(p.meta.uid);
-	assert_null(p.owner_kind);
-	assert_null(p.node);
-	assert_false(p.ready);
-	assert_int_equal(p.ncontainers, 1);
-	assert_string_equal(p.containers[0].name, "a");
-	assert_false(p.containers[0].ready);
-	assert_int_equal(p.containers[0].restarts, 0);
-	assert_null(p.containers[0].state.waiting_reason);
-	assert_int_equal(p.containers[0].last.exit_code, INT32_MAX);
-	kl_pod_release(t, &p);
+	assert_string_equal(p->meta.ns, "");
+	assert_int_equal(p->meta.uid_kind, KL_UID_NONE);
+	assert_null(p->owner_kind);
+	assert_null(p->node);
+	assert_false(p->ready);
+	assert_int_equal(p->ncontainers, 1);
+	assert_string_equal(p->containers[0].name, "a");
+	assert_false(p->containers[0].ready);
+	assert_int_equal(p->containers[0].restarts, 0);
+	assert_null(p->containers[0].state.waiting_reason);
+	assert_int_equal(p->containers[0].last.exit_code, INT32_MAX);
+	kl_pod_free(t, p);
+}
+
+/* A UUID uid is kept as its 16 bytes and prints back the same; anything else is interned. */
+static void test_uid(void **state)
+{
+	static const struct {
+		const char *uid;
+		enum kl_uid_kind kind;
+	} cases[] = {
+		{"4f6c2a1e-9b3d-4e8a-a7c2-5d1f0e9b8c7a", KL_UID_UUID},
+		{"00000000-0000-0000-0000-000000000000", KL_UID_UUID},
+		{"ffffffff-ffff-ffff-ffff-ffffffffffff", KL_UID_UUID},
+		{"4F6C2A1E-9B3D-4E8A-A7C2-5D1F0E9B8C7A", KL_UID_STRING}, /* would print lower */
+		{"4f6c2a1e-9b3d-4e8a-a7c2-5d1f0e9b8c7", KL_UID_STRING},
+		{"4f6c2a1e-9b3d-4e8a-a7c2-5d1f0e9b8c7a0", KL_UID_STRING},
+		{"4f6c2a1e09b3d-4e8a-a7c2-5d1f0e9b8c7a", KL_UID_STRING},
+		{"4f6c2a1e-9b3d-4e8a-a7c2-5d1f0e9b8cxa", KL_UID_STRING},
+		{"4f6c2a1-e9b3d-4e8a-a7c2-5d1f0e9b8c7a", KL_UID_STRING},
+		{"u-1", KL_UID_STRING},
+		{"", KL_UID_STRING},
+	};
+	struct kl_intern *t = *state;
+	char json[256], buf[KL_UID_MAX];
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct kl_deployment *d = NULL;
+
+		snprintf(json, sizeof(json), "{'metadata':{'name':'a','uid':'%s'}}", cases[i].uid);
+		assert_int_equal(project(t, NULL, DEPLOYMENT, json, &d), 0);
+		assert_int_equal(d->meta.uid_kind, cases[i].kind);
+		assert_string_equal(kl_meta_uid(&d->meta, buf), cases[i].uid);
+		kl_deployment_free(t, d);
+		assert_int_equal(kl_intern_count(t), 0);
+	}
+	/* none, or not a string */
+	{
+		struct kl_deployment *d = NULL;
+
+		assert_int_equal(project(t, NULL, DEPLOYMENT, "{'metadata':{'name':'a','uid':7}}",
+					 &d), 0);
+		assert_int_equal(d->meta.uid_kind, KL_UID_NONE);
+		assert_string_equal(kl_meta_uid(&d->meta, buf), "");
+		kl_deployment_free(t, d);
+	}
 }
 
 /* ---------------------------------------------------------------- memory */
 
 /*
- * What one more pod of a namespace costs: the struct, its containers array and
- * the strings only it holds (name and uid); namespace, owner kind, node, reasons
- * and container names are shared across pods. Printed for the memory budget;
- * the check is the budget (50,000 pods in ~30 MB with everything else), not a
- * measurement of malloc.
+ * What one more pod of a namespace costs: one block (the struct and its
+ * containers; the uid is in the struct) and the one string only it holds, its
+ * name; namespace, owner kind, node, reasons and container names are shared
+ * across pods. Printed for the memory budget; the checks are the layout the
+ * budget was computed with (issue 4: at most 400 bytes per pod with everything
+ * else), not a measurement of malloc.
  */
 static void test_bytes_per_pod(void **state)
 {
 	struct kl_intern *t = *state;
-	struct kl_pod p = {0};
-	size_t want, hdr = 12, name_len, uid_len, usable = 0;
+	struct kl_pod *p = NULL;
+	size_t hdr = 12, block, name;
 
 	assert_int_equal(project_file(t, "json/pod.json", &p), 0);
-	name_len = strlen(p.meta.name);
-	uid_len = strlen(p.meta.uid);
-	want = sizeof(p) + p.ncontainers * sizeof(*p.containers) + hdr + name_len + 1 + hdr +
-	       uid_len + 1;
-	usable = malloc_usable_size(p.containers) +
-		 malloc_usable_size((void *)(p.meta.name - hdr)) +
-		 malloc_usable_size((void *)(p.meta.uid - hdr));
-	print_message("bytes per pod: struct %zu + containers %u x %zu + name %zu + uid %zu = %zu "
-		      "requested; heap blocks (usable) %zu + struct\n",
-		      sizeof(p), p.ncontainers, sizeof(*p.containers), hdr + name_len + 1,
-		      hdr + uid_len + 1, want, usable);
-	assert_true(want <= 512);
-	kl_pod_release(t, &p);
+	block = sizeof(*p) + p->ncontainers * sizeof(p->containers[0]);
+	name = hdr + strlen(p->meta.name) + 1;
+	print_message("bytes per pod: block %zu (struct %zu + containers %u x %zu, usable %zu) + "
+		      "name %zu (usable %zu)\n",
+		      block, sizeof(*p), p->ncontainers, sizeof(p->containers[0]),
+		      malloc_usable_size(p), name, malloc_usable_size((void *)(p->meta.name - hdr)));
+	assert_true(malloc_usable_size(p) >= block);
+	assert_true(sizeof(struct kl_meta) <= 80);
+	assert_true(sizeof(struct kl_pod) <= 112);
+	assert_true(sizeof(struct kl_container) <= 64);
+	kl_pod_free(t, p);
 }
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_pod_realistic, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_uid, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_pod_init_containers, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_pod_no_status, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_pod_crashloop, setup, teardown),
