@@ -14,6 +14,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "kubeclient/objects.h"
+
 struct wake {
 	const char *ns; /* interned, one reference */
 	int64_t at;
@@ -167,9 +169,12 @@ static void pod_add(void *arg, const void *obj)
 	mark(arg, ((const struct kl_meta *)obj)->ns);
 }
 
+/* An update that changed nothing the cache keeps (most often an annotation or label
+ * written by some controller) cannot change a verdict: no evaluation. */
 static void pod_update(void *arg, const void *old, const void *obj)
 {
-	mark(arg, ((const struct kl_meta *)obj)->ns);
+	if (!kl_pod_same(old, obj))
+		mark(arg, ((const struct kl_meta *)obj)->ns);
 }
 
 static void pod_del(void *arg, const void *obj, bool unknown)

@@ -3,8 +3,10 @@
  * the crash and not-ready watchers.
  *
  * Both watchers judge a namespace from the pods in it. nswatch takes the shared
- * pods and namespaces informers, marks a namespace dirty on every pod add, update
- * or delete, and evaluates each dirty namespace once per loop turn (a burst of
+ * pods and namespaces informers, marks a namespace dirty on every pod add or
+ * delete and on every update that changed a field the pod cache keeps (one that
+ * only touched annotations, labels or the like changes no verdict), and evaluates
+ * each dirty namespace once per loop turn (a burst of
  * 10,000 updates to one namespace costs one evaluation per turn, not 10,000).
  * A watcher that needs a later look (a pod becomes old enough to count) asks for
  * a wake-up at a time. Nothing polls.

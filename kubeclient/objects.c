@@ -16,6 +16,7 @@
 #include "kubeclient/objects.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -534,6 +535,28 @@ void kl_pod_free(struct kl_intern *t, struct kl_pod *p)
 		drop(t, &c->last.terminated_reason);
 	}
 	free(p);
+}
+
+bool kl_pod_same(const struct kl_pod *a, const struct kl_pod *b)
+{
+	const size_t from = offsetof(struct kl_pod, ready_changed);
+
+	/*
+	 * Strings are interned (equal strings, equal pointers) and every block is
+	 * calloc'd, so padding is zero and the fields after the metadata compare as
+	 * bytes, containers included.
+	 */
+	if (a->meta.ns != b->meta.ns || a->meta.name != b->meta.name ||
+	    a->meta.created != b->meta.created || a->meta.deleting != b->meta.deleting ||
+	    a->meta.uid_kind != b->meta.uid_kind || a->ncontainers != b->ncontainers)
+		return false;
+	if (a->meta.uid_kind == KL_UID_UUID &&
+	    memcmp(a->meta.uid.bytes, b->meta.uid.bytes, sizeof(a->meta.uid.bytes)))
+		return false;
+	if (a->meta.uid_kind == KL_UID_STRING && a->meta.uid.str != b->meta.uid.str)
+		return false;
+	return !memcmp((const char *)a + from, (const char *)b + from,
+		       sizeof(*a) - from + a->ncontainers * sizeof(a->containers[0]));
 }
 
 /* ---------------------------------------------------------------- namespaces */

@@ -125,6 +125,13 @@ void kl_pod_free(struct kl_intern *t, struct kl_pod *p);
 void kl_namespace_free(struct kl_intern *t, struct kl_namespace *n);
 void kl_deployment_free(struct kl_intern *t, struct kl_deployment *d);
 
+/*
+ * Whether two projections of a pod differ only in metadata.resourceVersion: a change
+ * to a field the cache does not keep (an annotation, a label, a managedFields
+ * timestamp) reaches the informer as an update with nothing new to the controllers.
+ */
+bool kl_pod_same(const struct kl_pod *a, const struct kl_pod *b);
+
 /* "Running" etc. */
 const char *kl_pod_phase_name(enum kl_pod_phase p);
 

@@ -522,11 +522,12 @@ class Kube:
                 raise TimeoutError(f"{message or 'condition'} not met after {timeout} s (last: {last!r:.300})")
             time.sleep(interval)
 
-    def create_namespace(self, name, annotations=None, labels=None, wait_sa=True, timeout=30.0):
+    def create_namespace(self, name, annotations=None, labels=None, wait_sa=True, timeout=120.0):
         """Create a namespace; with wait_sa, wait until the controller-manager has made
         its default ServiceAccount and that account's token Secret: until then the
         ServiceAccount admission plugin refuses pods ("No API token found for service
-        account", a 500)."""
+        account", a 500). The deadline is long: a controller-manager that has just
+        lost its apiserver (a restart test) backs off before it catches up."""
         ns = self.create(
             "namespaces",
             {"apiVersion": "v1", "kind": "Namespace",

@@ -840,6 +840,43 @@ static void test_uid(void **state)
 	}
 }
 
+/* Only a change the cache keeps makes two projections of a pod differ. */
+static void test_pod_same(void **state)
+{
+	static const char base[] =
+		"{'metadata':{'name':'w','namespace':'shop','uid':'4f6c2a1e-9b3d-4e8a-a7c2-5d1f0e9b8c7a',"
+		"'resourceVersion':'%s','annotations':{'a':'%s'}%s},"
+		"'spec':{'containers':[{'name':'app'}]},"
+		"'status':{'phase':'Running','containerStatuses':[{'name':'app','ready':%s,"
+		"'restartCount':%s,'state':{'running':{'startedAt':'2026-11-25T21:00:00Z'}}}]}}";
+	static const struct {
+		const char *rv, *ann, *del, *ready, *restarts;
+		bool same;
+	} cases[] = {
+		{"2", "x", "", "true", "0", true},   /* only rv */
+		{"3", "y", "", "true", "0", true},   /* rv and an annotation */
+		{"4", "x", "", "false", "0", false}, /* readiness */
+		{"5", "x", "", "true", "1", false},  /* a restart */
+		{"6", "x", ",'deletionTimestamp':'2026-11-25T22:00:00Z'", "true", "0", false},
+	};
+	struct kl_intern *t = *state;
+	struct kl_pod *a = NULL, *b = NULL;
+	char buf[1024];
+
+	snprintf(buf, sizeof(buf), base, "1", "x", "", "true", "0");
+	assert_int_equal(project(t, NULL, POD, buf, &a), 0);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		snprintf(buf, sizeof(buf), base, cases[i].rv, cases[i].ann, cases[i].del,
+			 cases[i].ready, cases[i].restarts);
+		assert_int_equal(project(t, NULL, POD, buf, &b), 0);
+		assert_true(kl_pod_same(a, a));
+		assert_int_equal(kl_pod_same(a, b), cases[i].same);
+		assert_int_equal(kl_pod_same(b, a), cases[i].same);
+		kl_pod_free(t, b);
+	}
+	kl_pod_free(t, a);
+}
+
 /* ---------------------------------------------------------------- memory */
 
 /*
@@ -875,6 +912,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_pod_realistic, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_uid, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_pod_same, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_pod_init_containers, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_pod_no_status, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_pod_crashloop, setup, teardown),
