@@ -5,8 +5,11 @@
  * the next repeat, resolving -> resolved), so a thousand quiet namespaces cost
  * nothing and a deadline costs one heap entry in libuv. Deadlines are wall-clock
  * Unix milliseconds because they are persisted and must mean the same after a
- * restart. A notice in flight carries an id; the notifiers report each delivery
- * and the record is persisted as notified once all of them answered.
+ * restart. Delivery is tracked per notifier the namespace routes to (a target):
+ * what it was last told, and the notice on its way to it (an id the notifiers
+ * echo back). A notifier that keeps failing holds back nothing but itself: the
+ * others get the next notice as soon as it is due, and each target's FIFO keeps
+ * its own notices in order. The record is persisted with every target's state.
  */
 #include "controllers/alerts.h"
 
@@ -25,6 +28,17 @@ static const char *const astate_names[] = { "pending", "firing", "resolving", "r
 enum notified { N_NONE, N_FIRING, N_RESOLVED };
 static const char *const notified_names[] = { "none", "firing", "resolved" };
 
+/* One notifier the namespace routes to, and what it knows of the alert. */
+struct target {
+	const char *name; /* the notifier's (borrowed from the notify set) */
+	enum notified got; /* what it was last told */
+	int64_t got_ms;
+	uint64_t inflight_id;	 /* the notice on its way to it, 0 if none */
+	enum notified inflight; /* what that notice says */
+};
+
+#define MAX_TARGETS 32
+
 struct alert {
 	struct kl_alerts *a;
 	struct alert *next;
@@ -34,12 +48,9 @@ struct alert {
 	bool active, reported;
 	int64_t since_ms;   /* condition start (startsAt) */
 	int64_t cleared_ms; /* condition gone (RESOLVING), resolved time (RESOLVED) */
-	enum notified notified;
-	int64_t notified_ms;
-	bool queued;	      /* in the next flush */
-	uint64_t inflight_id; /* notice in flight, 0 if none */
-	bool inflight_resolved;
-	int deliveries;
+	struct target *t;
+	size_t nt;
+	bool queued; /* in the next flush */
 	uv_timer_t timer;
 	bool closing;
 };
@@ -96,10 +107,33 @@ static void key_of(const struct alert *al, char *buf, size_t len)
 	snprintf(buf, len, "%s.%s", al->a->o.controller, al->ns);
 }
 
+/* What every target was told (the least of them), and when the last was told. */
+static enum notified notified_all(const struct alert *al, int64_t *at)
+{
+	enum notified n = N_RESOLVED;
+	size_t i;
+
+	*at = 0;
+	for (i = 0; i < al->nt; i++) {
+		if (al->t[i].got < n)
+			n = al->t[i].got;
+		if (al->t[i].got_ms > *at)
+			*at = al->t[i].got_ms;
+	}
+	return al->nt ? n : N_NONE;
+}
+
+/*
+ * The record: {"state", "since", "cleared", "notified" (what every notifier was
+ * told), "notifiedAt", "summary", "to": [{"notifier", "notified", "at"}...]}.
+ */
 static void persist(struct alert *al)
 {
 	struct kl_buf b;
 	char key[320];
+	int64_t at;
+	enum notified all = notified_all(al, &at);
+	size_t i;
 
 	if (!al->a->ctx->state)
 		return;
@@ -109,9 +143,16 @@ static void persist(struct alert *al)
 		      "{\"state\":\"%s\",\"since\":%lld,\"cleared\":%lld,\"notified\":\"%s\","
 		      "\"notifiedAt\":%lld,\"summary\":",
 		      astate_names[al->state], (long long)al->since_ms, (long long)al->cleared_ms,
-		      notified_names[al->notified], (long long)al->notified_ms);
+		      notified_names[all], (long long)at);
 	kl_buf_json_string(&b, al->summary ? al->summary : "");
-	kl_buf_puts(&b, "}");
+	kl_buf_puts(&b, ",\"to\":[");
+	for (i = 0; i < al->nt; i++) {
+		kl_buf_puts(&b, i ? ",{\"notifier\":" : "{\"notifier\":");
+		kl_buf_json_string(&b, al->t[i].name);
+		kl_buf_printf(&b, ",\"notified\":\"%s\",\"at\":%lld}",
+			      notified_names[al->t[i].got], (long long)al->t[i].got_ms);
+	}
+	kl_buf_puts(&b, "]}");
 	if (kl_buf_str(&b))
 		kl_state_set(al->a->ctx->state, key, kl_buf_str(&b));
 	kl_buf_free(&b);
@@ -147,14 +188,22 @@ static void on_timer(uv_timer_t *t);
 static struct alert *alert_new(struct kl_alerts *a, const char *ns)
 {
 	struct alert *al = calloc(1, sizeof(*al));
+	const char *names[MAX_TARGETS];
+	size_t i;
 
 	if (!al)
 		return NULL;
 	al->ns = strdup(ns);
-	if (!al->ns) {
+	al->nt = kl_notify_route(a->notify, ns, names, MAX_TARGETS);
+	al->t = calloc(al->nt ? al->nt : 1, sizeof(*al->t));
+	if (!al->ns || !al->t) {
+		free(al->ns);
+		free(al->t);
 		free(al);
 		return NULL;
 	}
+	for (i = 0; i < al->nt; i++)
+		al->t[i].name = names[i];
 	al->a = a;
 	uv_timer_init(a->ctx->loop, &al->timer);
 	al->timer.data = al;
@@ -183,6 +232,7 @@ static void alert_closed(uv_handle_t *h)
 
 	free(al->ns);
 	free(al->summary);
+	free(al->t);
 	free(al);
 	a->closing_count--;
 	if (a->stopping)
@@ -211,11 +261,73 @@ static void set_summary(struct alert *al, const char *summary)
 	al->summary = strdup(summary);
 }
 
+/* A repeat this close to its time is due (timers and the wall clock drift apart). */
+#define REPEAT_SLACK_MS 100
+
+/*
+ * What target t must be told now, N_NONE for nothing: the firing notice (*repeat
+ * false) or its repeat (*repeat true) while the alert fires, the resolved notice
+ * once it is resolved - if it ever heard it fire. Never while a notice is on its
+ * way to it: that one's answer decides.
+ */
+static enum notified need(const struct alert *al, const struct target *t, int64_t now,
+			  bool *repeat)
+{
+	*repeat = false;
+	if (t->inflight_id)
+		return N_NONE;
+	switch (al->state) {
+	case A_FIRING:
+	case A_RESOLVING:
+		if (t->got != N_FIRING)
+			return N_FIRING;
+		if (al->state == A_FIRING &&
+		    now + REPEAT_SLACK_MS >= t->got_ms + (int64_t)al->a->o.repeat_ms) {
+			*repeat = true;
+			return N_FIRING;
+		}
+		return N_NONE;
+	case A_RESOLVED:
+		return t->got == N_FIRING ? N_RESOLVED : N_NONE;
+	case A_PENDING:
+		break;
+	}
+	return N_NONE;
+}
+
+static bool any_need(const struct alert *al, int64_t now)
+{
+	bool repeat;
+	size_t i;
+
+	for (i = 0; i < al->nt; i++)
+		if (need(al, &al->t[i], now, &repeat) != N_NONE)
+			return true;
+	return false;
+}
+
+static bool any_inflight(const struct alert *al)
+{
+	size_t i;
+
+	for (i = 0; i < al->nt; i++)
+		if (al->t[i].inflight_id)
+			return true;
+	return false;
+}
+
+/* A resolved alert is over once no target waits for a notice or is being told one. */
+static bool resolved_done(const struct alert *al, int64_t now)
+{
+	return al->state == A_RESOLVED && !any_inflight(al) && !any_need(al, now);
+}
+
 /* The next deadline of a record, from its state; none for some states. */
 static void schedule(struct alert *al)
 {
 	struct kl_alerts *a = al->a;
 	int64_t at = 0, now = now_ms();
+	size_t i;
 
 	uv_timer_stop(&al->timer);
 	switch (al->state) {
@@ -223,8 +335,14 @@ static void schedule(struct alert *al)
 		at = al->since_ms + (int64_t)a->o.for_ms;
 		break;
 	case A_FIRING:
-		if (al->notified == N_FIRING && !al->inflight_id)
-			at = al->notified_ms + (int64_t)a->o.repeat_ms;
+		/* the earliest repeat of a target told and not being told again */
+		for (i = 0; i < al->nt; i++) {
+			const struct target *t = &al->t[i];
+			int64_t due = t->got_ms + (int64_t)a->o.repeat_ms;
+
+			if (t->got == N_FIRING && !t->inflight_id && (!at || due < at))
+				at = due;
+		}
 		break;
 	case A_RESOLVING:
 		at = al->cleared_ms + (int64_t)a->o.for_ms;
@@ -249,8 +367,8 @@ static void resolve(struct alert *al)
 	al->state = A_RESOLVED;
 	al->cleared_ms = now_ms();
 	persist(al);
-	if (al->notified == N_NONE && !al->inflight_id) {
-		/* nobody ever heard it fire: nothing to resolve */
+	if (resolved_done(al, al->cleared_ms)) {
+		/* nobody heard it fire (or is hearing it now): nothing to resolve */
 		unpersist(al);
 		alert_free(al);
 		recount(al->a);
@@ -371,28 +489,69 @@ void kl_alerts_synced(struct kl_alerts *a)
 
 static void on_flush(uv_timer_t *t);
 
+/* The next flush looks at what each of the alert's targets needs (need()). */
 static void queue_notice(struct alert *al)
 {
 	struct kl_alerts *a = al->a;
 
-	if (al->inflight_id || al->queued)
-		return; /* the one in flight or queued says it; a later one follows */
+	if (al->queued)
+		return;
 	al->queued = true;
 	if (!uv_is_active((uv_handle_t *)&a->flush))
 		uv_timer_start(&a->flush, on_flush, a->o.flush_ms, 0);
 }
 
+/* Fills one notice of alert al for the targets in who (names from the batch arena). */
+static int make_notice(struct kl_alerts *a, struct kl_alert_batch *b, struct alert *al,
+		       enum notified what, bool repeat, const char **who, size_t n)
+{
+	struct kl_notice *nt = &b->notices[b->n];
+	const char **only = kl_arena_alloc(&b->arena, n * sizeof(*only));
+	size_t i, k;
+
+	if (!only)
+		return -ENOMEM;
+	memcpy(only, who, n * sizeof(*only));
+	b->n++;
+	nt->id = ++a->next_id;
+	nt->controller = a->o.controller;
+	nt->alertname = a->o.alertname;
+	nt->ns = kl_arena_strdup(&b->arena, al->ns);
+	nt->team = a->hooks.team ? a->hooks.team(a->arg, al->ns) : NULL;
+	if (nt->team)
+		nt->team = kl_arena_strdup(&b->arena, nt->team);
+	nt->resolved = what == N_RESOLVED;
+	nt->repeat = repeat;
+	nt->starts_at = al->since_ms / 1000;
+	nt->ends_at = nt->resolved ? al->cleared_ms / 1000 : 0;
+	nt->summary = kl_arena_strdup(&b->arena, al->summary ? al->summary : "");
+	nt->only = only;
+	nt->nonly = n;
+	for (i = 0; i < n; i++)
+		for (k = 0; k < al->nt; k++)
+			if (al->t[k].name == who[i]) {
+				al->t[k].inflight_id = nt->id;
+				al->t[k].inflight = what;
+			}
+	return 0;
+}
+
+/*
+ * One notice per alert and kind of message its targets need: the first firing
+ * notice (or the resolved one) and the repeat, each to just those targets.
+ */
 static void on_flush(uv_timer_t *t)
 {
 	struct kl_alerts *a = t->data;
 	struct kl_alert_batch *b;
 	struct alert *al;
+	int64_t now = now_ms();
 	size_t n = 0;
 
 	if (a->stopping)
 		return;
 	for (al = a->alerts; al; al = al->next)
-		n += al->queued;
+		n += al->queued ? 2 : 0;
 	if (!n)
 		return;
 	b = calloc(1, sizeof(*b));
@@ -407,28 +566,36 @@ static void on_flush(uv_timer_t *t)
 		return;
 	}
 	for (al = a->alerts; al; al = al->next) {
-		struct kl_notice *nt;
+		const char *first[MAX_TARGETS], *again[MAX_TARGETS];
+		size_t i, nfirst = 0, nagain = 0;
+		enum notified what = N_NONE;
 
 		if (!al->queued)
 			continue;
 		al->queued = false;
-		nt = &b->notices[b->n++];
-		nt->id = ++a->next_id;
-		nt->controller = a->o.controller;
-		nt->alertname = a->o.alertname;
-		nt->ns = kl_arena_strdup(&b->arena, al->ns);
-		nt->team = a->hooks.team ? a->hooks.team(a->arg, al->ns) : NULL;
-		if (nt->team)
-			nt->team = kl_arena_strdup(&b->arena, nt->team);
-		nt->resolved = al->state == A_RESOLVED;
-		nt->repeat = !nt->resolved && al->notified == N_FIRING;
-		nt->starts_at = al->since_ms / 1000;
-		nt->ends_at = nt->resolved ? al->cleared_ms / 1000 : 0;
-		nt->summary = kl_arena_strdup(&b->arena, al->summary ? al->summary : "");
-		al->inflight_id = nt->id;
-		al->inflight_resolved = nt->resolved;
-		al->deliveries = 0;
-		uv_timer_stop(&al->timer);
+		for (i = 0; i < al->nt; i++) {
+			bool repeat;
+			enum notified w = need(al, &al->t[i], now, &repeat);
+
+			if (w == N_NONE)
+				continue;
+			what = w;
+			if (repeat)
+				again[nagain++] = al->t[i].name;
+			else
+				first[nfirst++] = al->t[i].name;
+		}
+		if ((nfirst && make_notice(a, b, al, what, false, first, nfirst) < 0) ||
+		    (nagain && make_notice(a, b, al, N_FIRING, true, again, nagain) < 0))
+			kl_log_error(a->ctx->log, "alerts", "out of memory for a notice", "namespace",
+				     al->ns);
+		if (nfirst || nagain)
+			uv_timer_stop(&al->timer);
+	}
+	if (!b->n) {
+		kl_arena_free(&b->arena);
+		free(b);
+		return;
 	}
 	a->batches_out++;
 	if (a->hooks.prepare)
@@ -437,42 +604,40 @@ static void on_flush(uv_timer_t *t)
 		kl_alerts_send(b);
 }
 
-static struct alert *by_id(struct kl_alerts *a, uint64_t id)
+/* The target notice id is on its way to at notifier (NULL: any), and its alert. */
+static struct target *by_id(struct kl_alerts *a, uint64_t id, const char *notifier,
+			    struct alert **alp)
 {
 	struct alert *al;
+	size_t i;
 
 	for (al = a->alerts; al; al = al->next)
-		if (al->inflight_id == id)
-			return al;
+		for (i = 0; i < al->nt; i++)
+			if (al->t[i].inflight_id == id &&
+			    (!notifier || strcmp(al->t[i].name, notifier) == 0)) {
+				*alp = al;
+				return &al->t[i];
+			}
 	return NULL;
 }
 
 void kl_alerts_send(struct kl_alert_batch *b)
 {
 	struct kl_alerts *a = b->owner;
+	struct alert *al;
+	struct target *t;
 	size_t i;
 	int n;
 
 	a->batches_out--;
 	if (!a->stopping) {
-		/* count the deliveries per notice before any can complete */
-		for (i = 0; i < b->n; i++) {
-			const char *names[32];
-			struct alert *al = by_id(a, b->notices[i].id);
-
-			if (al)
-				al->deliveries = (int)kl_notify_route(a->notify, b->notices[i].ns,
-								      names, 32);
-		}
 		n = kl_notify_send(a->notify, b->notices, b->n);
 		if (n < 0) {
 			kl_log_error(a->ctx->log, "alerts", "cannot send notifications",
 				     "controller", a->o.controller, "error", strerror(-n));
 			for (i = 0; i < b->n; i++) {
-				struct alert *al = by_id(a, b->notices[i].id);
-
-				if (al) {
-					al->inflight_id = 0;
+				while ((t = by_id(a, b->notices[i].id, NULL, &al))) {
+					t->inflight_id = 0;
 					schedule(al);
 				}
 			}
@@ -487,31 +652,28 @@ void kl_alerts_send(struct kl_alert_batch *b)
 static void on_delivered(void *arg, uint64_t id, const char *notifier, bool delivered)
 {
 	struct kl_alerts *a = arg;
-	struct alert *al = by_id(a, id);
+	struct alert *al = NULL;
+	struct target *t = a->stopping ? NULL : by_id(a, id, notifier, &al);
+	int64_t now = now_ms();
 
-	if (!al || a->stopping)
+	if (!t)
 		return;
 	if (!delivered)
 		kl_log_warn(a->ctx->log, "alerts", "notification not delivered", "controller",
 			    a->o.controller, "namespace", al->ns, "notifier", notifier);
-	if (--al->deliveries > 0)
+	/* answered (or given up on, which is counted as dropped): on record as told */
+	t->inflight_id = 0;
+	t->got = t->inflight;
+	t->got_ms = now;
+	if (resolved_done(al, now)) {
+		unpersist(al);
+		alert_free(al);
+		recount(a);
 		return;
-	/* every notifier answered: what people were told is now on record */
-	al->inflight_id = 0;
-	al->notified = al->inflight_resolved ? N_RESOLVED : N_FIRING;
-	al->notified_ms = now_ms();
-	if (al->state == A_RESOLVED) {
-		if (al->notified == N_RESOLVED) {
-			unpersist(al);
-			alert_free(al);
-			recount(a);
-			return;
-		}
-		queue_notice(al); /* resolved while the firing notice was out */
-	} else if (al->inflight_resolved) {
-		/* fired again while the resolved notice was out: tell it again */
-		queue_notice(al);
 	}
+	/* it changed while the notice was out (resolved, or fired again): tell it now */
+	if (any_need(al, now))
+		queue_notice(al);
 	persist(al);
 	schedule(al);
 }
@@ -567,22 +729,50 @@ static int64_t num(const struct kl_json *o, const char *key)
 	return v;
 }
 
+static enum notified notified_of(const struct kl_json *v)
+{
+	const char *s = kl_json_str(v, "none");
+	int i;
+
+	for (i = N_NONE; i <= N_RESOLVED; i++)
+		if (strcmp(s, notified_names[i]) == 0)
+			return (enum notified)i;
+	return N_NONE;
+}
+
+/*
+ * A record (see persist). A target the record does not name (a record written
+ * before per-notifier state, or a route added since) takes the record's
+ * "notified"; a notifier no longer routed to is forgotten.
+ */
 static int on_record(void *arg, enum kl_json_what what, const struct kl_json *o)
 {
 	struct alert *al = arg;
 	const char *st = kl_json_str(kl_json_get(o, "state"), "");
-	const char *nt = kl_json_str(kl_json_get(o, "notified"), "none");
+	const struct kl_json *to = kl_json_get(o, "to"), *e;
+	enum notified all = notified_of(kl_json_get(o, "notified"));
+	int64_t all_ms = num(o, "notifiedAt");
+	size_t k;
 	int i;
 
 	for (i = A_PENDING; i <= A_RESOLVED; i++)
 		if (strcmp(st, astate_names[i]) == 0)
 			al->state = (enum astate)i;
-	for (i = N_NONE; i <= N_RESOLVED; i++)
-		if (strcmp(nt, notified_names[i]) == 0)
-			al->notified = (enum notified)i;
+	for (k = 0; k < al->nt; k++) {
+		al->t[k].got = all;
+		al->t[k].got_ms = all_ms;
+	}
+	for (e = to && to->type == KL_JSON_ARRAY ? to->child : NULL; e; e = e->next) {
+		const char *name = kl_json_str(kl_json_get(e, "notifier"), "");
+
+		for (k = 0; k < al->nt; k++)
+			if (strcmp(al->t[k].name, name) == 0) {
+				al->t[k].got = notified_of(kl_json_get(e, "notified"));
+				al->t[k].got_ms = num(e, "at");
+			}
+	}
 	al->since_ms = num(o, "since");
 	al->cleared_ms = num(o, "cleared");
-	al->notified_ms = num(o, "notifiedAt");
 	set_summary(al, kl_json_str(kl_json_get(o, "summary"), ""));
 	return 0;
 }
@@ -612,7 +802,7 @@ int kl_alerts_start(struct kl_alerts *a)
 {
 	struct restore r = { a, strlen(a->o.controller) + 1 };
 	char prefix[96];
-	struct alert *al;
+	struct alert *al, *next;
 	char n[16];
 	unsigned count = 0;
 
@@ -621,16 +811,18 @@ int kl_alerts_start(struct kl_alerts *a)
 		return 0;
 	snprintf(prefix, sizeof(prefix), "%s.", a->o.controller);
 	kl_state_foreach(a->ctx->state, prefix, restore_one, &r);
-	for (al = a->alerts; al; al = al->next) {
+	for (al = a->alerts; al; al = next) {
+		next = al->next;
 		count++;
 		/* undelivered at the last stop: say it now; else go on from the record */
-		if ((al->state == A_FIRING || al->state == A_RESOLVING) &&
-		    al->notified != N_FIRING)
+		if (resolved_done(al, now_ms())) {
+			unpersist(al); /* stopped between the last answer and the delete */
+			alert_free(al);
+		} else if (any_need(al, now_ms())) {
 			queue_notice(al);
-		else if (al->state == A_RESOLVED && al->notified != N_RESOLVED)
-			queue_notice(al);
-		else
+		} else {
 			schedule(al);
+		}
 	}
 	snprintf(n, sizeof(n), "%u", count);
 	if (count)

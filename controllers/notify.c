@@ -1704,6 +1704,19 @@ static long route_of(const struct kl_notify *n, const char *ns)
 	return -1;
 }
 
+/* Whether notice x goes to notifier name (its `only` list, when set). */
+static bool wanted(const struct kl_notice *x, const char *name)
+{
+	size_t i;
+
+	if (!x->only)
+		return true;
+	for (i = 0; i < x->nonly; i++)
+		if (strcmp(x->only[i], name) == 0)
+			return true;
+	return false;
+}
+
 /* Notifier indices for ns: *idx points into the route, or at n->log_idx. */
 static size_t targets(const struct kl_notify *n, const char *ns, const size_t **idx)
 {
@@ -1743,6 +1756,8 @@ int kl_notify_send(struct kl_notify *n, const struct kl_notice *notices, size_t 
 		for (j = 0; j < k; j++) {
 			struct plan *p = &plans[idx[j]];
 
+			if (!wanted(&notices[i], n->nv[idx[j]].name))
+				continue;
 			if (!p->v) {
 				p->v = calloc(count, sizeof(*p->v));
 				if (!p->v) {

@@ -54,6 +54,9 @@ struct kl_notice {
 	const char *summary; /* "2 Pod(s) in CrashLoopBackOff", "33 % of pods Not Ready" */
 	const struct kl_notice_pod *pods;
 	size_t npods;
+	/* Only these of the namespace's notifiers (names); NULL: all it routes to. */
+	const char *const *only;
+	size_t nonly;
 };
 
 /*

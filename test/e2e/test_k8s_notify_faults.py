@@ -330,11 +330,6 @@ def test_broken_notifier_does_not_delay_new_alerts_at_the_healthy_one(
     assert queue(kl, "broken") == 2  # a's message being retried, b's queued behind it
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "bug: controllers/alerts.c on_delivered()/queue_notice() mark a notice done only when "
-    "every notifier has answered, and queue no later notice for the namespace while one "
-    "is in flight, so a notifier that keeps failing (retried for up to 1 h) holds back "
-    "the resolved notice (and repeats) at every other notifier"))
 def test_broken_notifier_does_not_hold_back_the_resolved_notice(
         cluster, kubelet, kloompas, frec, tmp_path):
     """The firing notice reached the healthy notifier, the broken one is still
@@ -353,11 +348,6 @@ def test_broken_notifier_does_not_hold_back_the_resolved_notice(
     assert accepted_notices(frec, "/healthy") == [(ns, "firing"), (ns, "resolved")]
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "bug: controllers/alerts.c records a notice as delivered (notified) only when every "
-    "notifier has answered, per alert not per notifier, so after a clean restart while "
-    "one notifier is still retrying, kl_alerts_start() re-queues the notice for all "
-    "notifiers and the healthy one, which had accepted it, gets it again"))
 def test_restart_with_one_notifier_broken_does_not_resend_to_the_healthy_one(
         cluster, kubelet, kloompas, frec, tmp_path):
     """The healthy notifier accepted the firing notice, the broken one is retrying
