@@ -31,6 +31,8 @@ struct kl_state {
 	uint64_t flush_ms;
 	struct entry *entries;
 	uv_timer_t timer;
+	uv_timer_t retry;	/* the next attempt to load */
+	uint64_t retry_ms;	/* its backoff */
 	kl_state_loaded_cb loaded_cb;
 	void *loaded_arg;
 	struct kl_kube_req *call;
@@ -112,7 +114,20 @@ void kl_state_foreach(const struct kl_state *s, const char *prefix,
 
 /* ---------------------------------------------------------------- load */
 
+#define LOAD_RETRY_FIRST_MS 500
+#define LOAD_RETRY_MAX_MS 30000
+
 static void close_step(struct kl_state *s);
+static int load_now(struct kl_state *s);
+
+static void on_retry(uv_timer_t *t)
+{
+	struct kl_state *s = t->data;
+	int rc = load_now(s);
+
+	if (rc < 0) /* cannot even start the GET: try again later */
+		uv_timer_start(&s->retry, on_retry, s->retry_ms, 0);
+}
 
 static void on_loaded(void *arg, const struct kl_kube_status *st, const struct kl_json *obj)
 {
@@ -138,23 +153,40 @@ static void on_loaded(void *arg, const struct kl_kube_status *st, const struct k
 			find(s, m->key)->dirty = false;
 		}
 	} else if (st->err != -ENOENT) {
-		err = st->err;
-		kl_log_warn(s->log, "state", "cannot read the state ConfigMap; starting empty",
+		/*
+		 * Starting empty would send again every notice already delivered: wait
+		 * for the real state instead (controllers start once it is loaded).
+		 */
+		uint64_t wait = s->retry_ms;
+
+		if (st->retry_after_s > 0 && (uint64_t)st->retry_after_s * 1000 > wait)
+			wait = (uint64_t)st->retry_after_s * 1000;
+		kl_log_warn(s->log, "state", "cannot read the state ConfigMap; will retry",
 			    "namespace", s->ns, "name", s->name, "error", st->message);
+		s->retry_ms = s->retry_ms * 2 > LOAD_RETRY_MAX_MS ? LOAD_RETRY_MAX_MS
+								  : s->retry_ms * 2;
+		uv_timer_start(&s->retry, on_retry, wait, 0);
+		return;
 	}
 	s->loaded = true;
 	if (s->loaded_cb)
 		s->loaded_cb(s->loaded_arg, err);
 }
 
-int kl_state_load(struct kl_state *s, kl_state_loaded_cb cb, void *arg)
+static int load_now(struct kl_state *s)
 {
 	char path[512];
 
-	s->loaded_cb = cb;
-	s->loaded_arg = arg;
 	snprintf(path, sizeof(path), "/api/v1/namespaces/%s/configmaps/%s", s->ns, s->name);
 	return kl_kube_get(s->kube, path, on_loaded, s, &s->call);
+}
+
+int kl_state_load(struct kl_state *s, kl_state_loaded_cb cb, void *arg)
+{
+	s->loaded_cb = cb;
+	s->loaded_arg = arg;
+	s->retry_ms = LOAD_RETRY_FIRST_MS;
+	return load_now(s);
 }
 
 bool kl_state_loaded(const struct kl_state *s)
@@ -334,6 +366,8 @@ struct kl_state *kl_state_new(uv_loop_t *loop, struct kl_kube *kube, const char 
 	s->flush_ms = flush_ms ? flush_ms : 1000;
 	uv_timer_init(loop, &s->timer);
 	s->timer.data = s;
+	uv_timer_init(loop, &s->retry);
+	s->retry.data = s;
 	return s;
 }
 
@@ -369,7 +403,7 @@ void kl_state_close(struct kl_state *s, void (*cb)(void *arg), void *arg)
 	s->closing = true;
 	s->close_cb = cb;
 	s->close_arg = arg;
-	s->close_pending = 1;
+	s->close_pending = 2;
 	if (s->call) {
 		/* its callback comes (-ECANCELED), sees closing and counts down */
 		s->close_pending++;
@@ -377,4 +411,6 @@ void kl_state_close(struct kl_state *s, void (*cb)(void *arg), void *arg)
 	}
 	uv_timer_stop(&s->timer);
 	uv_close((uv_handle_t *)&s->timer, timer_closed);
+	uv_timer_stop(&s->retry);
+	uv_close((uv_handle_t *)&s->retry, timer_closed);
 }

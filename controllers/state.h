@@ -3,7 +3,8 @@
  * ConfigMap kloompas-state in Kloompas' own namespace.
  *
  * One key per (controller, namespace) alert, "crash-watcher.NAMESPACE", holding a
- * small JSON record. Loaded once at start (a missing ConfigMap is empty state);
+ * small JSON record. Loaded once at start (a missing ConfigMap is empty state; a
+ * failed read is retried until it succeeds);
  * changes are batched and written as one merge PATCH per flush interval (the
  * ConfigMap is created on the first write). With --dry-run nothing is written.
  */
@@ -19,7 +20,12 @@
 
 struct kl_state;
 
-/* Called once when the state is loaded (err 0) or could not be (then empty). */
+/*
+ * Called once when the state is loaded (err 0; a missing ConfigMap is empty state)
+ * or could not be taken in (-ENOMEM). A failed read (429, 5xx, 403, network) is
+ * retried with backoff and Retry-After until it succeeds: starting empty would
+ * repeat every notification already delivered.
+ */
 typedef void (*kl_state_loaded_cb)(void *arg, int err);
 
 /*
