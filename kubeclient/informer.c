@@ -449,10 +449,16 @@ static bool health_synced(void *arg, char *why, size_t len)
 	if (kl_informers_synced(f))
 		return true;
 	off = (size_t)snprintf(why, len, "not synced:");
-	for (i = f->list; i && off < len; i = i->next)
-		if (i->started && !i->synced)
-			off += (size_t)snprintf(why + off, len - off, " %s",
-						kl_resource_name(i->res));
+	for (i = f->list; i && off < len; i = i->next) {
+		struct kl_reflector_stats st;
+
+		if (!i->started || i->synced)
+			continue;
+		kl_reflector_stats(i->refl, &st);
+		/* the reason people look at /readyz for: "Could not resolve host: ..." */
+		off += (size_t)snprintf(why + off, len - off, st.last_error[0] ? " %s (%s)" : " %s",
+					kl_resource_name(i->res), st.last_error);
+	}
 	return false;
 }
 

@@ -122,12 +122,15 @@ static void on_list_done(void *arg, const struct kl_kube_status *st, const char 
 		return;
 	}
 	if (st->err) {
+		snprintf(r->stats.last_error, sizeof(r->stats.last_error), "%s",
+			 st->message[0] ? st->message : strerror(-st->err));
 		kl_log_warn(r->log, "reflector", "list failed", "resource", r->resource, "error",
-			    st->message[0] ? st->message : strerror(-st->err));
+			    r->stats.last_error);
 		backoff(r, true, st->retry_after_s);
 		return;
 	}
 	snprintf(r->last_rv, sizeof(r->last_rv), "%s", rv);
+	r->stats.last_error[0] = '\0';
 	r->ops->list_done(r->arg, rv);
 	backoff_reset(r);
 	kl_log_v(r->log, 1, "reflector", "listed", "resource", r->resource, "rv", rv);
@@ -140,7 +143,7 @@ static void do_list(struct kl_reflector *r)
 
 	r->state = R_LISTING;
 	r->stats.lists++;
-	if (r->stats.lists > 1) {
+	if (r->last_rv[0]) { /* a cache exists: a retry of the first LIST is no relist */
 		r->stats.relists++;
 		count(r->m_relists, r->resource);
 	}

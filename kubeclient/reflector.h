@@ -61,6 +61,7 @@ void kl_reflector_stop(struct kl_reflector *r, void (*cb)(void *arg), void *arg)
 struct kl_reflector_stats {
 	unsigned lists, relists, watches, watch_restarts, errors;
 	char last_rv[32];
+	char last_error[128]; /* why the last LIST failed; "" once one succeeded */
 };
 void kl_reflector_stats(const struct kl_reflector *r, struct kl_reflector_stats *out);
 
