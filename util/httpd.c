@@ -9,7 +9,8 @@
  *   embedded; it is freed in the last of its two close callbacks. The server counts those
  *   structs plus its listener in `handles` and frees itself when that count reaches zero
  *   after kl_httpd_close().
- * - Input goes into a fixed per-connection buffer (IN_BUF_SIZE). The parser is paused at
+ * - Input goes into a fixed per-connection buffer (IN_BUF_SIZE), allocated at the first
+ *   read, so that a socket that never sends costs about 1 KiB. The parser is paused at
  *   every message end, so exactly one request per connection is with a handler at a time;
  *   bytes after it (pipelined requests) stay in the buffer, and reading stops once the
  *   buffer is full. Parsing resumes only after the response left the write queue, so a
@@ -23,12 +24,23 @@
  *   (after our FIN, reading and discarding so that unread input does not turn our close
  *   into a reset that destroys the error response), kick (resume parsing on the next loop
  *   turn, so that a handler never runs nested inside kl_httpd_respond()).
+ * - At max_connections a new connection first reclaims a slot, as nginx reclaims keep-alive
+ *   connections: the connection that has waited longest for a request (no request byte since
+ *   its last answer, nothing being written, no handler holding a request) is closed. Those
+ *   connections sit on an intrusive list in the order they became idle, so the choice is
+ *   O(1). Only when every held connection is busy is the new one refused (503). Without this,
+ *   256 sockets that never send a byte would refuse every /healthz probe for the idle
+ *   timeout, and a client reconnecting would keep it so.
+ * - The linger after an error answer is bounded in bytes as well as in time
+ *   (LINGER_MAX_BYTES): a client that ignores the answer and keeps streaming is cut off
+ *   after that much, with a reset then, since its answer and our FIN went out first.
  * - Refusals under attack are logged at -v 2 only; request bodies, queries and header
  *   values (Authorization) are never logged.
  * - libuv writes with write(2): the process must ignore SIGPIPE (cmd/kloompas does), or a
  *   client resetting its connection kills it.
  */
 #include "util/httpd.h"
+#include "util/list.h"
 
 #include <assert.h>
 #include <errno.h>
@@ -43,6 +55,8 @@
 #define COMP "httpd"
 #define IN_BUF_SIZE (16 * 1024)
 #define LINGER_MAX_MS 2000
+/* input discarded after an error answer before we stop being polite and close */
+#define LINGER_MAX_BYTES (64 * 1024)
 #define LISTEN_BACKLOG 511
 #define DEFAULT_CONTENT_TYPE "text/plain; charset=utf-8"
 #define NO_OFFSET SIZE_MAX
@@ -64,9 +78,10 @@ struct kl_httpd {
 	struct kl_httpd_limits lim;
 	struct route *routes; /* owned array */
 	size_t nroutes;
-	struct conn *conns; /* every conn not yet freed */
-	unsigned nopen;	    /* conns not yet closing, against max_connections */
-	unsigned handles;   /* listener + conns + refused sockets not yet freed */
+	struct conn *conns;  /* every conn not yet freed */
+	struct kl_link idle; /* conns waiting for a request, longest waiting first */
+	unsigned nopen;	     /* conns not yet closed (close_hard), against max_connections */
+	unsigned handles;    /* listener + conns + refused sockets not yet freed */
 	int listening;
 	int closing;
 	int port;
@@ -113,6 +128,7 @@ struct kl_httpd_req {
 struct conn {
 	struct kl_httpd *srv;
 	struct conn *prev, *next;
+	struct kl_link idle_link; /* on srv->idle while waiting for a request, else alone */
 	uv_tcp_t tcp;
 	uv_timer_t timer;
 	uv_shutdown_t shut;
@@ -131,9 +147,10 @@ struct conn {
 	const char *exec_base; /* start of the bytes given to http_parser_execute */
 	size_t head_seen;      /* head bytes consumed by earlier executes */
 	size_t trailer_bytes;
+	size_t discarded; /* input dropped since enter_closing(), against LINGER_MAX_BYTES */
 	char peer[64];
 	size_t in_pos, in_len;
-	char in[IN_BUF_SIZE];
+	char *in; /* owned, IN_BUF_SIZE bytes; NULL until the first read */
 };
 
 struct wbuf {
@@ -410,6 +427,7 @@ static void on_conn_closed(uv_handle_t *h)
 		s->conns = c->next;
 	if (c->next)
 		c->next->prev = c->prev;
+	free(c->in);
 	free(c);
 	srv_unref(s);
 }
@@ -423,6 +441,7 @@ static void close_hard(struct conn *c)
 	if (c->state == ST_CLOSED)
 		return;
 	c->state = ST_CLOSED;
+	kl_list_del(&c->idle_link);
 	if (c->pending) {
 		c->pending->conn = NULL;
 		c->pending = NULL;
@@ -447,7 +466,7 @@ static void on_shutdown(uv_shutdown_t *sr, int status)
 
 	if (c->state == ST_CLOSED)
 		return;
-	if (status < 0 || c->eof) {
+	if (status < 0 || c->eof || c->discarded >= LINGER_MAX_BYTES) {
 		close_hard(c);
 		return;
 	}
@@ -464,6 +483,8 @@ static void on_shutdown(uv_shutdown_t *sr, int status)
 static void enter_closing(struct conn *c)
 {
 	c->state = ST_CLOSING;
+	kl_list_del(&c->idle_link);
+	c->discarded = 0;
 	c->in_pos = c->in_len = 0;
 	req_free(c->cur);
 	c->cur = NULL;
@@ -532,6 +553,8 @@ static int on_message_begin(http_parser *p)
 	struct conn *c = p->data;
 
 	assert(!c->cur);
+	/* a request byte: no longer a connection that may be closed to make room */
+	kl_list_del(&c->idle_link);
 	c->cur = req_new(c);
 	if (!c->cur)
 		return fail(c, 503);
@@ -816,6 +839,8 @@ static void enter_read(struct conn *c)
 	c->state = ST_READ;
 	c->head_seen = 0;
 	c->headers_done = 0;
+	kl_list_del(&c->idle_link);
+	kl_list_add_tail(&c->srv->idle, &c->idle_link);
 	timer_set(c, T_IDLE, c->srv->lim.idle_timeout_ms);
 }
 
@@ -855,14 +880,16 @@ static void update_reading(struct conn *c)
 
 	switch (c->state) {
 	case ST_READ:
+		want = 1;
+		break;
 	case ST_CLOSING:
 	case ST_LINGER:
-		want = 1;
+		want = c->discarded < LINGER_MAX_BYTES;
 		break;
 	case ST_HANDLING:
 	case ST_WAIT_WRITE:
 		/* hold pipelined bytes, but only as many as the buffer takes */
-		want = c->in_len - c->in_pos < sizeof(c->in);
+		want = c->in_len - c->in_pos < IN_BUF_SIZE;
 		break;
 	default:
 		return;
@@ -886,13 +913,17 @@ static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 	struct conn *c = h->data;
 
 	(void)suggested;
-	if (c->in_pos > 0 && c->in_len == sizeof(c->in)) {
+	if (!c->in && !(c->in = malloc(IN_BUF_SIZE))) {
+		*buf = uv_buf_init(NULL, 0); /* UV_ENOBUFS: on_read closes */
+		return;
+	}
+	if (c->in_pos > 0 && c->in_len == IN_BUF_SIZE) {
 		memmove(c->in, c->in + c->in_pos, c->in_len - c->in_pos);
 		c->in_len -= c->in_pos;
 		c->in_pos = 0;
 	}
 	/* a zero-length buffer makes libuv report UV_ENOBUFS, handled in on_read */
-	*buf = uv_buf_init(c->in + c->in_len, (unsigned)(sizeof(c->in) - c->in_len));
+	*buf = uv_buf_init(c->in + c->in_len, (unsigned)(IN_BUF_SIZE - c->in_len));
 }
 
 /* EOF or a read error. A client that half-closes has gone, as far as we are concerned. */
@@ -928,6 +959,11 @@ static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
 	(void)buf;
 	if (c->state == ST_CLOSED || nread == 0)
 		return;
+	if (nread == UV_ENOBUFS && !c->in) {
+		kl_log_warn(c->srv->log, COMP, "out of memory reading", "server", c->srv->name);
+		close_hard(c);
+		return;
+	}
 	if (nread == UV_ENOBUFS) {
 		c->reading = 0;
 		uv_read_stop(st);
@@ -948,7 +984,16 @@ static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
 		update_reading(c);
 		break;
 	default:
-		/* closing: dropped */
+		/* closing: dropped, up to LINGER_MAX_BYTES */
+		c->discarded += (size_t)nread;
+		if (c->discarded < LINGER_MAX_BYTES)
+			break;
+		kl_log_v(c->srv->log, 2, COMP, "input after the answer cut off", "server",
+			 c->srv->name, "peer", c->peer);
+		if (c->state == ST_LINGER)
+			close_hard(c); /* answer and FIN are out: a reset cannot destroy them */
+		else
+			update_reading(c); /* stops; on_shutdown() closes once the FIN is out */
 		break;
 	}
 }
@@ -1054,6 +1099,13 @@ static void on_connection(uv_stream_t *ls, int status)
 			 uv_strerror(status));
 		return;
 	}
+	if (s->nopen >= s->lim.max_connections && !kl_list_empty(&s->idle)) {
+		struct conn *old = container_of(s->idle.next, struct conn, idle_link);
+
+		kl_log_v(s->log, 2, COMP, "idle connection closed to make room", "server", s->name,
+			 "peer", old->peer);
+		close_hard(old);
+	}
 	if (s->nopen >= s->lim.max_connections) {
 		refuse(s);
 		return;
@@ -1064,6 +1116,7 @@ static void on_connection(uv_stream_t *ls, int status)
 		return;
 	}
 	c->srv = s;
+	kl_list_init(&c->idle_link);
 	uv_tcp_init(s->loop, &c->tcp);
 	uv_timer_init(s->loop, &c->timer);
 	c->tcp.data = c;
@@ -1119,6 +1172,7 @@ struct kl_httpd *kl_httpd_new(uv_loop_t *loop, const char *name, const struct kl
 	}
 	s->listener.data = s;
 	s->handles = 1;
+	kl_list_init(&s->idle);
 	return s;
 }
 

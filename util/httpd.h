@@ -4,9 +4,10 @@
  * It serves the operational endpoints (/metrics, /healthz, /livez, /readyz) and, in a
  * second instance on its own address, the chat-ops endpoints. It is exposed to
  * whatever can reach the pod, so every resource is bounded: header bytes (431),
- * body bytes (413), open connections, idle time between requests and the time a
- * request may take to arrive (slowloris). Garbage gets 400 and the connection is
- * closed; an unknown path 404; a known path with another method 405 with Allow.
+ * body bytes (413), open connections, idle time between requests, the time a request
+ * may take to arrive (slowloris) and the input read after an error answer. Garbage gets
+ * 400 and the connection is closed; an unknown path 404; a known path with another
+ * method 405 with Allow.
  * Keep-alive and pipelined requests are served in order.
  *
  * Handlers may answer at once or later (after an API call): the request stays valid
@@ -37,7 +38,12 @@ enum {
 struct kl_httpd_limits {
 	size_t max_header_bytes;     /* request line + headers; 431 past it (default 8 KiB) */
 	size_t max_body_bytes;	     /* 413 past it (default 64 KiB) */
-	unsigned max_connections;    /* more are accepted and closed at once (default 256) */
+	/*
+	 * Connections held at once (default 256). At the limit a new connection closes the
+	 * one that has waited longest for a request (idle, keep-alive or never used); when
+	 * every held connection is busy, the new one is sent a 503 and closed.
+	 */
+	unsigned max_connections;
 	uint64_t idle_timeout_ms;    /* keep-alive connection with no request (default 60 s) */
 	uint64_t request_timeout_ms; /* first byte to complete request (default 10 s) */
 };

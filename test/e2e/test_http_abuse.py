@@ -494,13 +494,6 @@ def test_ten_thousand_idle_connections(kloompas):
     mem.check("idle flood")
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "util/httpd.c on_connection()/refuse(): at max_connections (256) a new connection "
-    "is refused with 503 whatever the held ones are doing, so 256 idle sockets on the "
-    "metrics port fail every /healthz and /livez probe for idle_timeout (60 s), and an "
-    "attacker that reconnects keeps it so for ever: kubelet restarts the pod "
-    "(deploy/deployment.yaml: liveness period 10 s x 3). An idle connection (no request "
-    "byte yet) should be closed to make room for a new one instead"))
 def test_healthz_answered_while_metrics_listener_is_full_of_idle_connections(kloompas):
     k = start(kloompas)
     pid = k.proc.pid
@@ -575,12 +568,6 @@ def test_one_gib_body_refused_early(kloompas, listener, mode):
     mem.check(f"1 GiB {mode} body on {listener}")
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "util/httpd.c enter_closing()/on_shutdown(): after answering 413 or 431 the server "
-    "lingers up to LINGER_MAX_MS (2 s) reading and discarding input with no byte budget, "
-    "so a client that ignores the answer gets hundreds of MB read (0.3-0.8 GB measured "
-    "on loopback) before the connection is really closed; the linger should also stop "
-    "after a small number of discarded bytes"))
 def test_server_stops_reading_soon_after_refusing_a_body(kloompas):
     k = start(kloompas)
     r = stream_attack(k.port, BIG_HEADS[("metrics", "content-length")], BLOCK)

@@ -29,7 +29,7 @@
 
 #include "util/httpd.h"
 
-#define NRESP 8
+#define NRESP 12
 #define BIG_BODY (4 * 1024 * 1024)
 
 struct fx;
@@ -52,6 +52,8 @@ struct fx {
 	char *resp[NRESP];
 	int shut[NRESP]; /* 1: server closed the connection, 0: still open, -1: timeout */
 	uint64_t ms[NRESP];
+	uint64_t sent;	/* bytes a streaming client got into its socket */
+	int send_errno; /* why its sending ended */
 
 	/* written on the loop thread */
 	int hits;
@@ -920,55 +922,215 @@ static void test_close_with_pending(void **state)
 	fx_end(&f);
 }
 
-static void c_max_conns(struct fx *f)
-{
-	struct cli c1, c2, c3, c4;
+#define HELLO "GET /hello HTTP/1.1\r\nHost: t\r\n\r\n"
 
-	if (cli_open(&c1, f->port) || cli_open(&c2, f->port))
-		return;
-	cli_send(&c1, "GET /hello HTTP/1.1\r\nHost: t\r\n\r\n");
-	f->resp[0] = cli_response(&c1, 0);
-	cli_send(&c2, "GET /hello HTTP/1.1\r\nHost: t\r\n\r\n");
-	f->resp[1] = cli_response(&c2, 0);
-	if (cli_open(&c3, f->port) == 0) {
-		cli_send(&c3, "GET /hello HTTP/1.1\r\nHost: t\r\n\r\n");
-		f->resp[2] = cli_response(&c3, 0);
-		f->shut[2] = cli_closed(&c3);
-		cli_close(&c3);
+static void cli_init(struct cli *c, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		memset(&c[i], 0, sizeof(c[i]));
+		c[i].fd = -1;
 	}
-	/* the open ones still work */
-	cli_send(&c1, "GET /hello HTTP/1.1\r\nHost: t\r\n\r\n");
-	f->resp[3] = cli_response(&c1, 0);
-	/* a slot freed is a slot usable */
-	cli_close(&c1);
-	sleep_ms(100);
-	if (cli_open(&c4, f->port) == 0) {
-		cli_send(&c4, "GET /hello HTTP/1.1\r\nHost: t\r\n\r\n");
-		f->resp[4] = cli_response(&c4, 0);
-		cli_close(&c4);
-	}
-	cli_close(&c2);
 }
 
-static void test_max_connections(void **state)
+/*
+ * Limit 4: one connection that never sends and three answered once (keep-alive), idle in
+ * that order. A fifth and a sixth connection are served, each closing the connection
+ * idle longest; the others are kept and still serve.
+ */
+static void c_evict_idle(struct fx *f)
+{
+	struct cli c[6];
+	int i;
+
+	cli_init(c, 6);
+	if (cli_open(&c[0], f->port))
+		goto out;
+	for (i = 1; i <= 3; i++) {
+		if (cli_open(&c[i], f->port))
+			goto out;
+		cli_send(&c[i], HELLO);
+		f->resp[i - 1] = cli_response(&c[i], 0);
+	}
+	/* c0 was accepted before c1 was answered, so it is the longest idle */
+	if (cli_open(&c[4], f->port))
+		goto out;
+	cli_send(&c[4], HELLO);
+	f->resp[3] = cli_response(&c[4], 0);
+	f->shut[0] = cli_closed(&c[0]);
+	/* now c1, idle since its answer */
+	if (cli_open(&c[5], f->port))
+		goto out;
+	cli_send(&c[5], HELLO);
+	f->resp[4] = cli_response(&c[5], 0);
+	f->shut[1] = cli_closed(&c[1]);
+	/* held and untouched: c2, c3 (and c4, c5) */
+	cli_send(&c[2], HELLO);
+	f->resp[5] = cli_response(&c[2], 0);
+	cli_send(&c[3], HELLO);
+	f->resp[6] = cli_response(&c[3], 0);
+out:
+	for (i = 0; i < 6; i++)
+		cli_close(&c[i]);
+}
+
+static void test_max_connections_reclaims_idle(void **state)
 {
 	struct fx f;
 	struct kl_httpd_limits lim;
+	char *log;
+	int i;
 
 	(void)state;
 	kl_httpd_limits_default(&lim);
-	lim.max_connections = 2;
+	lim.max_connections = 4;
 	fx_init(&f, &lim);
-	fx_run(&f, c_max_conns);
-	assert_int_equal(status_of(f.resp[0]), 200);
-	assert_int_equal(status_of(f.resp[1]), 200);
-	/* refused: closed at once, with at most a 503 */
-	if (f.resp[2])
-		assert_int_equal(status_of(f.resp[2]), 503);
-	assert_int_equal(f.shut[2], 1);
-	assert_int_equal(status_of(f.resp[3]), 200);
-	assert_int_equal(status_of(f.resp[4]), 200);
-	assert_int_equal(f.hits, 4);
+	fx_run(&f, c_evict_idle);
+	for (i = 0; i < 7; i++)
+		assert_int_equal(status_of(f.resp[i]), 200);
+	/* closed with nothing sent: no answer to a request that was never made */
+	assert_int_equal(f.shut[0], 1);
+	assert_int_equal(f.shut[1], 1);
+	assert_int_equal(f.hits, 7);
+	log = fx_log(&f);
+	assert_non_null(strstr(log, "idle connection closed to make room"));
+	assert_null(strstr(log, "connection refused"));
+	free(log);
+	fx_end(&f);
+}
+
+#define POST_EXPECT                                                                                \
+	"POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 4\r\nExpect: 100-continue\r\n\r\n"
+
+/*
+ * Limit 4: four connections each in the middle of a request (headers read, as the
+ * 100 Continue shows, body awaited). Nothing may be reclaimed, so a fifth is refused with
+ * a 503; the four then finish their requests, and once they are idle a sixth is served.
+ */
+static void c_busy(struct fx *f)
+{
+	struct cli c[6];
+	int i;
+
+	cli_init(c, 6);
+	for (i = 0; i < 4; i++) {
+		if (cli_open(&c[i], f->port))
+			goto out;
+		cli_send(&c[i], POST_EXPECT);
+		f->resp[i] = cli_response(&c[i], 0);
+	}
+	if (cli_open(&c[4], f->port) == 0) {
+		f->resp[4] = cli_response(&c[4], 0);
+		f->shut[4] = cli_closed(&c[4]);
+	}
+	for (i = 0; i < 4; i++) {
+		cli_send(&c[i], "ping");
+		f->resp[5 + i] = cli_response(&c[i], 0);
+	}
+	if (cli_open(&c[5], f->port) == 0) {
+		cli_send(&c[5], HELLO);
+		f->resp[9] = cli_response(&c[5], 0);
+	}
+	f->shut[0] = cli_closed(&c[0]);
+out:
+	for (i = 0; i < 6; i++)
+		cli_close(&c[i]);
+}
+
+static void test_max_connections_all_busy_503(void **state)
+{
+	struct fx f;
+	struct kl_httpd_limits lim;
+	int i;
+
+	(void)state;
+	kl_httpd_limits_default(&lim);
+	lim.max_connections = 4;
+	fx_init(&f, &lim);
+	fx_run(&f, c_busy);
+	for (i = 0; i < 4; i++)
+		assert_int_equal(status_of(f.resp[i]), 100);
+	assert_int_equal(status_of(f.resp[4]), 503);
+	assert_true(has_header(f.resp[4], "\r\nConnection: close\r\n"));
+	assert_int_equal(f.shut[4], 1);
+	for (i = 5; i < 9; i++) {
+		assert_int_equal(status_of(f.resp[i]), 200);
+		assert_string_equal(body_of(f.resp[i]), "ping");
+	}
+	assert_int_equal(status_of(f.resp[9]), 200);
+	/* the sixth took the slot of the longest idle */
+	assert_int_equal(f.shut[0], 1);
+	assert_int_equal(f.hits, 5);
+	fx_end(&f);
+}
+
+/* 1: a clean EOF after what was read; 0: a reset, bytes or a timeout. */
+static int cli_eof(struct cli *c)
+{
+	return c->len == 0 && cli_fill(c) == 0;
+}
+
+/*
+ * After a 413: a client that streams on without reading is cut off once the server has
+ * discarded its budget, but the 413 and the FIN went out first; a client that sends a
+ * little more and then reads gets the 413 and a clean EOF.
+ */
+static void c_linger_cap(struct fx *f)
+{
+	static const char head[] = "POST /echo HTTP/1.1\r\nHost: t\r\n"
+				   "Content-Length: 1000000000\r\n\r\n";
+	struct timeval tv = { .tv_sec = 5 };
+	size_t chunk = 64 * 1024;
+	char *buf = malloc(chunk);
+	struct cli c;
+
+	if (!buf)
+		return;
+	memset(buf, 'x', chunk);
+	if (cli_open(&c, f->port) == 0) {
+		setsockopt(c.fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+		cli_send(&c, head);
+		/* up to 256 MiB: a server that reads for its whole 2 s linger takes all */
+		f->send_errno = 0;
+		while (f->sent < 256u * 1024 * 1024) {
+			ssize_t w = send(c.fd, buf, chunk, MSG_NOSIGNAL);
+
+			if (w <= 0) {
+				f->send_errno = errno;
+				break;
+			}
+			f->sent += (uint64_t)w;
+		}
+		f->resp[0] = cli_response(&c, 0);
+		f->shut[0] = cli_closed(&c);
+		cli_close(&c);
+	}
+	if (cli_open(&c, f->port) == 0) {
+		cli_send(&c, head);
+		cli_sendn(&c, buf, 32 * 1024);
+		f->resp[1] = cli_response(&c, 0);
+		f->shut[1] = cli_eof(&c);
+		cli_close(&c);
+	}
+	free(buf);
+}
+
+static void test_linger_byte_cap(void **state)
+{
+	struct fx f;
+
+	(void)state;
+	fx_init(&f, NULL);
+	fx_run(&f, c_linger_cap);
+	/* socket buffers on both sides hold a few MiB; the linger budget is 64 KiB */
+	assert_true(f.sent < 32u * 1024 * 1024);
+	assert_true(f.send_errno == EPIPE || f.send_errno == ECONNRESET);
+	assert_int_equal(status_of(f.resp[0]), 413);
+	assert_int_equal(f.shut[0], 1);
+	assert_int_equal(status_of(f.resp[1]), 413);
+	assert_int_equal(f.shut[1], 1);
+	assert_int_equal(f.hits, 0);
 	fx_end(&f);
 }
 
@@ -1285,7 +1447,9 @@ int main(void)
 		cmocka_unit_test(test_async_respond),
 		cmocka_unit_test(test_disconnect_before_respond),
 		cmocka_unit_test(test_close_with_pending),
-		cmocka_unit_test(test_max_connections),
+		cmocka_unit_test(test_max_connections_reclaims_idle),
+		cmocka_unit_test(test_max_connections_all_busy_503),
+		cmocka_unit_test(test_linger_byte_cap),
 		cmocka_unit_test(test_idle_timeout),
 		cmocka_unit_test(test_request_timeout),
 		cmocka_unit_test(test_split_bytes),
