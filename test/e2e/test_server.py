@@ -104,9 +104,10 @@ def test_connection_limit_keeps_serving(kloompas):
             s = socket.create_connection(("127.0.0.1", k.port), timeout=5)
             held.append(s)
         time.sleep(0.3)
-        # the connections over the limit are refused at once (503, then closed)
-        refused = 0
-        for s in held[256:]:
+        # all held connections are idle: each one over the limit took the slot of the one
+        # idle longest, which was closed without a byte (the first 44 opened)
+        reclaimed = 0
+        for s in held[:300 - 256]:
             s.settimeout(2)
             data = b""
             try:
@@ -118,10 +119,12 @@ def test_connection_limit_keeps_serving(kloompas):
             except ConnectionResetError:
                 pass
             except socket.timeout:
-                continue  # still open: not refused
-            if data == b"" or data.startswith(b"HTTP/1.1 503"):
-                refused += 1
-        assert refused >= 40, refused
+                continue  # still open: not reclaimed
+            if data == b"":
+                reclaimed += 1
+        assert reclaimed >= 40, reclaimed
+        # and the listener, full of idle connections, still serves
+        assert get(k.port, "/healthz")[0] == 200
     finally:
         for s in held:
             s.close()
