@@ -4,6 +4,10 @@ KLOOMPAS_BIN names the binary (meson sets it). Every process started here is
 stopped with SIGTERM at the end of its test and must exit 0: under the sanitizer
 build LeakSanitizer turns any leak into a non-zero exit, so every test is also a
 leak check of the run it made.
+
+KL_TIMEOUT_FACTOR (default 1) stretches every wait on a process started here (its
+port, its exit, a klctl or CLI run): scripts/valgrind.sh sets it, as memcheck makes
+kloompas and the test tools tens of times slower.
 """
 import json
 import os
@@ -16,6 +20,12 @@ import time
 import pytest
 
 BIN = os.environ.get("KLOOMPAS_BIN", "")
+TIMEOUT_FACTOR = float(os.environ.get("KL_TIMEOUT_FACTOR", "1") or "1")
+
+
+def scaled(seconds):
+    """A timeout on one of our processes, stretched by KL_TIMEOUT_FACTOR."""
+    return seconds * TIMEOUT_FACTOR
 
 
 def _env():
@@ -28,8 +38,8 @@ def _env():
 def run_cli(*args, timeout=20):
     """Runs kloompas to completion; returns (exit code, stdout, stderr)."""
     assert BIN, "KLOOMPAS_BIN is not set: run the suite through meson test"
-    p = subprocess.run([BIN, *args], capture_output=True, text=True, timeout=timeout,
-                       env=_env())
+    p = subprocess.run([BIN, *args], capture_output=True, text=True,
+                       timeout=scaled(timeout), env=_env())
     return p.returncode, p.stdout, p.stderr
 
 
@@ -52,7 +62,7 @@ class Kloompas:
         return self.errpath.read_text()
 
     def _wait_port(self, server):
-        deadline = time.monotonic() + 20
+        deadline = time.monotonic() + scaled(20)
         pat = re.compile(r'msg=listening server=%s address=\S+ port=(\d+)' % server)
         jpat = re.compile(r'"msg":"listening","server":"%s","address":"[^"]*","port":"(\d+)"'
                           % server)
@@ -70,7 +80,7 @@ class Kloompas:
         if self.proc.poll() is None:
             self.proc.send_signal(sig)
         try:
-            rc = self.proc.wait(timeout=timeout)
+            rc = self.proc.wait(timeout=scaled(timeout))
         except subprocess.TimeoutExpired:
             self.proc.kill()
             self.proc.wait()
@@ -120,7 +130,7 @@ contexts:
 
 def http(port, raw, timeout=10, read_all=True):
     """Sends raw bytes, returns every byte the server sends until it closes."""
-    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
+    with socket.create_connection(("127.0.0.1", port), timeout=scaled(timeout)) as s:
         s.sendall(raw)
         chunks = []
         while True:
@@ -226,7 +236,8 @@ def klctl(*args, timeout=120, check=False, env=None):
     e = _env()
     if env:
         e.update(env)
-    p = subprocess.run([KLCTL, *args], capture_output=True, text=True, timeout=timeout, env=e)
+    p = subprocess.run([KLCTL, *args], capture_output=True, text=True, timeout=scaled(timeout),
+                       env=e)
     if check:
         assert p.returncode == 0, p.stdout + p.stderr
     return p.returncode, p.stdout.splitlines(), p.stderr
