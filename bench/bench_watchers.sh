@@ -55,10 +55,13 @@ watchers_cleanup() {
 # Run a step in the background and wait for it, so that a signal to this script runs the
 # cleanup at once instead of after the step.
 step() {
+	local rc=0
+
 	"$@" &
 	PY_PID=$!
-	wait "$PY_PID"
+	wait "$PY_PID" || rc=$?
 	PY_PID=""
+	return "$rc"
 }
 
 bench_log "building the release kloompas"

@@ -84,7 +84,8 @@ struct kl_pod {
 	uint8_t phase;		/* enum kl_pod_phase */
 	bool ready;		/* condition Ready == True */
 	uint16_t ncontainers;
-	const char *owner_kind, *owner_name; /* the controller ownerReference, or NULL */
+	/* the controller ownerReference, else the first one (evidence), or NULL */
+	const char *owner_kind, *owner_name;
 	const char *node;		      /* spec.nodeName, or NULL */
 	struct kl_container containers[];
 };
