@@ -37,43 +37,15 @@ fi
 NAMESPACES=${BENCH_NAMESPACES:-500}
 RESULTS=${BENCH_RESULTS:-$(mktemp -d /tmp/kl-bench-watchers.XXXXXX)}
 mkdir -p "$RESULTS"
-PY_PID=""
-
-# The measuring Python (and, by their parent-death signal, kloompas and the simulator it
-# started), then lib.sh's cleanup: the cluster, with the exit code kept.
-watchers_cleanup() {
-	local rc=$?
-
-	if [[ -n $PY_PID ]] && kill -0 "$PY_PID" 2>/dev/null; then
-		kill -TERM "$PY_PID" 2>/dev/null || true
-		wait "$PY_PID" 2>/dev/null || true
-	fi
-	(exit "$rc")
-	bench_cleanup
-}
-
-# Run a step in the background and wait for it, so that a signal to this script runs the
-# cleanup at once instead of after the step.
-step() {
-	local rc=0
-
-	"$@" &
-	PY_PID=$!
-	wait "$PY_PID" || rc=$?
-	PY_PID=""
-	return "$rc"
-}
-
 bench_log "building the release kloompas"
 bench_build_release cmd/kloompas/kloompas
 KLOOMPAS=$ROOT/build-release/cmd/kloompas/kloompas
 
 bench_cluster_up
-trap watchers_cleanup EXIT
 
 if [[ -z ${BENCH_REUSE:-} ]]; then
 	bench_log "creating $N pending pods over $NAMESPACES namespaces"
-	step python3 "$ROOT/bench/bench_watchers.py" create --env "$BENCH_DIR/env" --pods "$N" \
+	bench_step python3 "$ROOT/bench/bench_watchers.py" create --env "$BENCH_DIR/env" --pods "$N" \
 		--namespaces "$NAMESPACES" >"$RESULTS/create.json"
 fi
 
@@ -92,7 +64,7 @@ bench_log "curl LIST of all pods: ${list_times[*]} s (median $list_s s), $bytes 
 extra=()
 [[ ${BENCH_CONTROL:-1} == 1 ]] && extra+=(--control)
 [[ ${BENCH_PERF:-0} == 1 ]] && extra+=(--perf)
-step python3 "$ROOT/bench/bench_watchers.py" measure --env "$BENCH_DIR/env" --kloompas "$KLOOMPAS" \
+bench_step python3 "$ROOT/bench/bench_watchers.py" measure --env "$BENCH_DIR/env" --kloompas "$KLOOMPAS" \
 	--results "$RESULTS" --pods "$N" --namespaces "$NAMESPACES" --reps "${BENCH_REPS:-10}" \
 	--burst "${BENCH_BURST:-10000}" --poke-ms "${BENCH_POKE_MS:-5}" --list-baseline "$list_s" \
 	--create-result "$RESULTS/create.json" \

@@ -25,6 +25,29 @@ BENCH_OWNED=0 # 1 when this run started BENCH_DIR and must remove it
 SIM_PID=""
 SHM_DIR=""
 
+BENCH_STEP_PID="" # the step running in the background (bench_step), if any
+
+# Runs "$@" in the background and waits for it, so that a signal to the script runs the
+# cleanup at once instead of after the step; returns the step's status.
+bench_step() {
+	local rc=0
+
+	"$@" &
+	BENCH_STEP_PID=$!
+	wait "$BENCH_STEP_PID" || rc=$?
+	BENCH_STEP_PID=""
+	return "$rc"
+}
+
+# Stops a step still running (SIGTERM, then waits for it); nothing when none is.
+bench_stop_step() {
+	if [[ -n $BENCH_STEP_PID ]] && kill -0 "$BENCH_STEP_PID" 2>/dev/null; then
+		kill -TERM "$BENCH_STEP_PID" 2>/dev/null || true
+		wait "$BENCH_STEP_PID" 2>/dev/null || true
+	fi
+	BENCH_STEP_PID=""
+}
+
 bench_log() {
 	echo "$(basename "$0"): $*" >&2
 }
@@ -33,6 +56,7 @@ bench_cleanup() {
 	local rc=$?
 
 	trap - EXIT INT TERM
+	bench_stop_step
 	if ((BENCH_OWNED)) && [[ ${BENCH_KEEP:-0} == 1 ]]; then
 		[[ -n $SIM_PID ]] && echo "$SIM_PID" >"$BENCH_DIR/bench-sim.pid"
 		bench_log "cluster left running; to stop it:" \

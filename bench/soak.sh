@@ -46,7 +46,6 @@ fi
 RESULTS=${SOAK_RESULTS:-$(mktemp -d /tmp/kl-soak.XXXXXX)}
 mkdir -p "$RESULTS"
 BUILD=$ROOT/build-soak
-PY_PID=""
 
 # The Python of a step (soak.py stops kloompas and klinform itself; setpriv's parent-death
 # signal is the backstop), then lib.sh's cleanup: the simulator and the cluster.
@@ -54,10 +53,7 @@ PY_PID=""
 soak_cleanup() {
 	local rc=$?
 
-	if [[ -n $PY_PID ]] && kill -0 "$PY_PID" 2>/dev/null; then
-		kill -TERM "$PY_PID" 2>/dev/null || true
-		wait "$PY_PID" 2>/dev/null || true
-	fi
+	bench_stop_step
 	if [[ -n $BENCH_DIR && -d $BENCH_DIR ]]; then
 		for f in kube-apiserver etcd kube-controller-manager; do
 			[[ -f $BENCH_DIR/$f.log ]] && tail -n 300 "$BENCH_DIR/$f.log" >"$RESULTS/$f.log.tail"
@@ -66,17 +62,6 @@ soak_cleanup() {
 	fi
 	(exit "$rc")
 	bench_cleanup
-}
-
-# A step in the background, waited for, so that a signal runs the cleanup at once.
-step() {
-	local rc=0
-
-	"$@" &
-	PY_PID=$!
-	wait "$PY_PID" || rc=$?
-	PY_PID=""
-	return "$rc"
 }
 
 bench_log "building kloompas and klinform (release) in $BUILD"
@@ -94,7 +79,7 @@ t0=$SECONDS
 if [[ -z ${BENCH_REUSE:-} ]]; then
 	bench_start_sim
 	bench_log "creating $PODS pods over $NAMESPACES namespaces (make_pods.py)"
-	step python3 "$ROOT/bench/make_pods.py" --env "$BENCH_DIR/env" --pods "$PODS" \
+	bench_step python3 "$ROOT/bench/make_pods.py" --env "$BENCH_DIR/env" --pods "$PODS" \
 		--namespaces "$NAMESPACES" --concurrency 64 >"$RESULTS/make_pods.out" 2>"$RESULTS/make_pods.log"
 	bench_log "$PODS pods running after $((SECONDS - t0)) s"
 else
@@ -106,7 +91,7 @@ fi
 
 bench_log "soak: $MINUTES min, results in $RESULTS"
 rc=0
-step python3 "$ROOT/bench/soak.py" --env "$BENCH_DIR/env" --kloompas "$BUILD/cmd/kloompas/kloompas" \
+bench_step python3 "$ROOT/bench/soak.py" --env "$BENCH_DIR/env" --kloompas "$BUILD/cmd/kloompas/kloompas" \
 	--klinform "$BUILD/test/klinform" --results "$RESULTS" --minutes "$MINUTES" --pods "$PODS" \
 	--namespaces "$NAMESPACES" --rate "${SOAK_RATE:-25}" --restart-every "$RESTART_EVERY" \
 	--window "${SOAK_WINDOW:-5}" --rss-bound-mib "${SOAK_RSS_BOUND_MIB:-2}" 2>"$RESULTS/soak.log" || rc=$?
