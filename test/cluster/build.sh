@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Build kube-apiserver and kube-controller-manager from Debian's kubernetes
-# source package (1.20.2, dependencies vendored) for the local real control
-# plane that the e2e tests and the demo run against.
+# Build kube-apiserver, kube-controller-manager, kube-scheduler and kubelet from
+# Debian's kubernetes source package (1.20.2, dependencies vendored) for the
+# local real cluster that the e2e tests and the demo run against (the scheduler
+# and the kubelet only run with up.sh --real-node).
 #
 # Design: everything lives in a cache folder outside the repository, keyed by
 # the source package version and the one patch we apply (the vendored
@@ -27,8 +28,13 @@ die() {
 	exit 1
 }
 
+BINS=(kube-apiserver kube-controller-manager kube-scheduler kubelet)
+
 have_bins() {
-	[[ -x $1/kube-apiserver && -x $1/kube-controller-manager ]]
+	local b
+	for b in "${BINS[@]}"; do
+		[[ -x $1/$b ]] || return 1
+	done
 }
 
 # Fast path: any finished build of this patch level.
@@ -171,7 +177,7 @@ fi
 
 mkdir -p "$top/.go/src/k8s.io" "$top/home"
 ln -sfn "$src" "$top/.go/src/k8s.io/kubernetes"
-log "building kube-apiserver and kube-controller-manager (5-10 min on 2 cores)"
+log "building ${BINS[*]} (8-14 min on 2 cores)"
 start=$SECONDS
 (
 	cd "$top/.go/src/k8s.io/kubernetes"
@@ -181,7 +187,7 @@ start=$SECONDS
 	fi
 	export GOPATH=$top/.go GO111MODULE=off CGO_ENABLED=0 HOME=$top/home
 	export GOCACHE=$top/home/.cache/go-build GOFLAGS=
-	make WHAT="cmd/kube-apiserver cmd/kube-controller-manager"
+	make WHAT="${BINS[*]/#/cmd/}"
 ) >&2 || die "make failed"
 log "build took $((SECONDS - start)) s"
 
@@ -189,7 +195,9 @@ out=$src/_output/bin
 have_bins "$out" || die "binaries not found in $out"
 rm -rf "$bin.tmp"
 mkdir -p "$bin.tmp"
-cp "$out/kube-apiserver" "$out/kube-controller-manager" "$bin.tmp/"
+for b in "${BINS[@]}"; do
+	cp "$out/$b" "$bin.tmp/"
+done
 rm -rf "$bin"
 mv -T "$bin.tmp" "$bin"
 log "done"
