@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Counts the individual test cases of meson test runs (cmocka and pytest output in
 meson's testlog.json) and, with --fuzz FILE, the fuzz targets of test/fuzz/run.sh's
-output (each target's fuzzing and each replay of its kept crashers count once), and
+output (each target's fuzzing and each replay of its kept crashers count once), with
+--pytest FILE the cases of a pytest run outside meson (the real-node tests), and
 prints one closing line: "tests: N passed, N failed".
 
 Exits 1 when a meson test or a fuzz target failed, or nothing ran at all.
@@ -32,6 +33,28 @@ if len(args) >= 2 and args[0] == "--fuzz":
     print(f"fuzz targets: {fuzz_ok} passed, {fuzz_bad} failed")
     passed += fuzz_ok
     failed += fuzz_bad
+    args = args[2:]
+while len(args) >= 2 and args[0] == "--pytest":
+    try:
+        out = open(args[1]).read()
+    except OSError as e:
+        print(f"summary: {args[1]}: {e}")
+        out = ""
+    m = None
+    for m in re.finditer(r"^=*\s*((?:\d+ \w+(?:, )?)+) in [\d.]+s", out, re.M):
+        pass
+    if not m:
+        print(f"summary: {args[1]}: no pytest result line")
+        meson_failed = True
+    else:
+        p = sum(int(n) for n in re.findall(r"(\d+) passed", m.group(1)))
+        fl = sum(int(n) for n in re.findall(r"(\d+) (?:failed|errors?)", m.group(1)))
+        print(f"{args[1]}: {p} passed, {fl} failed")
+        passed += p
+        failed += fl
+        ran += 1
+        if p == 0:
+            meson_failed = True
     args = args[2:]
 for build in args:
     try:
