@@ -21,6 +21,7 @@
 
 #include "kubeclient/json.h"
 #include "util/buf.h"
+#include "util/duration.h"
 
 enum astate { A_PENDING, A_FIRING, A_RESOLVING, A_RESOLVED };
 static const char *const astate_names[] = { "pending", "firing", "resolving", "resolved" };
@@ -172,6 +173,49 @@ static void unpersist(struct alert *al)
 
 static void schedule(struct alert *al);
 static void queue_notice(struct alert *al);
+
+/* ---------------------------------------------------------------- state changes */
+
+static const char *const public_names[] = { "ok", "pending", "firing", "resolving",
+					    "resolved" };
+
+const char *kl_alert_state_name(enum kl_alert_state s)
+{
+	return (unsigned)s <= KL_ALERT_RESOLVED ? public_names[s] : "unknown";
+}
+
+/*
+ * One line per state change at -v 1 (SPEC: Alerts): from and to ("ok" for no alert),
+ * why (what the engine saw: "condition started", "held for 30s"), and the summary,
+ * the figure that made it ("2 Pod(s) in CrashLoopBackOff", "33 % of pods Not Ready").
+ */
+static void log_change(const struct alert *al, const char *from, const char *to,
+		       const char *why)
+{
+	const struct kl_alerts *a = al->a;
+
+	kl_log_v(a->ctx->log, 1, "alerts", "alert state changed", "controller", a->o.controller,
+		 "namespace", al->ns, "from", from, "to", to, "why", why, "summary",
+		 al->summary ? al->summary : "");
+}
+
+/* "held for 30s", "gone for 2m" and the like, into buf. */
+static const char *for_why(const struct alert *al, const char *what, char *buf, size_t len)
+{
+	char d[32];
+
+	snprintf(buf, len, "%s %s", what, kl_duration_format(al->a->o.for_ms, d, sizeof(d)));
+	return buf;
+}
+
+/* Moves al to state to, logging the change. */
+static void set_state(struct alert *al, enum astate to, const char *why)
+{
+	const char *from = astate_names[al->state];
+
+	al->state = to;
+	log_change(al, from, astate_names[to], why);
+}
 
 static struct alert *find(struct kl_alerts *a, const char *ns)
 {
@@ -356,7 +400,9 @@ static void schedule(struct alert *al)
 
 static void fire(struct alert *al)
 {
-	al->state = A_FIRING;
+	char why[64];
+
+	set_state(al, A_FIRING, for_why(al, "held for", why, sizeof(why)));
 	persist(al);
 	queue_notice(al);
 	recount(al->a);
@@ -364,7 +410,9 @@ static void fire(struct alert *al)
 
 static void resolve(struct alert *al)
 {
-	al->state = A_RESOLVED;
+	char why[64];
+
+	set_state(al, A_RESOLVED, for_why(al, "gone for", why, sizeof(why)));
 	al->cleared_ms = now_ms();
 	persist(al);
 	if (resolved_done(al, al->cleared_ms)) {
@@ -416,6 +464,7 @@ void kl_alerts_update(struct kl_alerts *a, const char *ns, bool active, const ch
 		al->reported = true;
 		al->active = true;
 		set_summary(al, summary);
+		log_change(al, "ok", astate_names[A_PENDING], "condition started");
 		persist(al);
 		if (a->o.for_ms == 0)
 			fire(al);
@@ -431,6 +480,10 @@ void kl_alerts_update(struct kl_alerts *a, const char *ns, bool active, const ch
 	switch (al->state) {
 	case A_PENDING:
 		if (!active) {
+			char why[64];
+
+			log_change(al, astate_names[A_PENDING], "ok",
+				   for_why(al, "gone within", why, sizeof(why)));
 			unpersist(al);
 			alert_free(al);
 			recount(a);
@@ -439,7 +492,7 @@ void kl_alerts_update(struct kl_alerts *a, const char *ns, bool active, const ch
 	case A_FIRING:
 		if (active)
 			return;
-		al->state = A_RESOLVING;
+		set_state(al, A_RESOLVING, "condition gone");
 		al->cleared_ms = now_ms();
 		persist(al);
 		if (a->o.for_ms == 0)
@@ -451,7 +504,7 @@ void kl_alerts_update(struct kl_alerts *a, const char *ns, bool active, const ch
 	case A_RESOLVING:
 		if (!active)
 			return;
-		al->state = A_FIRING;
+		set_state(al, A_FIRING, "condition back");
 		al->cleared_ms = 0;
 		persist(al);
 		schedule(al);
@@ -461,7 +514,7 @@ void kl_alerts_update(struct kl_alerts *a, const char *ns, bool active, const ch
 		if (!active)
 			return;
 		/* it came back before the resolved notice went out: a new alert */
-		al->state = A_PENDING;
+		set_state(al, A_PENDING, "condition started again");
 		al->since_ms = now_ms();
 		al->cleared_ms = 0;
 		persist(al);
@@ -472,6 +525,16 @@ void kl_alerts_update(struct kl_alerts *a, const char *ns, bool active, const ch
 		recount(a);
 		return;
 	}
+}
+
+enum kl_alert_state kl_alerts_state(const struct kl_alerts *a, const char *ns)
+{
+	const struct alert *al;
+
+	for (al = a->alerts; al; al = al->next)
+		if (strcmp(al->ns, ns) == 0)
+			return (enum kl_alert_state)(al->state + 1);
+	return KL_ALERT_OK;
 }
 
 void kl_alerts_synced(struct kl_alerts *a)

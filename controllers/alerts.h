@@ -9,7 +9,8 @@
  * repeat_interval - nothing polls. Notices due within one flush window are sent
  * together. Each record is persisted (controllers/state.h) on transitions and
  * deliveries, so a restart neither repeats a delivered notification nor forgets
- * an undelivered one.
+ * an undelivered one. Every state change is logged at -v 1 with the controller, the
+ * namespace, the old and new state, why, and the summary.
  */
 #ifndef KL_CONTROLLERS_ALERTS_H
 #define KL_CONTROLLERS_ALERTS_H
@@ -50,6 +51,15 @@ struct kl_alerts_opts {
 
 struct kl_alerts;
 
+/* Where a namespace's alert stands (KL_ALERT_OK: there is none). */
+enum kl_alert_state {
+	KL_ALERT_OK,
+	KL_ALERT_PENDING,
+	KL_ALERT_FIRING,
+	KL_ALERT_RESOLVING,
+	KL_ALERT_RESOLVED, /* its resolved notice is on its way */
+};
+
 /*
  * Returns a new engine or NULL on ENOMEM. ctx (its loop, log, metrics, config,
  * state and flags) and hooks are borrowed. Creates the controller's notifiers.
@@ -63,6 +73,14 @@ struct kl_alerts *kl_alerts_new(struct kl_ctx *ctx, const struct kl_alerts_opts 
 int kl_alerts_start(struct kl_alerts *a);
 /* The condition of ns now, with its summary ("2 Pod(s) in CrashLoopBackOff"). */
 void kl_alerts_update(struct kl_alerts *a, const char *ns, bool active, const char *summary);
+/*
+ * The state of ns's alert now. A watcher whose condition gates only the start of an
+ * alert (min_age, min_pods) asks before judging: KL_ALERT_OK and KL_ALERT_RESOLVED
+ * mean that an active report starts a new alert.
+ */
+enum kl_alert_state kl_alerts_state(const struct kl_alerts *a, const char *ns);
+/* "ok", "pending", "firing", "resolving", "resolved". */
+const char *kl_alert_state_name(enum kl_alert_state s);
 /* Every namespace was reported once: records not reported are inactive. */
 void kl_alerts_synced(struct kl_alerts *a);
 /* Sends a prepared batch (from the prepare hook) and frees it. */

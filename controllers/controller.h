@@ -42,6 +42,13 @@ struct kl_ctx {
 	struct kl_state *state;		/* kloompas-state, loaded before controllers start */
 	struct kl_httpd *chatops;	/* the chat-ops listener, or NULL when off */
 	const char *own_namespace;	/* Kloompas' namespace (Lease, state ConfigMap) */
+	/*
+	 * The controller table as configured, one slot per row of kl_controllers: whether
+	 * the controller runs, and its bound config. Either may be NULL (tests): then no
+	 * controller is known to run. Read through kl_ctx_controller_conf().
+	 */
+	const bool *controllers_enabled;
+	void *const *controller_confs;
 };
 
 struct kl_state;
@@ -113,6 +120,13 @@ int kl_controllers_configure(struct kl_config *config, void **confs, struct kl_e
 int kl_controller_conf_error(struct kl_error *err, const char *file, const char *name,
 			     const struct kl_conf_node *section, const char *key, const char *fmt,
 			     ...) __attribute__((format(printf, 6, 7)));
+
+/*
+ * The bound config of controller name when it is enabled in ctx (a controller that
+ * shapes its verdict on another's, as the not-ready watcher leaves crash-looping pods
+ * to the crash-watcher), else NULL. Borrowed for the process' life.
+ */
+const void *kl_ctx_controller_conf(const struct kl_ctx *ctx, const char *name);
 
 /* "crash-watcher, notready-watcher, ... Disabled by default: ..." for --help. */
 void kl_controllers_help(char *buf, size_t len);

@@ -2,10 +2,17 @@
  * controllers/crash_watcher.c - pods stuck in CrashLoopBackOff (or another configured
  * waiting reason), per namespace, with the evidence.
  *
- * A namespace's condition is "at least one pod has an init or app container
- * waiting with a configured reason". nswatch re-evaluates a namespace when its
- * pods change; the shared alert engine (alerts.c) turns the condition into
- * pending/firing/resolved notices. Before a firing notice leaves, the evidence is
+ * A namespace's condition is "at least one pod has a crash-looping container" by
+ * kl_crash_pod: waiting with a configured reason, or - a real kubelet shows a
+ * looping container running and terminated for seconds between back-offs - after
+ * two restarts, terminated with an error or running for less than
+ * KL_CRASHLOOP_SETTLE_MS. The rule reads the pod status only (no memory of what was
+ * seen before), so the verdict, the `for` timer and the gauge are the same after a
+ * restart or a change of leader, and stay steady while a container keeps
+ * restarting. The end of a running container's settle window comes with no event:
+ * the namespace asks nswatch for a wake-up then. nswatch re-evaluates a namespace
+ * when its pods change; the shared alert engine (alerts.c) turns the condition into
+ * pending/firing/resolved notices. The not-ready watcher calls the same rule. Before a firing notice leaves, the evidence is
  * gathered: per pod the container, reason, restarts, last termination and the
  * tail of the previous instance's log, fetched concurrently (at most
  * LOG_FETCH_MAX in flight, each with the client's timeout). A log that cannot be
@@ -75,6 +82,7 @@ struct want {
 	struct fetch *f;
 	struct kl_notice_pod *ev; /* in the batch's arena */
 	const char *ns;
+	bool previous; /* the previous instance's log (not the current one's) */
 	struct kl_kube_req *req;
 };
 
@@ -100,24 +108,90 @@ struct crash_watcher {
 	struct fetch *fetches;
 };
 
-/* The container of p stuck with a configured reason, or NULL. */
-static const struct kl_container *stuck(const struct crash_watcher *cw, const struct kl_pod *p)
+/* ---------------------------------------------------------------- the rule */
+
+static bool has_reason(const struct kl_strv *reasons, const char *r)
 {
+	size_t i;
+
+	for (i = 0; i < reasons->n; i++)
+		if (strcmp(r, reasons->v[i]) == 0)
+			return true;
+	return false;
+}
+
+/* Exited with an error (a container that ends with no reason and code 0 completed). */
+static bool failed_exit(const struct kl_container_state *s)
+{
+	return s->exit_code != 0 || (s->terminated_reason && strcmp(s->terminated_reason,
+								       "Completed") != 0);
+}
+
+/* A better moment to show than the one held: waiting, then terminated, then running. */
+static int moment_rank(enum kl_crash_moment m)
+{
+	return m == KL_CRASH_WAITING ? 0 : m == KL_CRASH_TERMINATED ? 1 : 2;
+}
+
+bool kl_crash_pod(const struct kl_pod *p, const struct kl_strv *reasons, int64_t now_ms,
+		  struct kl_crash_hit *hit)
+{
+	struct kl_crash_hit h = { NULL, KL_CRASH_WAITING, 0 };
+	bool loop = has_reason(reasons, "CrashLoopBackOff");
+	bool done = p->phase == KL_POD_SUCCEEDED || p->phase == KL_POD_FAILED;
 	uint16_t i;
-	size_t r;
 
 	if (p->meta.deleting)
-		return NULL; /* going away: not a crash of the namespace */
+		return false; /* going away: not a crash of the namespace */
 	for (i = 0; i < p->ncontainers; i++) {
-		const char *w = p->containers[i].state.waiting_reason;
+		const struct kl_container *c = &p->containers[i];
+		const struct kl_container_state *s = &c->state;
+		enum kl_crash_moment m;
 
-		if (!w)
+		if (s->waiting_reason && has_reason(reasons, s->waiting_reason)) {
+			m = KL_CRASH_WAITING;
+		} else if (!loop || c->restarts < 2 || s->waiting_reason) {
 			continue;
-		for (r = 0; r < cw->conf->reasons.n; r++)
-			if (strcmp(w, cw->conf->reasons.v[r]) == 0)
-				return &p->containers[i];
+		} else if (s->running_since) {
+			int64_t end = (int64_t)s->running_since * 1000 + KL_CRASHLOOP_SETTLE_MS;
+
+			if (now_ms >= end)
+				continue;
+			if (!h.recheck_ms || end < h.recheck_ms)
+				h.recheck_ms = end;
+			m = KL_CRASH_RUNNING;
+		} else if ((s->terminated_reason || s->exit_code) && failed_exit(s) && !done) {
+			m = KL_CRASH_TERMINATED;
+		} else {
+			continue;
+		}
+		if (!h.c || moment_rank(m) < moment_rank(h.moment)) {
+			h.c = c;
+			h.moment = m;
+		}
 	}
-	return NULL;
+	if (hit)
+		*hit = h;
+	return h.c != NULL;
+}
+
+const char *kl_crash_moment_reason(const struct kl_crash_hit *hit)
+{
+	switch (hit->moment) {
+	case KL_CRASH_RUNNING:
+		return "CrashLoopBackOff (running between back-offs)";
+	case KL_CRASH_TERMINATED:
+		return "CrashLoopBackOff (terminated between back-offs)";
+	case KL_CRASH_WAITING:
+		break;
+	}
+	return hit->c->state.waiting_reason;
+}
+
+/* The waiting reason a counted container stands for ("CrashLoopBackOff" between back-offs). */
+static const char *summary_reason(const struct kl_crash_hit *h)
+{
+	return h->moment == KL_CRASH_WAITING ? h->c->state.waiting_reason : "CrashLoopBackOff";
 }
 
 static void eval(void *arg, const char *ns, int64_t now_ms)
@@ -129,19 +203,27 @@ static void eval(void *arg, const char *ns, int64_t now_ms)
 	const char *reasons[8];
 	size_t nreasons = 0, r;
 	unsigned n = 0;
+	int64_t recheck = 0;
 	char summary[256], joined[160] = "";
 
 	for (p = kl_store_ns_first(pods, ns); p; p = kl_store_ns_next(p)) {
-		const struct kl_container *c = stuck(cw, p);
+		struct kl_crash_hit h;
+		const char *why;
 
-		if (!c)
+		if (!kl_crash_pod(p, &cw->conf->reasons, now_ms, &h))
 			continue;
 		n++;
-		for (r = 0; r < nreasons && strcmp(reasons[r], c->state.waiting_reason); r++)
+		if (h.recheck_ms && (!recheck || h.recheck_ms < recheck))
+			recheck = h.recheck_ms;
+		why = summary_reason(&h);
+		for (r = 0; r < nreasons && strcmp(reasons[r], why); r++)
 			;
 		if (r == nreasons && nreasons < 8)
-			reasons[nreasons++] = c->state.waiting_reason;
+			reasons[nreasons++] = why;
 	}
+	/* a container that keeps running stops counting with no event to say so */
+	if (recheck)
+		kl_nswatch_wake_at(cw->nsw, ns, recheck);
 	if (cw->m_pods) {
 		if (n)
 			kl_metric_set(cw->m_pods, labels, n);
@@ -215,7 +297,7 @@ static void fetch_more(struct fetch *f)
 
 	while (!cw->stopping && f->next_want < f->nwants && f->in_flight < LOG_FETCH_MAX) {
 		struct want *w = &f->wants[f->next_want++];
-		int rc = kl_kube_pod_log(cw->ctx->kube, w->ns, w->ev->pod, w->ev->container, true,
+		int rc = kl_kube_pod_log(cw->ctx->kube, w->ns, w->ev->pod, w->ev->container, w->previous,
 					 cw->conf->log_lines, LOG_BYTES, on_log, w, &w->req);
 
 		if (rc < 0) {
@@ -228,12 +310,39 @@ static void fetch_more(struct fetch *f)
 		fetch_done(f);
 }
 
+/*
+ * One counted container as evidence. Between back-offs it says so in its reason; in
+ * the terminated moment the exit shown is the one just seen, and the log is that
+ * instance's (the kubelet has already removed the one before: previous=true fails).
+ */
+static void fill_evidence(struct kl_arena *arena, const struct kl_pod *p,
+			  const struct kl_crash_hit *h, struct kl_notice_pod *ev, bool *previous)
+{
+	const struct kl_container *c = h->c;
+
+	ev->pod = kl_arena_strdup(arena, p->meta.name);
+	ev->container = kl_arena_strdup(arena, c->name);
+	ev->reason = kl_arena_strdup(arena, kl_crash_moment_reason(h));
+	ev->restarts = c->restarts;
+	*previous = h->moment != KL_CRASH_TERMINATED;
+	if (!*previous) {
+		ev->last_reason =
+			kl_arena_strdup(arena, c->state.terminated_reason ? c->state.terminated_reason
+									  : "Error");
+		ev->exit_code = c->state.exit_code;
+	} else if (c->last.terminated_reason) {
+		ev->last_reason = kl_arena_strdup(arena, c->last.terminated_reason);
+		ev->exit_code = c->last.exit_code;
+	}
+}
+
 /* Evidence for one firing notice: the stuck pods of its namespace (at most EVIDENCE_PODS). */
 static size_t add_evidence(struct crash_watcher *cw, struct kl_alert_batch *b,
 			   struct kl_notice *n, struct want *wants)
 {
 	const struct kl_pod *p;
 	struct kl_notice_pod *ev;
+	int64_t now = kl_now_ms();
 	size_t k = 0, nw = 0;
 
 	ev = kl_arena_alloc(&b->arena, EVIDENCE_PODS * sizeof(*ev));
@@ -241,21 +350,17 @@ static size_t add_evidence(struct crash_watcher *cw, struct kl_alert_batch *b,
 		return 0;
 	for (p = kl_store_ns_first(kl_nswatch_pods(cw->nsw), n->ns); p && k < EVIDENCE_PODS;
 	     p = kl_store_ns_next(p)) {
-		const struct kl_container *c = stuck(cw, p);
+		struct kl_crash_hit h;
+		bool previous;
 
-		if (!c)
+		if (!kl_crash_pod(p, &cw->conf->reasons, now, &h))
 			continue;
-		ev[k].pod = kl_arena_strdup(&b->arena, p->meta.name);
-		ev[k].container = kl_arena_strdup(&b->arena, c->name);
-		ev[k].reason = kl_arena_strdup(&b->arena, c->state.waiting_reason);
-		ev[k].restarts = c->restarts;
-		if (c->last.terminated_reason) {
-			ev[k].last_reason = kl_arena_strdup(&b->arena, c->last.terminated_reason);
-			ev[k].exit_code = c->last.exit_code;
-		}
+		memset(&ev[k], 0, sizeof(ev[k]));
+		fill_evidence(&b->arena, p, &h, &ev[k], &previous);
 		if (cw->conf->log_lines && wants) {
 			wants[nw].ev = &ev[k];
 			wants[nw].ns = n->ns;
+			wants[nw].previous = previous;
 			nw++;
 		}
 		k++;

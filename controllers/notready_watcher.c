@@ -3,9 +3,15 @@
  *
  * Eligible pods are those not Succeeded/Failed, not terminating and older than
  * min_age; the condition holds when at least min_pods are eligible and the share
- * not Ready is at least threshold_percent. A pod younger than min_age becomes
- * eligible with no event to say so: the namespace asks nswatch to look again at
- * that moment.
+ * not Ready is at least threshold_percent. min_age and min_pods gate only the start
+ * of an alert: the engine is asked where the namespace's alert stands, and while it
+ * is pending, firing or resolving every live pod counts (a rollout's young pods
+ * must neither hide the problem nor resolve it falsely). When the crash-watcher
+ * runs (its config reaches us through ctx), a pod crash-looping by its rule
+ * (kl_crash_pod) is its message, not ours: not counted as not Ready. A pod younger
+ * than min_age, or a crash-looping container reaching its settle time, changes the
+ * count with no event to say so: the namespace asks nswatch to look again then.
+ * The count itself (kl_notready_tally) is a pure function of the pods and a clock.
  */
 #include "controllers/notready_watcher.h"
 
@@ -15,6 +21,7 @@
 #include <string.h>
 
 #include "controllers/alerts.h"
+#include "controllers/crash_watcher.h"
 #include "controllers/nswatch.h"
 #include "util/duration.h"
 
@@ -65,50 +72,85 @@ struct notready_watcher {
 	struct kl_nswatch *nsw;
 	struct kl_alerts *alerts;
 	struct kl_metric *m_ratio;
+	const struct kl_strv *crash_reasons; /* the crash-watcher's when it runs, else NULL */
 	bool started;
 	int stop_pending;
 	kl_done_cb done;
 	void *done_arg;
 };
 
+/* ---------------------------------------------------------------- the count */
+
+static void wake_min(int64_t *wake, int64_t at)
+{
+	if (at && (!*wake || at < *wake))
+		*wake = at;
+}
+
+void kl_notready_tally_add(struct kl_notready_tally *t, const struct kl_pod *p)
+{
+	int64_t old_at = ((int64_t)p->meta.created * 1000) + (int64_t)t->conf->min_age_ms;
+	struct kl_crash_hit h;
+
+	if (p->phase == KL_POD_SUCCEEDED || p->phase == KL_POD_FAILED || p->meta.deleting)
+		return;
+	t->live++;
+	if (old_at > t->now_ms) {
+		/* too young to start an alert: look again when it is not (also while
+		 * ongoing: the alert may end before, and the pod gate a new one) */
+		wake_min(&t->wake_ms, old_at + 1);
+		if (!t->ongoing)
+			return;
+	}
+	t->counted++;
+	if (p->ready)
+		return;
+	if (t->crash_reasons && kl_crash_pod(p, t->crash_reasons, t->now_ms, &h)) {
+		/* a container that runs long enough stops counting as a crash */
+		wake_min(&t->wake_ms, h.recheck_ms);
+		t->crashing++;
+		return;
+	}
+	t->notready++;
+}
+
+bool kl_notready_tally_active(const struct kl_notready_tally *t, double *ratio)
+{
+	bool gated = !t->ongoing && t->counted < t->conf->min_pods;
+
+	*ratio = t->counted && !gated ? (double)t->notready / t->counted : 0;
+	return t->counted && !gated && *ratio * 100.0 >= t->conf->threshold_percent;
+}
+
 static void eval(void *arg, const char *ns, int64_t now_ms)
 {
 	struct notready_watcher *nw = arg;
+	struct kl_notready_tally t = { 0 };
 	const struct kl_pod *p;
 	const char *labels[] = { ns };
-	int64_t min_age_s = (int64_t)(nw->conf->min_age_ms / 1000), next_old = 0;
-	unsigned eligible = 0, notready = 0, pct;
+	enum kl_alert_state st = kl_alerts_state(nw->alerts, ns);
 	char summary[128];
 	double ratio;
 	bool active;
 
-	for (p = kl_store_ns_first(kl_nswatch_pods(nw->nsw), ns); p; p = kl_store_ns_next(p)) {
-		if (p->phase == KL_POD_SUCCEEDED || p->phase == KL_POD_FAILED || p->meta.deleting)
-			continue;
-		if ((p->meta.created + min_age_s) * 1000 > now_ms) {
-			/* too young to count yet: look again when it is not */
-			int64_t at = (p->meta.created + min_age_s) * 1000;
-
-			if (!next_old || at < next_old)
-				next_old = at;
-			continue;
-		}
-		eligible++;
-		notready += !p->ready;
-	}
-	if (next_old)
-		kl_nswatch_wake_at(nw->nsw, ns, next_old + 1);
-	ratio = eligible ? (double)notready / eligible : 0;
+	t.conf = nw->conf;
+	t.crash_reasons = nw->crash_reasons;
+	t.ongoing = st == KL_ALERT_PENDING || st == KL_ALERT_FIRING || st == KL_ALERT_RESOLVING;
+	t.now_ms = now_ms;
+	for (p = kl_store_ns_first(kl_nswatch_pods(nw->nsw), ns); p; p = kl_store_ns_next(p))
+		kl_notready_tally_add(&t, p);
+	if (t.wake_ms)
+		kl_nswatch_wake_at(nw->nsw, ns, t.wake_ms);
+	active = kl_notready_tally_active(&t, &ratio);
 	if (nw->m_ratio) {
-		if (eligible)
+		/* the share the condition used; a namespace with no live pod has no series */
+		if (t.live)
 			kl_metric_set(nw->m_ratio, labels, ratio);
 		else
 			kl_metric_remove(nw->m_ratio, labels);
 	}
-	active = eligible >= nw->conf->min_pods && eligible &&
-		 ratio * 100.0 >= nw->conf->threshold_percent;
-	pct = eligible ? notready * 100 / eligible : 0;
-	snprintf(summary, sizeof(summary), "%u %% of pods Not Ready", pct);
+	snprintf(summary, sizeof(summary), "%u %% of pods Not Ready",
+		 ratio > 0 ? t.notready * 100 / t.counted : 0);
 	kl_alerts_update(nw->alerts, ns, active, summary);
 }
 
@@ -123,6 +165,7 @@ static int nw_init(struct kl_ctx *ctx, const void *conf, void **state, struct kl
 {
 	static const char *const labels[] = { "namespace", NULL };
 	const struct kl_notready_watcher_conf *c = conf;
+	const struct kl_crash_watcher_conf *cc;
 	struct kl_alerts_opts ao = { "notready-watcher", "KloompasNamespacePodsNotReady",
 				     c->for_ms, c->repeat_interval_ms, 0 };
 	struct kl_alerts_hooks hooks = { NULL, team };
@@ -132,6 +175,8 @@ static int nw_init(struct kl_ctx *ctx, const void *conf, void **state, struct kl
 		return -ENOMEM;
 	nw->ctx = ctx;
 	nw->conf = c;
+	cc = kl_ctx_controller_conf(ctx, "crash-watcher");
+	nw->crash_reasons = cc ? &cc->reasons : NULL;
 	nw->nsw = kl_nswatch_new(ctx, eval, nw);
 	nw->alerts = nw->nsw ? kl_alerts_new(ctx, &ao, &hooks, nw) : NULL;
 	if (!nw->alerts) {
@@ -143,8 +188,8 @@ static int nw_init(struct kl_ctx *ctx, const void *conf, void **state, struct kl
 	}
 	if (ctx->metrics)
 		nw->m_ratio = kl_metrics_gauge(ctx->metrics, "kloompas_namespace_notready_ratio",
-					       "Share (0..1) of the namespace's eligible pods that "
-					       "are not Ready.",
+					       "Share (0..1) of the namespace's pods not Ready, as "
+					       "the condition counts them (0 when gated out).",
 					       labels);
 	*state = nw;
 	return 0;

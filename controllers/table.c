@@ -122,6 +122,16 @@ int kl_controllers_select(const char *list, bool *enabled, struct kl_error *err)
 	return 0;
 }
 
+const void *kl_ctx_controller_conf(const struct kl_ctx *ctx, const char *name)
+{
+	int i = kl_controllers_find(name);
+
+	if (i < 0 || !ctx->controllers_enabled || !ctx->controller_confs ||
+	    !ctx->controllers_enabled[i])
+		return NULL;
+	return ctx->controller_confs[i];
+}
+
 void kl_controllers_help(char *buf, size_t len)
 {
 	size_t i, off = 0;

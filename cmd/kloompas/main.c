@@ -466,6 +466,8 @@ static int start_loop_parts(struct app *app, struct kl_error *err)
 	app->ctx.config = &app->config;
 	app->ctx.metrics = app->metrics;
 	app->ctx.health = &app->health;
+	app->ctx.controllers_enabled = app->enabled;
+	app->ctx.controller_confs = app->confs;
 
 	kopts.qps = app->flags.kube_api_qps;
 	kopts.burst = app->flags.kube_api_burst;

@@ -186,7 +186,9 @@ def test_young_and_terminating_pods_do_not_count(cluster, kubelet, kloompas, rec
     assert not notready_sections(receiver.slack_texts(), young)
     assert not notready_sections(receiver.slack_texts(), term)
     body = __import__("conftest").get(kl.port, "/metrics")[2].decode()
-    assert f'kloompas_namespace_notready_ratio{{namespace="{young}"}}' not in body  # too young
+    # too young to start an alert: the gauge is the share the condition used, 0
+    assert f'kloompas_namespace_notready_ratio{{namespace="{young}"}} 0\n' in body
+    assert f'kloompas_namespace_notready_ratio{{namespace="{term}"}} 0\n' in body  # 1 live pod
     for i in range(3):
         k.patch("pods", {"metadata": {"finalizers": None}}, name=f"t{i}", ns=term)
 
