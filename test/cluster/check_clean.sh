@@ -16,8 +16,9 @@
 #   cgroup     folders one level down in every cgroup hierarchy, and any
 #              kloompas-* folder up to three levels down
 #   module     /proc/modules names, when the kernel has modules
-# Lines matching the Python regex in CHECK_CLEAN_IGNORE are left out (for
-# work that runs beside the test on purpose, e.g. a buildah build's mounts).
+# compare leaves out lines that match the extended regex CHECK_CLEAN_IGNORE,
+# on both sides (for work that runs beside on purpose, e.g. a buildah build's
+# mounts: CHECK_CLEAN_IGNORE=/var/cache/kloompas/image/).
 # compare also fails for any process left in a kloompas-* cgroup and, given
 # DIR, any process whose command line names DIR.
 #
@@ -124,10 +125,6 @@ if os.path.exists("/proc/modules"):
     for l in open("/proc/modules"):
         add("module", l.split()[0])
 
-ignore = os.environ.get("CHECK_CLEAN_IGNORE")
-if ignore:
-    import re
-    lines = {l for l in lines if not re.search(ignore, l)}
 print("\n".join(sorted(lines)))
 EOF
 }
@@ -174,9 +171,16 @@ compare)
 		dir=${dir%/}
 	fi
 	now=$(snapshot) || { echo "check_clean: snapshot failed" >&2; exit 2; }
+	keep() {
+		if [[ -n ${CHECK_CLEAN_IGNORE:-} ]]; then
+			grep -Ev -- "$CHECK_CLEAN_IGNORE" | sort
+		else
+			sort
+		fi
+	}
 	diffs=$(
-		comm -13 <(sort "$2") <(printf '%s\n' "$now" | sort) | sed 's/^/+ /'
-		comm -23 <(sort "$2") <(printf '%s\n' "$now" | sort) | sed 's/^/- /'
+		comm -13 <(keep <"$2") <(printf '%s\n' "$now" | keep) | sed 's/^/+ /'
+		comm -23 <(keep <"$2") <(printf '%s\n' "$now" | keep) | sed 's/^/- /'
 		leftovers "$dir" | sed 's/^/+ /'
 	)
 	if [[ -n $diffs ]]; then

@@ -6,7 +6,9 @@
 # SIGTERM first, SIGKILL after a short grace: kube-apiserver would otherwise
 # wait up to 60 s for open watches to close. The controller-manager and the
 # apiserver go first, etcd last. State is kept (up.sh DIR starts it again)
-# unless --clean is given, which then removes DIR.
+# unless --clean is given, which then removes DIR. The real node of
+# up.sh --real-node (kubelet, pods, containerd, bridge, cgroups) is stopped
+# first by node_down.sh, then kube-scheduler with the control plane.
 #
 # Usage: down.sh DIR [--clean]
 set -euo pipefail
@@ -78,7 +80,10 @@ stop() {
 	done
 }
 
-stop kube-controller-manager kube-apiserver
+if [[ -f $DIR/node/cgroup ]]; then
+	bash "$(dirname "${BASH_SOURCE[0]}")/node_down.sh" "$DIR" || log "node_down.sh failed"
+fi
+stop kube-scheduler kube-controller-manager kube-apiserver
 stop etcd
 
 if ((clean)); then

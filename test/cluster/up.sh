@@ -9,7 +9,12 @@
 # same certificates, tokens, data and (if still free) ports. The processes run
 # in their own sessions and outlive this script; stop them with down.sh DIR.
 #
-# Usage: up.sh DIR
+# With --real-node it also starts kube-scheduler and a real node (containerd,
+# runc, a CNI bridge and kubelet) isolated from the machine: see node.sh. The
+# apiserver then listens on all addresses, so that pods on the node's bridge
+# reach it at the bridge address (APISERVER_POD_URL).
+#
+# Usage: up.sh DIR [--real-node]
 # Then:  . DIR/env; kubectl --kubeconfig "$KUBECONFIG" get ns
 set -euo pipefail
 
@@ -25,9 +30,21 @@ die() {
 	exit 1
 }
 
-(($# == 1)) || die "usage: up.sh DIR"
-mkdir -p "$1"
-DIR=$(cd "$1" && pwd)
+real_node=0
+dir=
+for a in "$@"; do
+	case $a in
+	--real-node) real_node=1 ;;
+	-*) die "usage: up.sh DIR [--real-node]" ;;
+	*)
+		[[ -z $dir ]] || die "usage: up.sh DIR [--real-node]"
+		dir=$a
+		;;
+	esac
+done
+[[ -n $dir ]] || die "usage: up.sh DIR [--real-node]"
+mkdir -p "$dir"
+DIR=$(cd "$dir" && pwd)
 cd "$DIR"
 
 # --- binaries ------------------------------------------------------------------------
@@ -50,7 +67,7 @@ running() {
 	tr '\0' ' ' <"/proc/$pid/cmdline" | grep -qF -- "$DIR/"
 }
 
-for p in etcd kube-apiserver kube-controller-manager; do
+for p in etcd kube-apiserver kube-controller-manager kube-scheduler containerd kubelet; do
 	if running "$DIR/$p.pid"; then
 		die "$p already running for $DIR (pid $(<"$DIR/$p.pid")): run down.sh $DIR first"
 	fi
@@ -58,14 +75,18 @@ done
 
 # --- ports -----------------------------------------------------------------------------
 
+# With --real-node the apiserver listens on all addresses.
+port_host=127.0.0.1
+((real_node)) && port_host=0.0.0.0
+
 port_free() {
-	python3 - "$1" <<'EOF'
+	python3 - "$1" "$port_host" <<'EOF'
 import socket, sys
 s = socket.socket()
 # Like the servers do, so that a port in TIME_WAIT counts as free.
 s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
 try:
-    s.bind(("127.0.0.1", int(sys.argv[1])))
+    s.bind((sys.argv[2], int(sys.argv[1])))
 except OSError:
     sys.exit(1)
 EOF
@@ -84,11 +105,11 @@ if [[ -f $DIR/env ]]; then
 fi
 if [[ -z $ETCD_CLIENT_PORT ]]; then
 	read -r ETCD_CLIENT_PORT ETCD_PEER_PORT APISERVER_PORT KCM_PORT < <(python3 -c '
-import socket
+import socket, sys
 ss = [socket.socket() for _ in range(4)]
 for s in ss:
-    s.bind(("127.0.0.1", 0))
-print(" ".join(str(s.getsockname()[1]) for s in ss))')
+    s.bind((sys.argv[1], 0))
+print(" ".join(str(s.getsockname()[1]) for s in ss))' "$port_host")
 fi
 log "ports: etcd $ETCD_CLIENT_PORT/$ETCD_PEER_PORT, apiserver $APISERVER_PORT, controller-manager $KCM_PORT"
 
@@ -138,6 +159,14 @@ if [[ ! -f $DIR/tokens.csv ]]; then
 		printf '%s,test-user,uid-test-user\n' "$(openssl rand -hex 24)"
 	) >"$DIR/tokens.csv"
 fi
+NODE_APISERVER_ARGS=()
+if ((real_node)); then
+	# shellcheck source=node.sh
+	. "$here/node.sh"
+	node_prepare
+	node_certs
+fi
+
 # shellcheck disable=SC2034 # written to DIR/env through ${!v}
 ADMIN_TOKEN=$(awk -F, '$2 == "kloompas-admin-token" { print $1 }' "$DIR/tokens.csv")
 USER_TOKEN=$(awk -F, '$2 == "test-user" { print $1 }' "$DIR/tokens.csv")
@@ -256,7 +285,8 @@ launch kube-apiserver "$bin/kube-apiserver" \
 	--service-cluster-ip-range=10.0.0.0/24 \
 	--kubelet-preferred-address-types=InternalIP \
 	--endpoint-reconciler-type=none \
-	--allow-privileged=true
+	--allow-privileged=true \
+	"${NODE_APISERVER_ARGS[@]}"
 curl_admin=(curl -fsS --cacert "$pki/ca.crt" --cert "$pki/admin.crt" --key "$pki/admin.key")
 wait_for kube-apiserver 60 sh -c '"$@" | grep -qx ok' sh "${curl_admin[@]}" "$APISERVER_URL/readyz"
 
@@ -280,6 +310,10 @@ launch kube-controller-manager "$bin/kube-controller-manager" \
 wait_for kube-controller-manager 60 \
 	"${curl_admin[@]}" "$APISERVER_URL/api/v1/namespaces/default/serviceaccounts/default"
 
+if ((real_node)); then
+	node_start
+fi
+
 # --- env -------------------------------------------------------------------------------
 
 {
@@ -301,6 +335,9 @@ wait_for kube-controller-manager 60 \
 		esac
 		printf '%s=%q\n' "$v" "$val"
 	done
+	if ((real_node)); then
+		node_env
+	fi
 	echo "export KUBECONFIG"
 } >"$DIR/env.tmp"
 chmod 600 "$DIR/env.tmp"

@@ -1,0 +1,134 @@
+#!/usr/bin/env bash
+# Stop the real node of up.sh --real-node in DIR and take back every change it
+# made to the machine: the kubelet, the pods' processes, containerd and its
+# shims, the cgroups, the bridge and the mount points it had to create.
+# down.sh runs it before stopping the control plane; it does nothing for a DIR
+# without a node.
+#
+# Design: processes are stopped by pid only. The kubelet and containerd by
+# their pid files, checked against /proc/PID/cmdline naming DIR; the pods and
+# shims by the pids listed in DIR's own cgroup (/kloompas-<id>), where the
+# kubelet put the pods and containerd was started (shims inherit it). Pods go
+# first with SIGKILL (the kubelet is already gone, nobody restarts them), then
+# containerd, then the shims. When the last process of the node's mount
+# namespace is gone, its mounts (bind mounts, sysctl copies, rootfs overlays,
+# secret tmpfs, netns) go with it and the pods' network namespaces and veths
+# are freed by the kernel. The bridge is deleted last.
+#
+# Usage: node_down.sh DIR
+set -euo pipefail
+
+log() {
+	printf 'node_down.sh: %s\n' "$*" >&2
+}
+
+DIR=$(cd "${1:?usage: node_down.sh DIR}" && pwd)
+nd=$DIR/node
+[[ -f $nd/cgroup ]] || exit 0
+cg=$(<"$nd/cgroup")
+bridge=$(cat "$nd/bridge" 2>/dev/null || true)
+# Every hierarchy mounted now, not only those node.sh listed.
+mapfile -t hierarchies < <(awk '$3 == "cgroup" || $3 == "cgroup2" { print $2 }' /proc/self/mounts)
+
+# Print the pid in DIR/NAME.pid if that process is alive and one of ours.
+ours() {
+	local f=$DIR/$1.pid pid
+	[[ -f $f ]] || return 1
+	pid=$(<"$f")
+	[[ $pid =~ ^[0-9]+$ && -r /proc/$pid/cmdline ]] || return 1
+	tr '\0' ' ' <"/proc/$pid/cmdline" | grep -qF -- "$DIR/" || return 1
+	printf '%s\n' "$pid"
+}
+
+alive() {
+	[[ -r /proc/$1/stat ]] && [[ $(awk '{ print $3 }' "/proc/$1/stat" 2>/dev/null) != Z ]]
+}
+
+# stop NAME SECONDS: SIGTERM, SIGKILL after SECONDS.
+stop() {
+	local pid i
+	pid=$(ours "$1") || { rm -f "$DIR/$1.pid"; return 0; }
+	log "stopping $1 (pid $pid)"
+	kill -TERM "$pid" 2>/dev/null || true
+	for ((i = 0; i < $2 * 10; i++)); do
+		alive "$pid" || break
+		sleep 0.1
+	done
+	if alive "$pid"; then
+		log "$1 (pid $pid) still running after $2 s: SIGKILL"
+		kill -KILL "$pid" 2>/dev/null || true
+	fi
+	rm -f "$DIR/$1.pid"
+}
+
+# Print the pids in cgroup $cg/$1 and below, in every hierarchy.
+cgroup_pids() {
+	local h
+	for h in "${hierarchies[@]}"; do
+		[[ -d $h$cg$1 ]] || continue
+		find "$h$cg$1" -name cgroup.procs -exec cat {} + 2>/dev/null
+	done | sort -un
+}
+
+# kill_cgroup SUBPATH WHAT: SIGKILL every process in it until it is empty.
+kill_cgroup() {
+	local pids i
+	for ((i = 0; i < 100; i++)); do
+		mapfile -t pids < <(cgroup_pids "$1")
+		((${#pids[@]})) || return 0
+		((i)) || log "killing ${#pids[@]} $2 process(es) in cgroup $cg$1"
+		kill -KILL "${pids[@]}" 2>/dev/null || true
+		sleep 0.1
+	done
+	log "warning: cgroup $cg$1 still has processes: ${pids[*]}"
+}
+
+stop kubelet 10
+stop kubelet-strace 2
+kill_cgroup /kubepods pod
+stop containerd 5
+kill_cgroup "" "shim and leftover"
+
+# The namespace ends with its last process; zombies do not hold it.
+if [[ -f $nd/mntns ]]; then
+	ns=$(<"$nd/mntns")
+	for ((i = 0; i < 50; i++)); do
+		left=()
+		for p in /proc/[0-9]*; do
+			[[ $(readlink "$p/ns/mnt" 2>/dev/null) == "$ns" ]] && alive "${p#/proc/}" &&
+				left+=("${p#/proc/}")
+		done
+		((${#left[@]})) || break
+		sleep 0.1
+	done
+	((${#left[@]} == 0)) || log "warning: processes still in the node's mount namespace: ${left[*]}"
+	rm -f "$nd/mntns"
+fi
+
+# Cgroups, deepest first.
+for h in "${hierarchies[@]}"; do
+	[[ -d $h$cg ]] || continue
+	find "$h$cg" -depth -type d -exec rmdir {} + 2>/dev/null ||
+		log "warning: could not remove all of $h$cg"
+done
+
+if [[ -n $bridge ]] && ip link show "$bridge" >/dev/null 2>&1; then
+	# veths of pods whose namespace is gone are gone; delete any other port.
+	for port in $(ip -o link show master "$bridge" 2>/dev/null | awk -F': ' '{ sub(/@.*/, "", $2); print $2 }'); do
+		ip link delete "$port" 2>/dev/null || true
+	done
+	log "deleting bridge $bridge"
+	ip link delete "$bridge" type bridge
+fi
+
+# Mount points node_ns.sh created: remove them when no mount namespace mounts
+# on them any more (another node of another DIR may still use them).
+for dst in /var/lib/kubelet /var/log/pods /var/log/containers /var/lib/cni /run/containerd; do
+	[[ -f $dst/.kloompas-mountpoint ]] || continue
+	[[ $(find "$dst" -mindepth 1 -maxdepth 1 | wc -l) == 1 ]] || continue
+	if cat /proc/[0-9]*/mountinfo 2>/dev/null | awk -v d="$dst" '$5 == d { f = 1 } END { exit !f }'; then
+		continue
+	fi
+	rm -f "$dst/.kloompas-mountpoint"
+	rmdir "$dst" 2>/dev/null || true
+done
