@@ -91,17 +91,26 @@ kill_cgroup "" "shim and leftover"
 
 # The namespace ends with its last process; zombies do not hold it.
 if [[ -f $nd/mntns ]]; then
-	ns=$(<"$nd/mntns")
-	for ((i = 0; i < 50; i++)); do
-		left=()
-		for p in /proc/[0-9]*; do
-			[[ $(readlink "$p/ns/mnt" 2>/dev/null) == "$ns" ]] && alive "${p#/proc/}" &&
-				left+=("${p#/proc/}")
-		done
-		((${#left[@]})) || break
-		sleep 0.1
-	done
-	((${#left[@]} == 0)) || log "warning: processes still in the node's mount namespace: ${left[*]}"
+	left=$(python3 - "$(<"$nd/mntns")" <<'EOF'
+import os, sys, time
+for _ in range(50):
+    left = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            if os.readlink(f"/proc/{pid}/ns/mnt") != sys.argv[1]:
+                continue
+            with open(f"/proc/{pid}/stat") as fh:
+                if fh.read().rsplit(")", 1)[1].split()[0] != "Z":
+                    left.append(pid)
+        except OSError:
+            pass
+    if not left:
+        break
+    time.sleep(0.1)
+print(" ".join(left))
+EOF
+)
+	[[ -z $left ]] || log "warning: processes still in the node's mount namespace: $left"
 	rm -f "$nd/mntns"
 fi
 
