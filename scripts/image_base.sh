@@ -77,6 +77,16 @@ EOF
 fi
 export CONTAINERS_STORAGE_CONF=$STORE/storage.conf
 
+# The overlay driver bind-mounts its folder onto itself and leaves it so; undo that
+# when no layer is mounted under it any more (no other build is running).
+release_store() {
+	local home=$STORE/root/overlay
+	if mountpoint -q "$home" && ! grep -q " $home/[^ ]*/merged " /proc/self/mountinfo; then
+		umount "$home" 2>/dev/null || true
+	fi
+}
+trap release_store EXIT
+
 if buildah inspect --type image "$BASE_NAME" >/dev/null 2>&1; then
 	printf '%s\n' "$BASE_NAME"
 	exit 0
@@ -171,6 +181,7 @@ mnt=
 cleanup() {
 	[[ -z $mnt ]] || buildah umount "$ctr" >/dev/null 2>&1 || true
 	buildah rm "$ctr" >/dev/null 2>&1 || true
+	release_store
 }
 trap cleanup EXIT
 mnt=$(buildah mount "$ctr")
