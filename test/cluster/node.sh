@@ -230,8 +230,10 @@ EOF
   ]
 }
 EOF
-	# No nameserver: a pod's name lookups stay inside the pod.
-	printf '# kloompas test node: no DNS\n' >"$nd/resolv.conf"
+	# Name lookups stay inside the pod (or, with hostNetwork, on loopback). A
+	# file without nameserver would not do: containerd then copies the
+	# machine's /etc/resolv.conf into the pod.
+	printf '# kloompas test node: no DNS beyond loopback\nnameserver 127.0.0.1\n' >"$nd/resolv.conf"
 	cat >"$nd/kubelet.yaml" <<EOF
 # Written by test/cluster/node.sh: kubelet of the real node of $DIR.
 apiVersion: kubelet.config.k8s.io/v1beta1
@@ -349,7 +351,6 @@ node_start() {
 		--cert-dir="$NODE_DIR/kubelet-pki" \
 		--hostname-override="$NODE_NAME" \
 		--node-ip="$NODE_IP" \
-		--pod-infra-container-image="$NODE_PAUSE_IMAGE" \
 		--v=1
 	if ((${#trace[@]})); then
 		node_strace_child
