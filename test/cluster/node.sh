@@ -284,12 +284,18 @@ current-context: kloompas
 EOF
 }
 
+# Ready, as posted by this kubelet: a restarted DIR has the Node of the last
+# run, Ready until the node lifecycle controller notices (40 s).
 node_ready() {
 	"${curl_admin[@]}" "$APISERVER_URL/api/v1/nodes/$NODE_NAME" | python3 -c '
-import json, sys
+import datetime, json, sys
 n = json.load(sys.stdin)
-sys.exit(0 if any(c["type"] == "Ready" and c["status"] == "True"
-                  for c in n["status"].get("conditions", [])) else 1)'
+since = int(sys.argv[1])
+def fresh(c):
+    t = datetime.datetime.strptime(c["lastHeartbeatTime"], "%Y-%m-%dT%H:%M:%SZ")
+    return t.replace(tzinfo=datetime.timezone.utc).timestamp() >= since
+sys.exit(0 if any(c["type"] == "Ready" and c["status"] == "True" and fresh(c)
+                  for c in n["status"].get("conditions", [])) else 1)' "$NODE_KUBELET_START"
 }
 
 # node_start: scheduler, containerd, images, kubelet; returns once the node is Ready.
@@ -334,6 +340,7 @@ node_start() {
 	wait_for kube-scheduler 30 "${curl_admin[@]}" -k "https://127.0.0.1:$SCHEDULER_PORT/healthz"
 
 	log "starting kubelet as $NODE_NAME"
+	NODE_KUBELET_START=$(($(date +%s) - 1))
 	local trace=()
 	rm -f "$NODE_DIR/kubelet.strace" "$DIR/kubelet-strace.pid"
 	if [[ ${KL_NODE_STRACE:-0} == 1 ]]; then
