@@ -16,7 +16,7 @@
 #
 # Usage: image_base.sh        progress on stderr, the image name on stdout
 # Env:   KLOOMPAS_CACHE       cache root (default /var/cache/kloompas):
-#          image-base/debian-12-minbase.tar   the debootstrap result (about 90 MB)
+#          image-base/debian-12-minbase.tar   the debootstrap result (116 MB)
 #          image/storage.conf, image/root/    the buildah store (runroot /run/kloompas-image)
 # Needs root; installs buildah and debootstrap if they are missing.
 set -euo pipefail
@@ -162,8 +162,8 @@ if [[ ! -f $BASE_TAR ]]; then
 		printf 'deb %s %s %s-updates main\n' "$mirror" "$SUITE" "$SUITE"
 		[[ -z $security ]] || printf 'deb %s %s-security main\n' "$security" "$SUITE"
 	} >"$work/etc/apt/sources.list"
-	rm -rf "$work"/var/cache/apt/archives/*.deb "$work"/var/lib/apt/lists/* \
-		"$work"/var/log/*.log "$work"/var/log/apt/* "$work"/tmp/* "$work"/dev/*
+	rm -rf "${work:?}"/var/cache/apt/archives/*.deb "${work:?}"/var/lib/apt/lists/* \
+		"${work:?}"/var/log/*.log "${work:?}"/var/log/apt/* "${work:?}"/tmp/* "${work:?}"/dev/*
 	rm -f "$work/etc/resolv.conf" "$work/etc/hostname"
 
 	tar -C "$work" --numeric-owner -cf "$BASE_TAR.tmp" .
