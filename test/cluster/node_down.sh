@@ -135,7 +135,9 @@ fi
 for dst in /var/lib/kubelet /var/log/pods /var/log/containers /var/lib/cni /run/containerd; do
 	[[ -f $dst/.kloompas-mountpoint ]] || continue
 	[[ $(find "$dst" -mindepth 1 -maxdepth 1 | wc -l) == 1 ]] || continue
-	if cat /proc/[0-9]*/mountinfo 2>/dev/null | awk -v d="$dst" '$5 == d { f = 1 } END { exit !f }'; then
+	# grep -q: 0 on a match even when a process vanished meanwhile (the
+	# removal would detach the mount from that other namespace).
+	if grep -qsE "^[0-9]+ [0-9]+ [0-9]+:[0-9]+ [^ ]+ $dst " /proc/[0-9]*/mountinfo; then
 		continue
 	fi
 	rm -f "$dst/.kloompas-mountpoint"
