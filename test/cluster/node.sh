@@ -11,14 +11,15 @@
 #   /var/log/containers, /var/lib/cni, /run/containerd) are folders of DIR.
 # - Everything else is configured into DIR/node: containerd's root, socket,
 #   opt and runc state, CNI config and IPAM data, kubelet certificates.
-# - One cgroup, /kloompas-<id of DIR>, in every v1 hierarchy: containerd and the
+# - One cgroup, /kloompas-<id of DIR>, in every hierarchy: containerd and the
 #   kubelet live in its node/ child (so the shims do too) and the kubelet puts
 #   the pods under it; down.sh stops whatever is left in it by pid.
 # - A bridge of our own (10.244.N.1/24, N free here) is the node's IP; no
 #   gateway, masquerade, port mapping or iptables rule: pods reach the host and
-#   each other, nothing else. The kubelet starts with AWS_EC2_METADATA_DISABLED
-#   and makeIPTablesUtilChains false; with KL_NODE_STRACE=1 it runs under
-#   strace -e connect, for check_connect.sh.
+#   each other, nothing else. containerd gets a proxy on a closed loopback port:
+#   a pull of a missing image stays here too. The kubelet starts with
+#   AWS_EC2_METADATA_DISABLED and makeIPTablesUtilChains false; with
+#   KL_NODE_STRACE=1 it runs under strace -e connect, for check_connect.sh.
 # - Images come from images.sh (no registry), pulled never; image GC 100/99.
 #
 # Env: KL_NODE_NAME (default kl-node-1), KL_NODE_STRACE=1, KL_NODE_IMAGES
@@ -159,8 +160,7 @@ node_cgroups() {
 node_write_configs() {
 	local nd=$NODE_DIR
 	mkdir -p "$nd/containerd/root" "$nd/containerd/opt" "$nd/runc" "$nd/cni/net.d" \
-		"$nd/cni/ipam" "$nd/kubelet-pki" "$nd/volume-plugins" "$nd/sysctl" \
-		"$nd/containerd/certs.d/_default"
+		"$nd/cni/ipam" "$nd/kubelet-pki" "$nd/volume-plugins" "$nd/sysctl"
 	cat >"$nd/containerd.toml" <<EOF
 # Written by test/cluster/node.sh: containerd of the real node of $DIR.
 version = 2
@@ -200,13 +200,6 @@ disabled_plugins = ["io.containerd.snapshotter.v1.aufs", "io.containerd.snapshot
     bin_dir = "/usr/lib/cni"
     conf_dir = "$nd/cni/net.d"
     max_conf_num = 1
-
-  # Any pull would go to a closed port on loopback, never out of the machine.
-  [plugins."io.containerd.grpc.v1.cri".registry]
-    config_path = "$nd/containerd/certs.d"
-EOF
-	cat >"$nd/containerd/certs.d/_default/hosts.toml" <<'EOF'
-server = "http://127.0.0.1:9"
 EOF
 	cat >"$nd/cni/net.d/10-kloompas.conflist" <<EOF
 {
@@ -263,6 +256,10 @@ evictionHard: {memory.available: 50Mi, nodefs.available: 1%, imagefs.available: 
 volumePluginDir: $nd/volume-plugins
 resolvConf: $nd/resolv.conf
 serializeImagePulls: false
+# Ready 2 s after registration instead of 10 s; the status is still sent only
+# when it changes, or every 5 min (the default once the above is set).
+nodeStatusUpdateFrequency: 2s
+nodeStatusReportFrequency: 5m
 EOF
 	cat >"$nd/kubelet.kubeconfig" <<EOF
 apiVersion: v1
@@ -325,7 +322,12 @@ node_start() {
 	node_write_configs
 
 	log "starting containerd (private mount namespace)"
-	launch containerd unshare -m --propagation private -- \
+	# A pull (of an image not imported) goes through this proxy to a closed
+	# port on loopback, never out of the machine: containerd 1.6 has no
+	# registry setting that covers every host.
+	launch containerd env HTTP_PROXY=http://127.0.0.1:9 HTTPS_PROXY=http://127.0.0.1:9 \
+		NO_PROXY=localhost,127.0.0.1 \
+		unshare -m --propagation private -- \
 		bash "$here/node_ns.sh" "$DIR" mount \
 		containerd --config "$NODE_DIR/containerd.toml"
 	wait_for containerd 30 ctr -a "$CONTAINERD_SOCKET" version
