@@ -424,8 +424,8 @@ static int cw_init(struct kl_ctx *ctx, const void *conf, void **state, struct kl
 	}
 	if (ctx->metrics)
 		cw->m_pods = kl_metrics_gauge(ctx->metrics, "kloompas_namespace_crashloop_pods",
-					      "Pods of the namespace stuck with a configured "
-					      "waiting reason (CrashLoopBackOff).",
+					      "Pods of the namespace crash-looping: waiting with a "
+					      "configured reason, or between back-offs.",
 					      labels);
 	*state = cw;
 	return 0;
