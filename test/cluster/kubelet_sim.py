@@ -24,17 +24,39 @@ What it does, for one Node (default kl-node-1):
   (merge patch on pods/status) by its annotation kloompas.io/sim (default "ready"):
     ready                 Running, all conditions True, containers running and ready
     notready              Running, containers running but not ready
-    crashloop[:CODE]      Running, containers waiting CrashLoopBackOff, lastState
-                          terminated (exit CODE, default 1, reason Error); restartCount
-                          grows by one every --interval seconds (default 5), or every
-                          kloompas.io/sim-restart-every (e.g. "2s", "500ms", "1m")
-    init-crashloop[:CODE] Pending, the first init container crash-loops, the others
-                          and the app containers wait in PodInitializing
+    crashloop[:CODE]      Running, the app containers crash-loop as a real kubelet shows
+                          it (below), each run ending with exit CODE (default 1, Error)
+    oomkilled             the same loop, each run ending OOMKilled, exit code 137
+    init-crashloop[:CODE] Pending, the first init container crash-loops the same way,
+                          the others and the app containers wait in PodInitializing
+    imageneverpull        Pending, the app containers waiting ErrImageNeverPull with the
+                          kubelet's message (Container image "X" is not present with
+                          pull policy of Never), Ready False
     succeeded             Succeeded, containers terminated exit 0 (Completed)
     failed[:CODE]         Failed, containers terminated exit CODE (Error)
     pending               left unbound (a bound pod waits in ContainerCreating)
   Changing the annotation later re-applies the behaviour (restart counts and the last
   terminated state are kept, as a kubelet keeps them).
+- The crash loop, after what kubelet 1.20 wrote on this machine for a container that
+  runs 5 s and exits (/work/shared/real-node.md), with every duration a multiple of
+  the pod's interval I: kloompas.io/sim-restart-every (e.g. "2s", "500ms", "1m"), else
+  --interval (default 5 s). I plays the kubelet's 10 s base back-off.
+    running       a new instance (restartCount + 1 unless it is the first: the kubelet
+                  counts starts, not exits), Ready True (the app would be ready), for I
+    terminated    the instance exits: state.terminated {reason Error (OOMKilled),
+                  exitCode, startedAt, finishedAt}, lastState.terminated the same,
+                  restartCount unchanged, Ready False. After the first exit the kubelet
+                  restarts at once: 0.1 I, then running. After exit n >= 2: 1.3 I (the
+                  kubelet's 12-16 s), then
+    back-off      waiting CrashLoopBackOff, message `back-off 10s restarting failed
+                  container=C pod=P_NS(UID)` (the kubelet's own figure: 10s, 20s, ...
+                  5m0s), for I x 2^(n-2), at most 30 I; then running again.
+  So with I = 1 s a pod shows its first CrashLoopBackOff 3.4 s after it starts. While
+  terminated after exit n >= 2 a previous=true log request fails as the kubelet's does
+  (it has already removed the older container: "unable to retrieve container logs for
+  containerd://ID"); the terminated instance's own log (previous=false) is served. The
+  kubelet resets a back-off after 10 minutes of running; a simulated run is never that
+  long. After a restart of the simulator a loop starts over from running.
 - A pod of this node with a deletionTimestamp is deleted with gracePeriodSeconds=0
   about --delete-delay (1 s) later, as a kubelet does when its containers have
   stopped, so Deployments and ReplicaSets really scale down.
@@ -75,8 +97,12 @@ from kube import ApiError, Kube  # noqa: E402
 
 ANNOTATION = "kloompas.io/sim"
 RESTART_ANNOTATION = "kloompas.io/sim-restart-every"
-KINDS = ("ready", "notready", "crashloop", "init-crashloop", "succeeded", "failed", "pending")
-CRASH_KINDS = ("crashloop", "init-crashloop")
+KINDS = ("ready", "notready", "crashloop", "oomkilled", "init-crashloop", "imageneverpull",
+         "succeeded", "failed", "pending")
+CRASH_KINDS = ("crashloop", "oomkilled", "init-crashloop")
+FIRST_RESTART = 0.1  # x interval: the kubelet restarts a first exit at once
+EXIT_GAP = 1.3  # x interval: terminated shown 12-16 s after later exits
+MAX_BACKOFF = 30  # x interval: 5 min of the kubelet's 10 s base
 KUBELET_VERSION = "v1.20.2"
 
 
@@ -205,6 +231,8 @@ class Behaviour(collections.namedtuple("Behaviour", "kind code restart_every")):
             kind, code = "ready", ""
         try:
             code = int(code) if code else (1 if kind in ("crashloop", "init-crashloop", "failed") else 0)
+            if kind == "oomkilled":
+                code = 137
         except ValueError:
             code = 1
         every = parse_duration(ann.get(RESTART_ANNOTATION)) or default_every
@@ -280,7 +308,9 @@ class PodState:
         self.uid = uid
         self.applied = None  # (kind, code) last written
         self.every = None  # restart interval in force
-        self.next_restart = None  # monotonic time of the next crash-loop restart
+        self.next_restart = None  # monotonic time of the next crash-loop step
+        self.loop = None  # the crash loop: {"phase": running|terminated|backoff, "exits": n}
+        self.step = None  # seconds from the last crash-loop step to the next
         self.delete_at = None  # monotonic time to finish a deletion
         self.ip = ""
         self.start_time = None
@@ -454,6 +484,10 @@ class KubeletSim:
             return 404, f'pod "{pod_name}" does not exist\n'
         if cs is None:
             return 404, f'container "{container}" not found in pod "{pod_name}"\n'
+        if previous and cs.get("gap") and cs["state"] == "terminated":
+            # exited again, not restarted yet: the kubelet removed the older container
+            older = (cs.get("older") or {}).get("containerID", "")
+            return 400, f"unable to retrieve container logs for {older}"
         if previous:
             if not cs["last"]:
                 return 400, f'previous terminated container "{container}" in pod "{pod_name}" not found'
@@ -719,15 +753,17 @@ class KubeletSim:
         new.applied = (beh.kind, beh.code)
         new.every = beh.restart_every
         if beh.kind in CRASH_KINDS:
-            new.next_restart = time.monotonic() + beh.restart_every
-            self._queue.add_after(key, beh.restart_every)
+            new.next_restart = time.monotonic() + new.step
+            self._queue.add_after(key, new.step)
         else:
             new.next_restart = None
+            new.loop = None
         with self._lock:
             cur = self._pods.get(key)
             if cur is not None and cur["metadata"]["uid"] == uid:
                 self._state[key] = new
-        self._debug(f"{key}: status {beh.kind}" + (f" (restart {self._max_restarts(new)})" if tick else "")
+        self._debug(f"{key}: status {beh.kind}" + (f" ({new.loop['phase']}, restarts {self._max_restarts(new)})"
+                                                   if new.loop else "")
                     + ("" if wrote else " (unchanged)"))
 
     @staticmethod
@@ -786,7 +822,7 @@ class KubeletSim:
         terminated; cur the current instance, last the previous terminated one (each
         {containerID, startedAt, kind, restarts, exitCode...})."""
         return {"name": c["name"], "image": c.get("image", ""), "state": "waiting", "reason": "ContainerCreating",
-                "restarts": 0, "cur": None, "last": None, "n": 0}
+                "message": None, "restarts": 0, "cur": None, "last": None, "older": None, "gap": False, "n": 0}
 
     def _new_instance(self, uid, cs, kind, ran=0):
         """A new container instance, started ran seconds ago."""
@@ -800,17 +836,60 @@ class KubeletSim:
             cs["cur"] = self._new_instance(uid, cs, kind)
         cs["cur"]["kind"] = kind
         cs["cur"]["restarts"] = cs["restarts"]
-        cs["state"], cs["reason"] = "running", None
+        cs["state"], cs["reason"], cs["message"], cs["gap"] = "running", None, None, False
 
-    def _crash(self, uid, cs, code):
-        """The current instance (or a new one) exits with code; kubelet restarts it
-        after a back-off, meanwhile the container waits in CrashLoopBackOff."""
-        inst = cs["cur"] if cs["state"] == "running" else self._new_instance(uid, cs, "crash", ran=1)
-        cs["restarts"] += 1
-        inst.update(kind="crash", restarts=cs["restarts"], exitCode=code, reason="Error",
+    # --- the crash loop (see the top of this file) ---
+
+    def _loop_start(self, uid, cs):
+        """A looping container runs: the current instance if it runs, else a new one
+        (a restart, counted, unless the container never ran)."""
+        if cs["state"] != "running":
+            if cs["cur"] or cs["last"]:
+                cs["restarts"] += 1
+            cs["cur"] = self._new_instance(uid, cs, "crash")
+        cs["cur"].update(kind="crash", restarts=cs["restarts"])
+        cs["state"], cs["reason"], cs["message"], cs["gap"] = "running", None, None, False
+
+    def _loop_exit(self, cs, code, exits):
+        """The running instance ends: terminated, and lastState says so too."""
+        inst = cs["cur"]
+        inst.update(kind="crash", restarts=cs["restarts"], exitCode=code,
+                    reason="OOMKilled" if code == 137 and cs.get("oom") else "Error",
                     finishedAt=rfc3339())
-        cs["last"], cs["cur"] = inst, None
-        cs["state"], cs["reason"] = "crashloop", "CrashLoopBackOff"
+        cs["older"], cs["last"] = cs["last"], inst
+        cs["state"], cs["reason"], cs["gap"] = "terminated", None, exits >= 2
+
+    @staticmethod
+    def _loop_backoff(cs):
+        cs["state"], cs["reason"], cs["cur"], cs["gap"] = "crashloop", "CrashLoopBackOff", None, False
+
+    def _loop_step(self, st, uid, looping, beh, tick):
+        """Moves the looping containers one step (or starts the loop) and sets st.step,
+        the seconds to the next step."""
+        every, lp = beh.restart_every, st.loop
+        for cs in looping:
+            cs["oom"] = beh.kind == "oomkilled"
+        if lp is None or not tick:
+            st.loop = {"phase": "running", "exits": 0}
+            for cs in looping:
+                self._loop_start(uid, cs)
+            st.step = every
+        elif lp["phase"] == "running":
+            lp["exits"] += 1
+            lp["phase"] = "terminated"
+            for cs in looping:
+                self._loop_exit(cs, beh.code, lp["exits"])
+            st.step = every * (FIRST_RESTART if lp["exits"] == 1 else EXIT_GAP)
+        elif lp["phase"] == "terminated" and lp["exits"] >= 2:
+            lp["phase"] = "backoff"
+            for cs in looping:
+                self._loop_backoff(cs)
+            st.step = every * min(2 ** (lp["exits"] - 2), MAX_BACKOFF)
+        else:  # restarted: at once after a first exit, else after the back-off
+            lp["phase"] = "running"
+            for cs in looping:
+                self._loop_start(uid, cs)
+            st.step = every
 
     def _terminate(self, uid, cs, kind, code):
         if cs["state"] == "terminated" and cs["cur"] and cs["cur"].get("exitCode") == code:
@@ -819,12 +898,13 @@ class KubeletSim:
         inst.update(kind=kind, restarts=cs["restarts"], exitCode=code,
                     reason="Completed" if code == 0 else "Error", finishedAt=rfc3339())
         cs["cur"] = inst
-        cs["state"], cs["reason"] = "terminated", None
+        cs["state"], cs["reason"], cs["message"], cs["gap"] = "terminated", None, None, False
 
-    def _wait(self, cs, reason):
+    def _wait(self, cs, reason, message=None):
         if cs["state"] == "running" and cs["cur"]:
             cs["last"] = dict(cs["cur"], exitCode=0, reason="Completed", finishedAt=rfc3339())
-        cs["state"], cs["reason"], cs["cur"] = "waiting", reason, None
+        cs["state"], cs["reason"], cs["message"], cs["cur"] = "waiting", reason, message, None
+        cs["gap"] = False
 
     def _apply(self, st, pod, beh, tick):
         """Move st's containers to what beh asks for and return the pod status."""
@@ -837,13 +917,20 @@ class KubeletSim:
         kind = beh.kind
         if kind == "init-crashloop" and not inits:
             kind = "crashloop"  # nothing to initialise: the app containers crash instead
+        if kind in ("crashloop", "oomkilled"):
+            looping = [st.containers[n] for n in apps]
+        elif kind == "init-crashloop":
+            looping = [st.containers[inits[0]]]
+        else:
+            looping = []
+        if looping:
+            self._loop_step(st, uid, looping, beh, tick and st.applied == (beh.kind, beh.code))
 
         # Init containers: completed, except for init-crashloop and pending.
         for i, n in enumerate(inits):
             cs = st.containers[n]
             if kind == "init-crashloop" and i == 0:
-                if tick or cs["state"] != "crashloop" or st.applied != (beh.kind, beh.code):
-                    self._crash(uid, cs, beh.code)
+                pass  # looping
             elif kind in ("init-crashloop", "pending"):
                 if cs["state"] != "terminated":
                     self._wait(cs, "PodInitializing")
@@ -854,9 +941,11 @@ class KubeletSim:
             cs = st.containers[n]
             if kind in ("ready", "notready"):
                 self._run(uid, cs, kind)
-            elif kind == "crashloop":
-                if tick or cs["state"] != "crashloop" or st.applied != (beh.kind, beh.code):
-                    self._crash(uid, cs, beh.code)
+            elif kind in ("crashloop", "oomkilled"):
+                pass  # looping
+            elif kind == "imageneverpull":
+                self._wait(cs, "ErrImageNeverPull",
+                           f'Container image "{cs["image"]}" is not present with pull policy of Never')
             elif kind == "succeeded":
                 self._terminate(uid, cs, "succeeded", 0)
             elif kind == "failed":
@@ -864,9 +953,12 @@ class KubeletSim:
             else:  # init-crashloop, pending
                 self._wait(cs, "PodInitializing" if inits else "ContainerCreating")
 
-        phase = {"ready": "Running", "notready": "Running", "crashloop": "Running",
+        phase = {"ready": "Running", "notready": "Running", "crashloop": "Running", "oomkilled": "Running",
                  "succeeded": "Succeeded", "failed": "Failed"}.get(kind, "Pending")
-        unready = [n for n in apps if kind != "ready"]
+        # a looping app container is ready while it runs (Ready flips with every run)
+        ready_apps = {n for n in apps if kind == "ready" or
+                      (kind in ("crashloop", "oomkilled") and st.containers[n]["state"] == "running")}
+        unready = [n for n in apps if n not in ready_apps]
         if kind in ("succeeded", "failed"):
             conds = {"Initialized": ("True", "PodCompleted", None),
                      "Ready": ("False", "PodCompleted", None),
@@ -900,9 +992,11 @@ class KubeletSim:
             "podIP": st.ip,
             "podIPs": [{"ip": st.ip}],
             "startTime": st.start_time,
-            "containerStatuses": [self._container_status(st.containers[n], kind == "ready", ns, name, uid)
+            "containerStatuses": [self._container_status(st.containers[n], n in ready_apps, ns, name, uid)
                                   for n in apps],
-            "initContainerStatuses": [self._container_status(st.containers[n], True, ns, name, uid)
+            # an init container is ready once it completed, never while it runs
+            "initContainerStatuses": [self._container_status(st.containers[n], st.containers[n]["state"] != "running",
+                                                             ns, name, uid)
                                       for n in inits] or None,
             "message": None,
             "reason": None,
@@ -935,7 +1029,10 @@ class KubeletSim:
             out.update(imageID=image_id(image), containerID=last["containerID"],
                        state={"waiting": {"reason": "CrashLoopBackOff", "message": msg}})
         else:
-            out["state"] = {"waiting": {"reason": cs["reason"] or "ContainerCreating"}}
+            waiting = {"reason": cs["reason"] or "ContainerCreating"}
+            if cs.get("message"):
+                waiting["message"] = cs["message"]
+            out["state"] = {"waiting": waiting}
         return out
 
 

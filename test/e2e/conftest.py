@@ -230,6 +230,23 @@ def kubelet(cluster):
     sim.stop()
 
 
+def sim_crash(kind="crashloop", every="1s"):
+    """Annotations for a pod the kubelet simulator crash-loops as a real kubelet does
+    (test/cluster/kubelet_sim.py), every step scaled to a 1 s interval: running 1 s,
+    terminated, restarted at once after the first exit; after later exits terminated
+    1.3 s, then CrashLoopBackOff for 1, 2, 4 ... 30 s, then running again. The first
+    CrashLoopBackOff comes 3.4 s after the pod starts. kind: crashloop[:CODE],
+    oomkilled or init-crashloop[:CODE]."""
+    return {"kloompas.io/sim": kind, "kloompas.io/sim-restart-every": every}
+
+
+def replace_pod(kube, ns, name):
+    """The crashing pod is replaced (a fixed rollout deletes it): the crash-watcher
+    counts a container that restarted twice until it has run 10 minutes without
+    restarting, or until its pod is gone - the way a test ends a crash loop."""
+    kube.delete("pods", name=name, ns=ns)
+
+
 def klctl(*args, timeout=120, check=False, env=None):
     """Runs test/tools/klctl; returns (exit code, stdout lines, stderr)."""
     assert KLCTL, "KLCTL_BIN is not set: run the suite through meson test"

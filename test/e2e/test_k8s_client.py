@@ -14,7 +14,7 @@ import uuid
 
 import pytest
 
-from conftest import klctl
+from conftest import klctl, sim_crash
 
 
 def kubeconfig(tmp_path, cluster, user, name="kc", ca=None, server=None):
@@ -280,10 +280,18 @@ def test_patch_deployment_scale(cluster, kubelet):
 
 def test_pod_log_through_the_apiserver(cluster, kubelet):
     ns = fresh_ns(cluster)
-    cluster.kube.create_pod(ns, "crashy", annotations={"kloompas.io/sim": "crashloop:3"})
+    cluster.kube.create_pod(ns, "crashy", annotations=sim_crash("crashloop:3", every="3s"))
     k = cluster.kube
-    k.wait_for(lambda: k.get(f"/api/v1/namespaces/{ns}/pods/crashy")["status"]
-               .get("containerStatuses"), timeout=60)
+
+    def has_previous():
+        # a previous instance exists once the container exited and was restarted (it
+        # then runs 3 s); in the terminated moment after a later exit a kubelet cannot
+        # serve it
+        cs = (k.get(f"/api/v1/namespaces/{ns}/pods/crashy")["status"]
+              .get("containerStatuses") or [{}])[0]
+        return (cs.get("lastState") or {}).get("terminated") and \
+            "running" in (cs.get("state") or {})
+    k.wait_for(has_previous, timeout=60)
     container = k.get(f"/api/v1/namespaces/{ns}/pods/crashy")["spec"]["containers"][0]["name"]
     rc, out, err = klctl("--kubeconfig", cluster.kubeconfig, "log", ns, "crashy", container,
                          "--previous", "--tail", "5")

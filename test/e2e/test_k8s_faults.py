@@ -35,7 +35,7 @@ import uuid
 
 import pytest
 
-from conftest import CLUSTER_SCRIPTS, get, klctl
+from conftest import CLUSTER_SCRIPTS, get, klctl, sim_crash
 from faultproxy import FaultProxy, matcher
 
 sys.path.insert(0, CLUSTER_SCRIPTS)
@@ -497,7 +497,7 @@ def test_state_read_429_at_restart_does_not_resend(cluster, kubelet, kloompas, r
     from test_k8s_watchers import config, crash_lines
     ns = fresh_ns(cluster)
     own = fresh_ns(cluster)
-    cluster.kube.create_pod(ns, "boom", annotations={"kloompas.io/sim": "crashloop"})
+    cluster.kube.create_pod(ns, "boom", annotations=sim_crash())
     cfg = config(tmp_path, receiver, ns)
     kl = kloompas("--kubeconfig", cluster.kubeconfig, "--config", cfg,
                   "--leader-elect-resource-namespace", own,

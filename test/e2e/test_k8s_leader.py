@@ -6,7 +6,7 @@ leader stopped with SIGTERM hands over at once.
 import signal
 import time
 
-from conftest import get
+from conftest import get, sim_crash
 from receiver import Receiver
 from test_k8s_watchers import config, crash_lines, fresh_ns
 
@@ -44,7 +44,7 @@ def test_one_leader_notifies_and_failover(cluster, kubelet, kloompas, tmp_path):
     try:
         ns = fresh_ns(cluster)
         own = fresh_ns(cluster)
-        cluster.kube.create_pod(ns, "boom", annotations={"kloompas.io/sim": "crashloop"})
+        cluster.kube.create_pod(ns, "boom", annotations=sim_crash())
         cfg = config(tmp_path, rec, ns, crash={"repeat_interval": "1h"})
         a = replica(kloompas, cluster, cfg, own)
         b = replica(kloompas, cluster, cfg, own)
@@ -71,7 +71,7 @@ def test_one_leader_notifies_and_failover(cluster, kubelet, kloompas, tmp_path):
         assert "restored alert state" in follower.log()
         # the new leader acts: a new crash elsewhere is seen and alerted (to the log)
         ns2 = fresh_ns(cluster)
-        cluster.kube.create_pod(ns2, "boom", annotations={"kloompas.io/sim": "crashloop"})
+        cluster.kube.create_pod(ns2, "boom", annotations=sim_crash())
         deadline = time.monotonic() + 30
         while f"namespace={ns2}" not in follower.log():
             assert time.monotonic() < deadline, "the new leader did not notify"

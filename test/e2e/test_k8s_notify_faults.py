@@ -35,11 +35,10 @@ import uuid
 
 import pytest
 
-from conftest import get
+from conftest import get, replace_pod, sim_crash
 from slowreceiver import TIMEOUT_FACTOR, FaultReceiver, hook_notices, slack_notices
 
-CRASH = {"kloompas.io/sim": "crashloop"}
-READY = {"metadata": {"annotations": {"kloompas.io/sim": "ready"}}}
+CRASH = sim_crash()
 
 
 @pytest.fixture
@@ -173,7 +172,7 @@ def test_receiver_refusing_connections_then_back_loses_and_repeats_nothing(
     k.create_pod(b, "boom", annotations=CRASH)
     until(lambda: queue(kl, "slack") >= 2 and queue(kl, "hook") >= 2,
           what="b's notice queued behind a's")
-    k.patch("pods", READY, name="boom", ns=a)
+    replace_pod(k, a, "boom")
     until(lambda: crashing(kl, a) is None, what=f"{a} no longer crash-looping")
     time.sleep(0.5)
     assert frec.requests() == []
@@ -185,7 +184,7 @@ def test_receiver_refusing_connections_then_back_loses_and_repeats_nothing(
         frec.wait(lambda r: (a, "resolved") in accepted_notices(r, path) and
                   (b, "firing") in accepted_notices(r, path), timeout=120,
                   what=f"the backlog at {path}")
-    k.patch("pods", READY, name="boom", ns=b)
+    replace_pod(k, b, "boom")
     for path in ("/slack", "/hook"):
         frec.wait(lambda r: (b, "resolved") in accepted_notices(r, path), timeout=60,
                   what=f"b's resolved notice at {path}")
@@ -231,7 +230,7 @@ def test_receiver_slower_than_the_request_timeout(cluster, kubelet, kloompas, fr
     # the resolved notice meets a slow receiver too
     for path in ("/slack", "/hook"):
         frec.plan[path] = [("hold", 15, 200)]
-    k.patch("pods", READY, name="boom", ns=ns)
+    replace_pod(k, ns, "boom")
     for path in ("/slack", "/hook"):
         frec.wait(lambda r: (ns, "resolved") in accepted_notices(r, path), timeout=90,
                   what=f"the resolved notice at {path} after the slow attempt")
@@ -341,7 +340,7 @@ def test_broken_notifier_does_not_hold_back_the_resolved_notice(
     kl = start(kloompas, cluster, cfg, own)
     frec.wait(lambda r: accepted_notices(r, "/healthy", ns), timeout=60,
               what="the firing notice at the healthy notifier")
-    k.patch("pods", READY, name="boom", ns=ns)
+    replace_pod(k, ns, "boom")
     until(lambda: crashing(kl, ns) is None, what=f"{ns} no longer crash-looping")
     frec.wait(lambda r: (ns, "resolved") in accepted_notices(r, "/healthy"), timeout=30,
               what="the resolved notice at the healthy notifier")
@@ -415,7 +414,7 @@ def test_sigkill_with_a_notice_in_flight_delivers_it_after_restart(
 
     # the resolved notice in flight at the second kill
     frec.default = ("hang",)
-    k.patch("pods", READY, name="boom", ns=ns)
+    replace_pod(k, ns, "boom")
     for path in paths:
         frec.wait(lambda r: pending(r, path, ns, "resolved"), timeout=60,
                   what=f"the resolved notice held at {path}")
@@ -465,7 +464,7 @@ def test_sigkill_after_a_recorded_delivery_does_not_resend(cluster, kubelet, klo
     for path in paths:
         assert seen_notices(frec, path, ns) == [(ns, "firing")], "re-sent after SIGKILL"
 
-    k.patch("pods", READY, name="boom", ns=ns)
+    replace_pod(k, ns, "boom")
     for path in paths:
         frec.wait(lambda r: (ns, "resolved") in accepted_notices(r, path), timeout=60,
                   what=f"the resolved notice at {path}")

@@ -13,6 +13,7 @@ import uuid
 
 import pytest
 
+from conftest import replace_pod, sim_crash
 from receiver import Receiver
 
 
@@ -83,12 +84,35 @@ def crash_lines(texts, ns, resolved=False):
     return out
 
 
+def pod_restarts(k, ns, name):
+    st = k.get("pods", name=name, ns=ns)["status"]
+    return max((c.get("restartCount", 0) for c in st.get("containerStatuses") or []), default=0)
+
+
+def pod_ready(k, ns, name):
+    st = k.get("pods", name=name, ns=ns)["status"]
+    return any(c["type"] == "Ready" and c["status"] == "True" for c in st.get("conditions") or [])
+
+
+def metric_value(kl, name, ns):
+    """The value of name{namespace="ns"} at kl's /metrics, or None without that series."""
+    body = __import__("conftest").get(kl.port, "/metrics")[2].decode()
+    for line in body.splitlines():
+        if line.startswith(f'{name}{{namespace="{ns}"}} '):
+            return float(line.split()[1])
+    return None
+
+
+def crash_gauge(kl, ns):
+    return metric_value(kl, "kloompas_namespace_crashloop_pods", ns)
+
+
 def test_crash_notified_with_evidence_repeated_and_resolved(cluster, kubelet, kloompas,
                                                            receiver, tmp_path):
     ns = fresh_ns(cluster, team="@arquitectura")
     own = fresh_ns(cluster)
     k = cluster.kube
-    k.create_pod(ns, "api-1", annotations={"kloompas.io/sim": "crashloop:3"})
+    k.create_pod(ns, "api-1", annotations=sim_crash("crashloop:3"))
     k.create_pod(ns, "web-1")
     cfg = config(tmp_path, receiver, ns, crash={"repeat_interval": "4s"})
     kl = start(kloompas, cluster, cfg, own)
@@ -110,9 +134,17 @@ def test_crash_notified_with_evidence_repeated_and_resolved(cluster, kubelet, kl
     assert len(crash_lines(receiver.slack_texts(), ns)) == 1
     receiver.wait(lambda r: len(crash_lines(r.slack_texts(), ns)) >= 2, timeout=20,
                   what="the repeat")
-    # the pod recovers: resolved, once
+    # the container runs on without crashing: having restarted twice it stays counted
+    # (until it has run 10 minutes), so nothing resolves yet
+    assert pod_restarts(k, ns, "api-1") >= 2
     k.patch("pods", {"metadata": {"annotations": {"kloompas.io/sim": "ready"}}},
             name="api-1", ns=ns)
+    k.wait_for(lambda: pod_ready(k, ns, "api-1"), timeout=30)
+    time.sleep(3)
+    assert not crash_lines(receiver.slack_texts(), ns, resolved=True)
+    assert crash_gauge(kl, ns) == 1
+    # the pod is replaced (a fixed rollout): resolved, once
+    replace_pod(k, ns, "api-1")
     res = receiver.wait(lambda r: crash_lines(r.slack_texts(), ns, resolved=True),
                         what="the resolved notice")
     assert res[0].startswith("RESOLVED — PODS IN CRASH on *PRODUCTION*:")
@@ -198,7 +230,7 @@ def test_receiver_down_for_a_while_loses_nothing(cluster, kubelet, kloompas, rec
     ns = fresh_ns(cluster)
     own = fresh_ns(cluster)
     receiver.fail_until = time.time() + 6
-    cluster.kube.create_pod(ns, "boom", annotations={"kloompas.io/sim": "crashloop"})
+    cluster.kube.create_pod(ns, "boom", annotations=sim_crash())
     start(kloompas, cluster, config(tmp_path, receiver, ns), own)
     receiver.wait(lambda r: crash_lines(r.slack_texts(), ns), timeout=90,
                   what="the notice after the receiver came back")
@@ -210,7 +242,7 @@ def test_receiver_down_for_a_while_loses_nothing(cluster, kubelet, kloompas, rec
 def test_restart_while_firing_does_not_resend(cluster, kubelet, kloompas, receiver, tmp_path):
     ns = fresh_ns(cluster)
     own = fresh_ns(cluster)
-    cluster.kube.create_pod(ns, "boom", annotations={"kloompas.io/sim": "crashloop"})
+    cluster.kube.create_pod(ns, "boom", annotations=sim_crash())
     cfg = config(tmp_path, receiver, ns)
     kl = start(kloompas, cluster, cfg, own)
     receiver.wait(lambda r: crash_lines(r.slack_texts(), ns), what="the first notice")
@@ -228,7 +260,7 @@ def test_restart_while_firing_does_not_resend(cluster, kubelet, kloompas, receiv
 def test_dry_run_sends_nothing(cluster, kubelet, kloompas, receiver, tmp_path):
     ns = fresh_ns(cluster)
     own = fresh_ns(cluster)
-    cluster.kube.create_pod(ns, "boom", annotations={"kloompas.io/sim": "crashloop"})
+    cluster.kube.create_pod(ns, "boom", annotations=sim_crash())
     kl = start(kloompas, cluster, config(tmp_path, receiver, ns), own, "--dry-run")
     deadline = time.monotonic() + 30
     while "would notify" not in kl.log():
@@ -272,7 +304,7 @@ def test_real_alertmanager_receives_the_alerts(cluster, kubelet, kloompas, recei
                 time.sleep(0.3)
         ns = fresh_ns(cluster, team="@sre")
         own = fresh_ns(cluster)
-        cluster.kube.create_pod(ns, "boom", annotations={"kloompas.io/sim": "crashloop"})
+        cluster.kube.create_pod(ns, "boom", annotations=sim_crash())
         extra = f"""  - name: am
     type: alertmanager
     url: http://127.0.0.1:{port}"""
@@ -296,3 +328,178 @@ def test_real_alertmanager_receives_the_alerts(cluster, kubelet, kloompas, recei
     finally:
         p.terminate()
         p.wait(timeout=10)
+
+
+# ------------------------------------------------------------------ crash loops as a kubelet shows them
+
+def container_moment(k, ns, name):
+    """(state, restartCount) of the pod's first app container: running, terminated or
+    the waiting reason."""
+    st = k.get("pods", name=name, ns=ns)["status"]
+    cs = (st.get("containerStatuses") or [{}])[0]
+    state = cs.get("state") or {}
+    if "waiting" in state:
+        return state["waiting"].get("reason"), cs.get("restartCount", 0)
+    return (next(iter(state), None), cs.get("restartCount", 0))
+
+
+def state_changes(kl, ns, controller):
+    """(from, to) of the -v 1 "alert state changed" lines of controller for ns."""
+    out = []
+    for line in kl.log().splitlines():
+        if 'msg="alert state changed"' in line and f"controller={controller} " in line and \
+                f"namespace={ns} " in line:
+            fields = dict(f.split("=", 1) for f in line.split() if "=" in f)
+            out.append((fields.get("from"), fields.get("to")))
+    return out
+
+
+def test_crash_loop_counted_between_backoffs(cluster, kubelet, kloompas, receiver, tmp_path):
+    """Two pods crash-loop as a real kubelet shows it (running, terminated, then
+    CrashLoopBackOff with growing back-offs; one exits 3, one is OOMKilled). The crash
+    alert goes pending at the first CrashLoopBackOff and fires `for` (4 s) later, once;
+    the running and terminated moments between back-offs neither restart the timer nor
+    resolve it; kloompas_namespace_crashloop_pods stays at 2 through every restart; the
+    crash-looping pods, Ready only while they run, raise no not-ready alert (the
+    crash-watcher is on); every state change is logged at -v 1."""
+    ns = fresh_ns(cluster, team="@arquitectura")
+    own = fresh_ns(cluster)
+    k = cluster.kube
+    # the not-ready watcher may see a pod not Ready before its first back-off (the
+    # crash rule starts there): its `for` covers that, not the steady loop after
+    cfg = config(tmp_path, receiver, ns, crash={"for": "4s"},
+                 notready={"threshold_percent": 30, "min_pods": 2, "for": "20s"})
+    kl = start(kloompas, cluster, cfg, own, "-v", "1")
+    k.create_pod(ns, "a", annotations=sim_crash("crashloop:3"))
+    k.create_pod(ns, "b", annotations=sim_crash("oomkilled", every="1.5s"))
+    k.create_pod(ns, "ok")
+    first_backoff = notice_at = None
+    samples, moments = [], set()
+    end = time.monotonic() + 60
+    while time.monotonic() < end:
+        now = time.monotonic()
+        for name in ("a", "b"):
+            what, restarts = container_moment(k, ns, name)
+            if what == "CrashLoopBackOff" and first_backoff is None:
+                first_backoff = now
+            moments.add((name, what, restarts >= 2))
+        samples.append((now, crash_gauge(kl, ns),
+                        metric_value(kl, "kloompas_namespace_notready_ratio", ns)))
+        if notice_at is None and crash_lines(receiver.slack_texts(), ns):
+            notice_at = time.monotonic()
+            end = min(end, notice_at + 16)  # several more restarts of both
+        time.sleep(0.1)
+    assert first_backoff is not None and notice_at is not None, (moments, kl.log()[-3000:])
+    # pending from the first CrashLoopBackOff: the notice `for` (4 s) after it
+    assert 4 - 0.5 <= notice_at - first_backoff <= 4 + 3, notice_at - first_backoff
+    # both loops went through their running and terminated moments after the notice
+    for name in ("a", "b"):
+        assert (name, "running", True) in moments and (name, "terminated", True) in moments, moments
+    # no gauge before the first CrashLoopBackOff; once both pods count, 2 to the end
+    assert all(v is None for t, v, _ in samples if t < first_backoff - 0.5)
+    both = [i for i, (t, v, _) in enumerate(samples) if v == 2]
+    assert both, samples
+    assert all(v == 2 for t, v, _ in samples[both[0]:]), samples[both[0]:]
+    assert samples[-1][0] - samples[both[0]][0] >= 12
+    # meanwhile the pods flip Ready with every run; not one of them counts as not Ready
+    assert all(r == 0 for t, v, r in samples[both[0]:]), samples[both[0]:]
+    # one notice, with both pods' evidence, no resolved, no not-ready notice
+    texts = receiver.slack_texts()
+    assert len(crash_lines(texts, ns)) == 1
+    sec = crash_lines(texts, ns)[0]
+    assert f"{ns}: (@arquitectura) 2 Pod(s) in CrashLoopBackOff" in sec, sec
+    assert "OOMKilled" in sec and "last exit 3" in sec, sec
+    assert not crash_lines(texts, ns, resolved=True)
+    assert not notready_sections(texts, ns)
+    assert metric_value(kl, "kloompas_namespace_notready_ratio", ns) == 0
+    # the state changes, logged at -v 1: ok -> pending -> firing, nothing else
+    assert state_changes(kl, ns, "crash-watcher") == [("ok", "pending"), ("pending", "firing")]
+    assert ("pending", "firing") not in state_changes(kl, ns, "notready-watcher")
+    line = next(l for l in kl.log().splitlines() if "to=firing" in l and f"namespace={ns} " in l)
+    assert 'why="held for 4s" summary="2 Pod(s) in CrashLoopBackOff"' in line, line
+    replace_pod(k, ns, "a")
+    replace_pod(k, ns, "b")
+    receiver.wait(lambda r: crash_lines(r.slack_texts(), ns, resolved=True),
+                  what="the resolved notice")
+    assert state_changes(kl, ns, "crash-watcher")[2:] == [("firing", "resolving"),
+                                                          ("resolving", "resolved")]
+
+
+def test_crash_looping_pods_are_not_ready_without_the_crash_watcher(
+        cluster, kubelet, kloompas, receiver, tmp_path):
+    """With the crash-watcher disabled, the not-ready watcher counts crash-looping pods
+    as not Ready, as before."""
+    ns = fresh_ns(cluster)
+    own = fresh_ns(cluster)
+    k = cluster.kube
+    cfg = config(tmp_path, receiver, ns, notready={"threshold_percent": 30, "min_pods": 2})
+    k.create_pod(ns, "a", annotations=sim_crash("crashloop:3"))
+    k.create_pod(ns, "ok")
+    # started once the loop is under way (a counted crash loop, were the crash-watcher
+    # on) and the other pod Ready: only the crash loop can make it fire
+    k.wait_for(lambda: pod_ready(k, ns, "ok") and container_moment(k, ns, "a")[1] >= 2,
+               timeout=60)
+    kloompas("--kubeconfig", cluster.kubeconfig, "--config", cfg,
+             "--leader-elect-resource-namespace", own, "--controllers=notready-watcher")
+    sec = receiver.wait(lambda r: notready_sections(r.slack_texts(), ns),
+                        what="the not-ready notice")[0]
+    assert f"{ns}: (@squad-test) 50 % of pods Not Ready" in sec, sec
+
+
+def test_image_never_pull_counts_as_its_reason(cluster, kubelet, kloompas, receiver, tmp_path):
+    """A configured waiting reason other than CrashLoopBackOff (the simulator's
+    imageneverpull writes what a kubelet writes) counts while it waits; with
+    CrashLoopBackOff not configured, a crash loop between back-offs does not."""
+    ns = fresh_ns(cluster)
+    own = fresh_ns(cluster)
+    k = cluster.kube
+    cfg = config(tmp_path, receiver, ns, crash={"reasons": "[ErrImageNeverPull]"})
+    kl = start(kloompas, cluster, cfg, own)
+    k.create_pod(ns, "img", annotations={"kloompas.io/sim": "imageneverpull"})
+    k.create_pod(ns, "loop", annotations=sim_crash())
+    sec = receiver.wait(lambda r: crash_lines(r.slack_texts(), ns), what="the notice")[0]
+    assert f"{ns}: (@squad-test) 1 Pod(s) in ErrImageNeverPull" in sec, sec
+    assert "img" in sec and "loop" not in sec, sec
+    st = k.get("pods", name="img", ns=ns)["status"]
+    waiting = st["containerStatuses"][0]["state"]["waiting"]
+    assert st["phase"] == "Pending" and waiting["reason"] == "ErrImageNeverPull"
+    assert waiting["message"].startswith('Container image "') and \
+        waiting["message"].endswith('" is not present with pull policy of Never'), waiting
+    # the loop runs on through its moments: still one pod counted
+    k.wait_for(lambda: container_moment(k, ns, "loop")[1] >= 3, timeout=60)
+    assert crash_gauge(kl, ns) == 1
+
+
+def test_rollout_does_not_resolve_the_notready_alert(cluster, kubelet, kloompas, receiver,
+                                                     tmp_path):
+    """min_age and min_pods gate only the start of an alert: during a rollout the new
+    pods, younger than min_age, still count, so a firing alert does not go to resolving
+    when only one old pod is left (the false RESOLVED seen with a real kubelet)."""
+    ns = fresh_ns(cluster)
+    own = fresh_ns(cluster)
+    k = cluster.kube
+    for name, sim in (("old-1", "notready"), ("old-2", "notready"), ("old-3", "ready")):
+        k.create_pod(ns, name, annotations={"kloompas.io/sim": sim})
+    cfg = config(tmp_path, receiver, ns, notready={"min_pods": 2, "min_age": "6s", "for": "2s"})
+    kl = start(kloompas, cluster, cfg, own, "-v", "1")
+    receiver.wait(lambda r: notready_sections(r.slack_texts(), ns), what="the not-ready notice")
+    # the rollout: two old pods go, two new ones come (one not ready yet)
+    replace_pod(k, ns, "old-2")
+    replace_pod(k, ns, "old-3")
+    k.create_pod(ns, "new-1", annotations={"kloompas.io/sim": "notready"})
+    k.create_pod(ns, "new-2")
+    time.sleep(9)  # min_age and more: the new pods' whole youth
+    texts = receiver.slack_texts()
+    assert not notready_sections(texts, ns, resolved=True), texts
+    assert len(notready_sections(texts, ns)) == 1
+    assert ("firing", "resolving") not in state_changes(kl, ns, "notready-watcher")
+    # the share the condition used: old-1 and new-1 of three
+    assert abs(metric_value(kl, "kloompas_namespace_notready_ratio", ns) - 2 / 3) < 0.01
+    for name in ("old-1", "new-1"):
+        k.patch("pods", {"metadata": {"annotations": {"kloompas.io/sim": "ready"}}},
+                name=name, ns=ns)
+    receiver.wait(lambda r: notready_sections(r.slack_texts(), ns, resolved=True),
+                  what="the resolved not-ready notice")
+    assert state_changes(kl, ns, "notready-watcher") == [
+        ("ok", "pending"), ("pending", "firing"), ("firing", "resolving"),
+        ("resolving", "resolved")]
