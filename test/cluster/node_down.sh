@@ -83,6 +83,17 @@ kill_cgroup() {
 	log "warning: cgroup $cg$1 still has processes: ${pids[*]}"
 }
 
+# restart.sh leaves strace's pid in kubelet.pid (KL_NODE_STRACE=1): signal the
+# kubelet itself, strace's child, and strace after it.
+if pid=$(ours kubelet) && [[ $(tr '\0' ' ' <"/proc/$pid/cmdline") == strace\ * ]]; then
+	# shellcheck disable=SC2013 # pids separated by spaces
+	for child in $(cat "/proc/$pid/task/"*/children 2>/dev/null); do
+		if tr '\0' ' ' <"/proc/$child/cmdline" 2>/dev/null | grep -qE '^[^ ]*/kubelet '; then
+			printf '%s\n' "$pid" >"$DIR/kubelet-strace.pid"
+			printf '%s\n' "$child" >"$DIR/kubelet.pid"
+		fi
+	done
+fi
 stop kubelet 10
 stop kubelet-strace 2
 kill_cgroup /kubepods pod
