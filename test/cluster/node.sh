@@ -31,7 +31,7 @@ NODE_PAUSE_IMAGE=localhost/kloompas/pause:3.4
 # starts, as the apiserver listens on the bridge address too.
 node_prepare() {
 	local p need=()
-	for p in containerd runc containernetworking-plugins iproute2 util-linux strace \
+	for p in containerd runc containernetworking-plugins iproute2 iptables util-linux strace \
 		busybox-static gcc libc6-dev; do
 		if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
 			need+=("$p")
