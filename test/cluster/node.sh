@@ -47,6 +47,8 @@ node_prepare() {
 	done
 
 	NODE_DIR=$DIR/node
+	# containerd's ttrpc socket is the longest unix socket path (limit 108).
+	((${#NODE_DIR} + 24 < 108)) || die "$DIR is too long a path for containerd's sockets"
 	mkdir -p "$NODE_DIR"
 	local id
 	id=$(printf '%s' "$DIR" | sha256sum | cut -c1-8)
