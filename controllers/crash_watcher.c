@@ -5,8 +5,8 @@
  * A namespace's condition is "at least one pod has a crash-looping container" by
  * kl_crash_pod: waiting with a configured reason, or - a real kubelet shows a
  * looping container running and terminated for seconds between back-offs - after
- * two restarts, terminated with an error or running for less than
- * KL_CRASHLOOP_SETTLE_MS. The rule reads the pod status only (no memory of what was
+ * two restarts, terminated with an error or, once out of a real back-off, running
+ * for less than KL_CRASHLOOP_SETTLE_MS. The rule reads the pod status only (no memory of what was
  * seen before), so the verdict, the `for` timer and the gauge are the same after a
  * restart or a change of leader, and stay steady while a container keeps
  * restarting. The end of a running container's settle window comes with no event:
@@ -155,8 +155,9 @@ bool kl_crash_pod(const struct kl_pod *p, const struct kl_strv *reasons, int64_t
 		} else if (s->running_since) {
 			int64_t end = (int64_t)s->running_since * 1000 + KL_CRASHLOOP_SETTLE_MS;
 
-			if (now_ms >= end)
-				continue;
+			if (now_ms >= end || !c->last.finished ||
+			    (int64_t)s->running_since - c->last.finished < KL_CRASHLOOP_BACKOFF_MIN_S)
+				continue; /* settled, or restarted at once: no back-off */
 			if (!h.recheck_ms || end < h.recheck_ms)
 				h.recheck_ms = end;
 			m = KL_CRASH_RUNNING;

@@ -26,6 +26,16 @@ struct kl_crash_watcher_conf {
  */
 #define KL_CRASHLOOP_SETTLE_MS (10 * 60 * 1000)
 
+/*
+ * The shortest pause between an exit and the next start that is a back-off: the
+ * kubelet's first back-off is 10 s (and its status shows the exit for 12-16 s); a
+ * restart without back-off (a first exit, or the first after a reset) follows the
+ * exit within a second or two. A container running again after a shorter pause was
+ * restarted at once, not after a back-off: it is not in a crash loop (one OOM kill of
+ * a pod with old restarts must not page anyone).
+ */
+#define KL_CRASHLOOP_BACKOFF_MIN_S 6
+
 /* The moment of its loop in which a counted container was seen. */
 enum kl_crash_moment {
 	KL_CRASH_WAITING,    /* waiting with a configured reason */
@@ -54,8 +64,9 @@ struct kl_crash_hit {
  *   kubelet restarts a first exit at once),
  * - is terminated with a non-zero exit code or a reason other than Completed in a pod
  *   that is not Succeeded/Failed (the gap between an exit and the next back-off), or
- * - is running and started less than KL_CRASHLOOP_SETTLE_MS before now_ms (between
- *   two back-offs; a container that ran that long has its back-off reset).
+ * - is running, started at least KL_CRASHLOOP_BACKOFF_MIN_S after its last exit (it
+ *   came out of a back-off) and less than KL_CRASHLOOP_SETTLE_MS before now_ms (a
+ *   container that ran that long has its back-off reset).
  * Returns whether p counts; *hit (when not NULL) gets the container (a waiting one
  * first, then a terminated one, then a running one) and when to look again.
  */

@@ -50,7 +50,9 @@ What it does, for one Node (default kl-node-1):
                   kubelet's 12-16 s), then
     back-off      waiting CrashLoopBackOff, message `back-off 10s restarting failed
                   container=C pod=P_NS(UID)` (the kubelet's own figure: 10s, 20s, ...
-                  5m0s), for I x 2^(n-2), at most 30 I; then running again.
+                  5m0s), for I x 2^(n-2), at most 30 I, and at least until 7 s after
+                  the exit (a real back-off pause is >= 10 s; Kloompas tells a back-off
+                  from a restart at once by it); then running again.
   So with I = 1 s a pod shows its first CrashLoopBackOff 3.4 s after it starts. While
   terminated after exit n >= 2 a previous=true log request fails as the kubelet's does
   (it has already removed the older container: "unable to retrieve container logs for
@@ -103,6 +105,10 @@ CRASH_KINDS = ("crashloop", "oomkilled", "init-crashloop")
 FIRST_RESTART = 0.1  # x interval: the kubelet restarts a first exit at once
 EXIT_GAP = 1.3  # x interval: terminated shown 12-16 s after later exits
 MAX_BACKOFF = 30  # x interval: 5 min of the kubelet's 10 s base
+# seconds from an exit to the restart after a back-off, at least: a real one is >= 10 s,
+# and Kloompas tells a back-off from a restart at once by that pause (6 s, see
+# KL_CRASHLOOP_BACKOFF_MIN_S); status times are whole seconds, hence one more
+BACKOFF_FLOOR = 7.0
 KUBELET_VERSION = "v1.20.2"
 
 
@@ -884,7 +890,8 @@ class KubeletSim:
             lp["phase"] = "backoff"
             for cs in looping:
                 self._loop_backoff(cs)
-            st.step = every * min(2 ** (lp["exits"] - 2), MAX_BACKOFF)
+            st.step = max(every * min(2 ** (lp["exits"] - 2), MAX_BACKOFF),
+                          BACKOFF_FLOOR - every * EXIT_GAP)
         else:  # restarted: at once after a first exit, else after the back-off
             lp["phase"] = "running"
             for cs in looping:

@@ -136,7 +136,13 @@ def test_crash_notified_with_evidence_repeated_and_resolved(cluster, kubelet, kl
                   what="the repeat")
     # the container runs on without crashing: having restarted twice it stays counted
     # (until it has run 10 minutes), so nothing resolves yet
-    assert pod_restarts(k, ns, "api-1") >= 2
+    # (caught running out of a back-off: restarted twice, the last one after a pause)
+    def running_after_backoff():
+        st = k.get("pods", name="api-1", ns=ns)["status"]
+        return any(c.get("restartCount", 0) >= 2 and "running" in (c.get("state") or {})
+                   for c in st.get("containerStatuses") or [])
+
+    k.wait_for(running_after_backoff, timeout=40, interval=0.1)
     k.patch("pods", {"metadata": {"annotations": {"kloompas.io/sim": "ready"}}},
             name="api-1", ns=ns)
     k.wait_for(lambda: pod_ready(k, ns, "api-1"), timeout=30)

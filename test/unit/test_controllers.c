@@ -286,6 +286,18 @@ static void c_terminated(struct kl_container *c, const char *reason, int code, d
 	c->state.exit_code = code;
 	c->state.finished = (uint32_t)(T0 + at_s);
 	c->restarts = restarts;
+	/* what the next instance's lastState will say */
+	c->last.terminated_reason = reason;
+	c->last.exit_code = code;
+	c->last.finished = c->state.finished;
+}
+
+/* lastState.terminated: the instance before this one ended at at_s */
+static void c_last(struct kl_container *c, double at_s)
+{
+	c->last.terminated_reason = "Error";
+	c->last.exit_code = 1;
+	c->last.finished = (uint32_t)(T0 + at_s);
 }
 
 static void c_waiting(struct kl_container *c, const char *reason, int restarts)
@@ -389,6 +401,7 @@ static void test_crash_rule_moments(void **unused)
 	/* an init container crash-looping (the pod stays Pending) */
 	p = pod_new("init-1", 0, 2, 1);
 	p->phase = KL_POD_PENDING;
+	c_last(&p->containers[0], 20);
 	c_running(&p->containers[0], 40, 2);
 	c_waiting(&p->containers[1], "PodInitializing", 0);
 	assert_true(kl_crash_pod(p, &loop_reasons, MS(45), &h));
@@ -420,7 +433,15 @@ static void test_crash_rule_not_counted(void **unused)
 	/* waiting for another reason, even after restarts */
 	c_waiting(c, "ContainerCreating", 4);
 	assert_false(kl_crash_pod(p, &loop_reasons, MS(11), NULL));
-	/* ran the settle time: the kubelet has reset its back-off */
+	/* restarted at once after an exit, with old restarts (one OOM kill of a pod that
+	 * crashed last week): no back-off, no loop */
+	c_terminated(c, "OOMKilled", 137, 8, 6);
+	assert_true(kl_crash_pod(p, &loop_reasons, MS(8), NULL)); /* the moment of the exit */
+	c_running(c, 8 + KL_CRASHLOOP_BACKOFF_MIN_S - 1, 7);
+	assert_false(kl_crash_pod(p, &loop_reasons, MS(14), NULL));
+	/* out of a back-off it counts; ran the settle time: the kubelet has reset its
+	 * back-off */
+	c_last(c, 0);
 	c_running(c, 10, 7);
 	assert_true(kl_crash_pod(p, &loop_reasons, MS(10) + KL_CRASHLOOP_SETTLE_MS - 1, NULL));
 	assert_false(kl_crash_pod(p, &loop_reasons, MS(10) + KL_CRASHLOOP_SETTLE_MS, NULL));
@@ -538,6 +559,7 @@ static void test_notready_leaves_crashes_to_crash_watcher(void **unused)
 	assert_true(ratio == 0);
 	/* running between back-offs, not ready yet: still the crash-watcher's, until it
 	 * has run the settle time (a wake-up then) */
+	c_last(&pods[0]->containers[0], -20);
 	c_running(&pods[0]->containers[0], -5, 5);
 	assert_false(tally(&t, false, &loop_reasons, 0, pods, 3, &ratio));
 	assert_int_equal(t.crashing, 1);
