@@ -27,6 +27,12 @@ What it does, for one Node (default kl-node-1):
     crashloop[:CODE]      Running, the app containers crash-loop as a real kubelet shows
                           it (below), each run ending with exit CODE (default 1, Error)
     oomkilled             the same loop, each run ending OOMKilled, exit code 137
+    backoff[:CODE]        Running, the app containers held in CrashLoopBackOff (message as
+                          below), lastState terminated exit CODE (default 1, Error; a
+                          container that has just exited keeps its own exit), restartCount
+                          as it was but at least 1, Ready False: one status write, no loop.
+                          A fixture for benchmarks that need a crash-looping pod to stay
+                          put (a kubelet shows this only for the length of a back-off)
     init-crashloop[:CODE] Pending, the first init container crash-loops the same way,
                           the others and the app containers wait in PodInitializing
     imageneverpull        Pending, the app containers waiting ErrImageNeverPull with the
@@ -100,7 +106,7 @@ from kube import ApiError, Kube  # noqa: E402
 ANNOTATION = "kloompas.io/sim"
 RESTART_ANNOTATION = "kloompas.io/sim-restart-every"
 KINDS = ("ready", "notready", "crashloop", "oomkilled", "init-crashloop", "imageneverpull",
-         "succeeded", "failed", "pending")
+         "backoff", "succeeded", "failed", "pending")
 CRASH_KINDS = ("crashloop", "oomkilled", "init-crashloop")
 FIRST_RESTART = 0.1  # x interval: the kubelet restarts a first exit at once
 EXIT_GAP = 1.3  # x interval: terminated shown 12-16 s after later exits
@@ -236,7 +242,7 @@ class Behaviour(collections.namedtuple("Behaviour", "kind code restart_every")):
                      f"unknown {ANNOTATION}={raw!r}, using ready")
             kind, code = "ready", ""
         try:
-            code = int(code) if code else (1 if kind in ("crashloop", "init-crashloop", "failed") else 0)
+            code = int(code) if code else (1 if kind in ("crashloop", "init-crashloop", "backoff", "failed") else 0)
             if kind == "oomkilled":
                 code = 137
         except ValueError:
@@ -907,6 +913,19 @@ class KubeletSim:
         cs["cur"] = inst
         cs["state"], cs["reason"], cs["message"], cs["gap"] = "terminated", None, None, False
 
+    def _hold_backoff(self, uid, cs, code):
+        """The steady back-off of kind backoff: waiting CrashLoopBackOff after an exit."""
+        if cs["state"] == "crashloop" and cs["last"]:
+            return  # held already
+        cs["restarts"] = max(cs["restarts"], 1)
+        if cs["state"] == "running" or not (cs["state"] == "terminated" and cs["last"] is cs["cur"]):
+            # no exit of its own to show: the running instance (or a new one) exits now
+            inst = cs["cur"] if cs["state"] == "running" else self._new_instance(uid, cs, "crash", ran=1)
+            inst.update(kind="crash", restarts=cs["restarts"], exitCode=code, reason="Error",
+                        finishedAt=rfc3339())
+            cs["older"], cs["last"] = cs["last"], inst
+        self._loop_backoff(cs)
+
     def _wait(self, cs, reason, message=None):
         if cs["state"] == "running" and cs["cur"]:
             cs["last"] = dict(cs["cur"], exitCode=0, reason="Completed", finishedAt=rfc3339())
@@ -950,6 +969,8 @@ class KubeletSim:
                 self._run(uid, cs, kind)
             elif kind in ("crashloop", "oomkilled"):
                 pass  # looping
+            elif kind == "backoff":
+                self._hold_backoff(uid, cs, beh.code)
             elif kind == "imageneverpull":
                 self._wait(cs, "ErrImageNeverPull",
                            f'Container image "{cs["image"]}" is not present with pull policy of Never')
@@ -961,7 +982,7 @@ class KubeletSim:
                 self._wait(cs, "PodInitializing" if inits else "ContainerCreating")
 
         phase = {"ready": "Running", "notready": "Running", "crashloop": "Running", "oomkilled": "Running",
-                 "succeeded": "Succeeded", "failed": "Failed"}.get(kind, "Pending")
+                 "backoff": "Running", "succeeded": "Succeeded", "failed": "Failed"}.get(kind, "Pending")
         # a looping app container is ready while it runs (Ready flips with every run)
         ready_apps = {n for n in apps if kind == "ready" or
                       (kind in ("crashloop", "oomkilled") and st.containers[n]["state"] == "running")}
