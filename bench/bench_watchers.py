@@ -18,7 +18,9 @@ Subcommands:
            (a label selector on its pod LIST/WATCH), printing, for each crash-loop status it
            writes, the monotonic times just before its PATCH pods/status and when the
            apiserver's answer came back: that answer is the moment the CrashLoopBackOff status
-           is accepted, i.e. T0.
+           is accepted, i.e. T0. The measurement pods are annotated kloompas.io/sim: backoff:3,
+           the simulator's steady back-off: their first status is CrashLoopBackOff, written once
+           (see SIM_CRASH).
   measure  the receiver playing Slack, the simulator, kloompas, then the measurements.
 
 T0 and T1: T0 = the return of the simulator's PATCH pods/status that writes the crash-loop
@@ -71,6 +73,13 @@ CLK_TCK = os.sysconf("SC_CLK_TCK")
 USER_AGENT = "kloompas-bench/1.0"  # not curl: the apiserver pretty-prints JSON for curl
 NOTICE_TIMEOUT = 300  # seconds; a notice can wait for the loop's next wake-up (README-watchers.md)
 STALL = 0.5  # a T1 - T0 above this many seconds is a stall, not a slow path
+# The measurement pod: the simulator's steady back-off (kubelet_sim.py), whose first status is
+# already CrashLoopBackOff (lastState exit 3) and stays so: one write, T0, and a previous log
+# that is always there. The real loop (crashloop:3) would first write running and terminated
+# states the crash rule does not count (fewer than 2 restarts), then keep writing for the rest
+# of the run (noise in the burst's CPU), and its previous log is refused in the gap after
+# each exit, so a notice gathered late (finding 1's stalls) could lose its log tail.
+SIM_CRASH = "backoff:3"
 
 
 def log(msg):
@@ -584,7 +593,7 @@ def latency(kube, kl, receiver, t0s, watch, namespaces, settle):
         key = f"{ns}/crash"
         gets0 = get_requests(kl)
         kube.create_pod(ns, "crash", labels={MEASURE_LABEL: "1"},
-                        annotations={"kloompas.io/sim": "crashloop:3", "kloompas.io/sim-restart-every": "1h"})
+                        annotations={"kloompas.io/sim": SIM_CRASH})
         t1, text = receiver.wait(lambda txt, ns=ns: crash_section(txt, ns), NOTICE_TIMEOUT)
         if t1 is None:
             raise RuntimeError(f"no crash notice for {ns} within {NOTICE_TIMEOUT} s")
