@@ -123,7 +123,7 @@ extendedKeyUsage=clientAuth"
 			sign "kubelet-$NODE_NAME" "/O=system:nodes/CN=system:node:$NODE_NAME" "$client"
 	) || die "openssl failed"
 	NODE_APISERVER_ARGS=(
-		--bind-address=0.0.0.0
+		--bind-address="$NODE_IP"
 		--advertise-address="$NODE_IP"
 		--kubelet-client-certificate="$pki/apiserver-kubelet-client.crt"
 		--kubelet-client-key="$pki/apiserver-kubelet-client.key"
@@ -269,7 +269,7 @@ kind: Config
 clusters:
 - name: kloompas
   cluster:
-    server: https://127.0.0.1:$APISERVER_PORT
+    server: $APISERVER_URL
     certificate-authority: $pki/ca.crt
 users:
 - name: $NODE_NAME

@@ -11,8 +11,9 @@
 #
 # With --real-node it also starts kube-scheduler and a real node (containerd,
 # runc, a CNI bridge and kubelet) isolated from the machine: see node.sh. The
-# apiserver then listens on all addresses, so that pods on the node's bridge
-# reach it at the bridge address (APISERVER_POD_URL).
+# apiserver then listens on the node's bridge address instead of 127.0.0.1 (one
+# address only, and one that exists on this machine alone), so that pods reach it
+# there too: APISERVER_URL and APISERVER_POD_URL are both https://NODE_IP:PORT.
 #
 # Usage: up.sh DIR [--real-node]
 # Then:  . DIR/env; kubectl --kubeconfig "$KUBECONFIG" get ns
@@ -75,7 +76,8 @@ done
 
 # --- ports -----------------------------------------------------------------------------
 
-# With --real-node the apiserver listens on all addresses.
+# With --real-node the apiserver listens on the bridge address (made later): its
+# port must be free on every address.
 port_host=127.0.0.1
 ((real_node)) && port_host=0.0.0.0
 
@@ -172,6 +174,7 @@ ADMIN_TOKEN=$(awk -F, '$2 == "kloompas-admin-token" { print $1 }' "$DIR/tokens.c
 USER_TOKEN=$(awk -F, '$2 == "test-user" { print $1 }' "$DIR/tokens.csv")
 
 APISERVER_URL=https://127.0.0.1:$APISERVER_PORT
+((real_node)) && APISERVER_URL=https://$NODE_IP:$APISERVER_PORT
 cat >"$DIR/kubeconfig" <<EOF
 apiVersion: v1
 kind: Config

@@ -126,7 +126,7 @@ def image(node, tmp_path_factory):
 
 # ---------------------------------------------------------------- Kloompas deployed
 
-def test_config(node, receiver):
+def kloompas_config(node, receiver):
     return f"""cluster: PRODUCTION
 team_annotation: kloompas.io/team
 notifiers:
@@ -160,7 +160,7 @@ def write_overlay(node, image, receiver, where):
     os.makedirs(where, exist_ok=True)
     name, _, tag = image.rpartition(":")
     port = node.env["APISERVER_PORT"]
-    cfg = test_config(node, receiver)
+    cfg = kloompas_config(node, receiver)
     indented = "".join("          " + line + "\n" for line in cfg.splitlines())
     text = f"""apiVersion: kustomize.config.k8s.io/v1beta1
 kind: Kustomization
@@ -275,7 +275,6 @@ def deployed(node, image, tmp_path_factory):
     receiver = Receiver(host=node.ip)
     where = str(tmp_path_factory.mktemp("overlay"))
     write_overlay(node, image, receiver, where)
-    kubectl(node, "apply", "-k", OVERLAY + "/../../../deploy", "--dry-run=client")
     kubectl(node, "apply", "-f", os.path.join(REPO, "deploy", "namespace.yaml"))
     kubectl(node, "-n", "kloompas", "create", "secret", "generic", "kloompas-slack",
             f"--from-literal=url={receiver.url}/slack",
@@ -438,9 +437,17 @@ def test_crash_loop_notified_once_with_real_evidence_and_resolved(node, deployed
     assert "fatal: db refused" in sec, sec  # the previous container's real log
     alert = r.wait(lambda rr: hook_alerts(rr, ns, "firing"), what="the webhook")[0]
     assert alert["labels"]["alertname"] == "KloompasPodCrashLooping"
-    # the loop goes on (running, terminated, back-off...): no second notice, no
-    # resolved, and no not-ready notice for the same problem
-    time.sleep(2 * FOR + 5)
+    # the loop goes on (running, terminated, back-off...): the crash-loop gauge stays at
+    # 1 through every moment of it, no second notice, no resolved, and no not-ready
+    # notice for the same problem
+    leader = node.kube.wait_for(lambda: leader_pod(node), timeout=60, message="a leader")
+    series = f'kloompas_namespace_crashloop_pods{{namespace="{ns}"}}'
+    seen = set()
+    end = time.monotonic() + 2 * FOR + 5
+    while time.monotonic() < end:
+        seen.add(gauge(metrics(leader["status"]["podIP"]), series))
+        time.sleep(1)
+    assert seen == {1.0}, seen
     assert len(sections(r.slack_texts(), CRASH, ns)) == 1
     assert not sections(r.slack_texts(), CRASH, ns, resolved=True)
     assert not sections(r.slack_texts(), NOTREADY, ns)
@@ -518,6 +525,7 @@ def firing_crash_ns(node, receiver):
     workload(node, ns, "api", ["sh", "-c", "echo boom; sleep 1; exit 7"])
     receiver.wait(lambda rr: sections(rr.slack_texts(), CRASH, ns), timeout=180,
                   what="the crash notice")
+    receiver.wait(lambda rr: hook_alerts(rr, ns, "firing"), what="the crash webhook")
     return ns
 
 
@@ -675,12 +683,12 @@ def test_kubelet_status_sequences(node, deployed):
 # ---------------------------------------------------------------- leaving the machine as found
 
 def test_kubelet_connected_nowhere_but_loopback_and_the_bridge(node, deployed):
-    p = script("check_connects.sh", node.dir, check=False)
+    p = script("check_connect.sh", "--dir", node.dir, check=False)
     assert p.returncode == 0, p.stdout + p.stderr
 
 
 def test_teardown_leaves_the_machine_as_found(node, deployed):
     deployed.stop.set()
     node.down()
-    p = script("check_clean.sh", "compare", node.snapshot, check=False)
+    p = script("check_clean.sh", "compare", node.snapshot, node.dir, check=False)
     assert p.returncode == 0, p.stdout + p.stderr
