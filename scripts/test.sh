@@ -41,7 +41,7 @@ ASAN_OPTIONS=detect_leaks=1 meson test -C build-asan --print-errorlogs --num-pro
 mkdir -p build-realnode
 if [ "${KL_REAL_NODE:-1}" != 0 ]; then
   (cd test/e2e && KL_REALNODE_SEQUENCES="$PWD/../../build-realnode/sequences.json" \
-    python3 -m pytest -q -p no:cacheprovider test_real_node.py) 2>&1 |
+    pytest-3 -q -p no:cacheprovider test_real_node.py) 2>&1 |
     tee build-realnode/pytest.out || status=1
 fi
 
