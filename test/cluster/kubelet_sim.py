@@ -44,7 +44,7 @@ What it does, for one Node (default kl-node-1):
   Changing the annotation later re-applies the behaviour (restart counts and the last
   terminated state are kept, as a kubelet keeps them).
 - The crash loop, after what kubelet 1.20 wrote on this machine for a container that
-  runs 5 s and exits (/work/shared/real-node.md), with every duration a multiple of
+  runs 5 s and exits (test/e2e/test_real_node.py records it), with every duration a multiple of
   the pod's interval I: kloompas.io/sim-restart-every (e.g. "2s", "500ms", "1m"), else
   --interval (default 5 s). I plays the kubelet's 10 s base back-off.
     running       a new instance (restartCount + 1 unless it is the first: the kubelet

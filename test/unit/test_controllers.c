@@ -309,7 +309,7 @@ static void c_waiting(struct kl_container *c, const char *reason, int restarts)
 
 /*
  * What a real kubelet writes for a container that runs 5 s and exits 3
- * (/work/shared/real-node.md), from its start at T0: the first exit restarted at once;
+ * (recorded by test_real_node.py), from its start at T0: the first exit restarted at once;
  * then each exit terminated for 13 s, CrashLoopBackOff for the rest of the back-off
  * (10 s, 20 s, 40 s, 80 s), running again with restartCount + 1; from t=300 it stops
  * crashing and runs on. The rule counts it from the first CrashLoopBackOff (t=24)
