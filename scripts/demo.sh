@@ -74,7 +74,9 @@ routes:
     notifiers: [slack]
 controllers:
   crash-watcher:    { reasons: [CrashLoopBackOff], for: 10s, repeat_interval: 1h, log_lines: 5 }
-  notready-watcher: { threshold_percent: 30, min_pods: 3, min_age: 0s, for: 10s, repeat_interval: 1h }
+  # not-ready "for" longer than a crash loop takes to reach its first back-off (~15 s):
+  # pods the crash-watcher counts are its alone, and it must have seen them first
+  notready-watcher: { threshold_percent: 30, min_pods: 3, min_age: 0s, for: 30s, repeat_interval: 1h }
   replica-enforcer: { max_temporary: 24h }
 chatops:
   slack_signing_secret_file: slack-signing-secret
@@ -112,11 +114,11 @@ echo
 if [ ${#real[@]} -gt 0 ]; then
   # a real crash loop: exit, restart at once, exit, terminated for ~13 s, then
   # CrashLoopBackOff; the alert fires `for` (10 s) after that
-  echo "== waiting for the alerts (real containers: back-off, then for: 10s) ..."
-  sleep 40
+  echo "== waiting for the alerts (real containers: back-off, then for: 10s / 30s) ..."
+  sleep 45
 else
-  echo "== waiting for the alerts (for: 10s) ..."
-  sleep 13
+  echo "== waiting for the alerts (the first back-off, then for: 10s / 30s) ..."
+  sleep 40
 fi
 echo
 echo "== scaling from chat: a signed Slack slash command"
@@ -129,7 +131,7 @@ python3 scripts/demo_slash.py "http://127.0.0.1:$((port + 1))/slack/commands" \
 echo
 echo "== the pods of moc-pricing recover: the notready alert resolves"
 python3 scripts/demo_workload.py "$work/cluster" "${real[@]}" --recover
-sleep $((${#real[@]} ? 40 : 13))
+sleep 40
 if [ $once -eq 1 ]; then
   for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
   echo "== logs: $work/kloompas-1.log, $work/kloompas-2.log"
