@@ -20,6 +20,7 @@
 #          image/storage.conf, image/root/    the buildah store (runroot /run/kloompas-image)
 # Needs root; installs buildah and debootstrap if they are missing.
 set -euo pipefail
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 
 CACHE=${KLOOMPAS_CACHE:-/var/cache/kloompas}
 BASE_NAME=localhost/debian:12
@@ -94,58 +95,15 @@ fi
 
 # --- the mirror -------------------------------------------------------------------
 
-# Print "URI SIGNED-BY" of the first enabled deb entry for SUITE, from one-line .list
-# files and deb822 .sources files (as test/cluster/build.sh does).
-find_mirror() { # SUITE
-	local f suite=$1
-	for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list; do
-		[[ -f $f ]] || continue
-		awk -v cn="$suite" '
-			/^[[:space:]]*deb[[:space:]]/ {
-				opts = ""; i = 2
-				if ($2 ~ /^\[/) {
-					while (i <= NF) { opts = opts " " $i; if ($i ~ /\]$/) { i++; break } i++ }
-				}
-				uri = $i; suite = $(i + 1)
-				if (suite != cn) next
-				sb = "-"
-				if (match(opts, /signed-by=[^] ]+/))
-					sb = substr(opts, RSTART + 10, RLENGTH - 10)
-				print uri, sb; exit
-			}' "$f"
-	done
-	for f in /etc/apt/sources.list.d/*.sources; do
-		[[ -f $f ]] || continue
-		awk -v cn="$suite" '
-			function flush() {
-				if (types ~ /(^| )deb( |$)/ && (" " suites " ") ~ (" " cn " ") &&
-				    enabled != "no" && uri != "")
-					{ print uri, (sb == "" ? "-" : sb); found = 1; exit }
-				types = suites = uri = sb = enabled = ""
-			}
-			/^[[:space:]]*#/ { next }
-			/^[[:space:]]*$/ { flush(); next }
-			{
-				key = tolower($1); sub(/:$/, "", key)
-				val = $0; sub(/^[^:]*:[[:space:]]*/, "", val)
-				if (key == "types") types = val
-				else if (key == "suites") suites = val
-				else if (key == "uris") { split(val, u, " "); uri = u[1] }
-				else if (key == "signed-by") sb = val
-				else if (key == "enabled") enabled = tolower(val)
-			}
-			END { if (!found) flush() }' "$f"
-	done
-}
 
 # --- debootstrap, once ------------------------------------------------------------
 
 if [[ ! -f $BASE_TAR ]]; then
-	read -r mirror signed_by < <(find_mirror "$SUITE" | head -n 1) ||
+	read -r mirror signed_by < <(bash "$here/debian_mirror.sh" "$SUITE") ||
 		die "no deb line for $SUITE in /etc/apt/sources.list{,.d/}"
 	[[ -n $mirror ]] || die "no deb line for $SUITE in /etc/apt/sources.list{,.d/}"
 	security=
-	read -r security _ < <(find_mirror "$SUITE-security" | head -n 1) || true
+	read -r security _ < <(bash "$here/debian_mirror.sh" "$SUITE-security") || true
 	log "debootstrap --variant=minbase $SUITE from $mirror (signed-by: $signed_by)"
 
 	keyring=()

@@ -73,51 +73,7 @@ fi
 # shellcheck disable=SC1091
 codename=$(. /etc/os-release && printf '%s' "${VERSION_CODENAME:-bookworm}")
 
-# Print "URI SIGNED-BY" of the first enabled deb entry for the release itself
-# (not -updates/-security), from one-line .list files and deb822 .sources files.
-find_mirror() {
-	local f
-	for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list; do
-		[[ -f $f ]] || continue
-		awk -v cn="$codename" '
-			/^[[:space:]]*deb[[:space:]]/ {
-				opts = ""; i = 2
-				if ($2 ~ /^\[/) {
-					while (i <= NF) { opts = opts " " $i; if ($i ~ /\]$/) { i++; break } i++ }
-				}
-				uri = $i; suite = $(i + 1)
-				if (suite != cn) next
-				sb = "-"
-				if (match(opts, /signed-by=[^] ]+/))
-					sb = substr(opts, RSTART + 10, RLENGTH - 10)
-				print uri, sb; exit
-			}' "$f"
-	done
-	for f in /etc/apt/sources.list.d/*.sources; do
-		[[ -f $f ]] || continue
-		awk -v cn="$codename" '
-			function flush() {
-				if (types ~ /(^| )deb( |$)/ && (" " suites " ") ~ (" " cn " ") &&
-				    enabled != "no" && uri != "")
-					{ print uri, (sb == "" ? "-" : sb); found = 1; exit }
-				types = suites = uri = sb = enabled = ""
-			}
-			/^[[:space:]]*#/ { next }
-			/^[[:space:]]*$/ { flush(); next }
-			{
-				key = tolower($1); sub(/:$/, "", key)
-				val = $0; sub(/^[^:]*:[[:space:]]*/, "", val)
-				if (key == "types") types = val
-				else if (key == "suites") suites = val
-				else if (key == "uris") { split(val, u, " "); uri = u[1] }
-				else if (key == "signed-by") sb = val
-				else if (key == "enabled") enabled = tolower(val)
-			}
-			END { if (!found) flush() }' "$f"
-	done
-}
-
-read -r mirror signed_by < <(find_mirror | head -n 1) ||
+read -r mirror signed_by < <(bash "$(dirname "${BASH_SOURCE[0]}")/../../scripts/debian_mirror.sh" "$codename") ||
 	die "no deb line for $codename in /etc/apt/sources.list{,.d/}"
 [[ -n $mirror ]] || die "no deb line for $codename in /etc/apt/sources.list{,.d/}"
 log "mirror: $mirror $codename (signed-by: $signed_by)"

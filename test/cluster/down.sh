@@ -39,15 +39,8 @@ if [[ ! -d $dir ]]; then
 fi
 DIR=$(cd "$dir" && pwd)
 
-# Print the pid in DIR/NAME.pid if that process is alive and one of ours.
-ours() {
-	local f=$DIR/$1.pid pid
-	[[ -f $f ]] || return 1
-	pid=$(<"$f")
-	[[ $pid =~ ^[0-9]+$ && -r /proc/$pid/cmdline ]] || return 1
-	tr '\0' ' ' <"/proc/$pid/cmdline" | grep -qF -- "$DIR/" || return 1
-	printf '%s\n' "$pid"
-}
+# shellcheck source=ours.sh
+. "$(dirname "${BASH_SOURCE[0]}")/ours.sh"
 
 # stop NAME...: SIGTERM all, wait up to 5 s, SIGKILL the rest.
 stop() {

@@ -30,15 +30,8 @@ bridge=$(cat "$nd/bridge" 2>/dev/null || true)
 # Every hierarchy mounted now, not only those node.sh listed.
 mapfile -t hierarchies < <(awk '$3 == "cgroup" || $3 == "cgroup2" { print $2 }' /proc/self/mounts)
 
-# Print the pid in DIR/NAME.pid if that process is alive and one of ours.
-ours() {
-	local f=$DIR/$1.pid pid
-	[[ -f $f ]] || return 1
-	pid=$(<"$f")
-	[[ $pid =~ ^[0-9]+$ && -r /proc/$pid/cmdline ]] || return 1
-	tr '\0' ' ' <"/proc/$pid/cmdline" | grep -qF -- "$DIR/" || return 1
-	printf '%s\n' "$pid"
-}
+# shellcheck source=ours.sh
+. "$(dirname "${BASH_SOURCE[0]}")/ours.sh"
 
 alive() {
 	[[ -r /proc/$1/stat ]] && [[ $(awk '{ print $3 }' "/proc/$1/stat" 2>/dev/null) != Z ]]

@@ -128,9 +128,9 @@ contexts:
     return str(p)
 
 
-def http(port, raw, timeout=10, read_all=True):
+def http(port, raw, timeout=10, read_all=True, host="127.0.0.1"):
     """Sends raw bytes, returns every byte the server sends until it closes."""
-    with socket.create_connection(("127.0.0.1", port), timeout=scaled(timeout)) as s:
+    with socket.create_connection((host, port), timeout=scaled(timeout)) as s:
         s.sendall(raw)
         chunks = []
         while True:

@@ -45,7 +45,7 @@ import uuid
 
 import pytest
 
-from conftest import REPO, CLUSTER_SCRIPTS, Cluster, split_response
+from conftest import REPO, CLUSTER_SCRIPTS, Cluster, http, split_response
 from receiver import Receiver
 
 OVERLAY = os.path.join(REPO, "test", "e2e", "realnode")
@@ -345,19 +345,8 @@ def sign(body, ts=None):
 
 
 def http_to(host, port, raw, timeout=30):
-    import socket
-    with socket.create_connection((host, port), timeout=timeout) as s:
-        s.sendall(raw)
-        out = b""
-        while True:
-            try:
-                b = s.recv(65536)
-            except ConnectionResetError:
-                break
-            if not b:
-                break
-            out += b
-    return split_response(out)
+    """One raw request to a pod (host = its IP on the bridge) -> (status, headers, body)."""
+    return split_response(http(port, raw, timeout=timeout, host=host))
 
 
 def slash(pod_ip, text, user="alex.guerra"):
