@@ -23,22 +23,33 @@ What runs, all started here and stopped here (SIGTERM; setpriv --pdeathsig as a 
               later (the simulator writes the status: readiness flaps),
     replace   DELETE (the simulator finishes it 1 s later, as a kubelet) and a POST of a
               new pod of the same app under a new name (a ReplicaSet replacing it),
-    incidents a crash loop of 3-8 pods of one app (kloompas.io/sim: crashloop:CODE,
-              restarting every 20 s) every ~45 s, and 40% of a namespace not ready every
-              ~90 s, each lasting 60-150 s: crash-watcher and notready-watcher fire (log
-              fetch included) and resolve. Incident writes go first, at the same rate;
+    incidents a crash loop of 3-8 pods of one app every ~45 s, and 40% of a namespace
+              not ready every ~90 s, each lasting 60-150 s: crash-watcher and
+              notready-watcher fire (log fetch included) and resolve. A crash loop is
+              kloompas.io/sim: crashloop:CODE (oomkilled for 137) at the kubelet's own
+              pace (sim-restart-every CRASH_INTERVAL = 10 s, the kubelet's base back-off:
+              running, terminated, restarted at once, terminated, CrashLoopBackOff 34 s
+              after the start, then back-offs of 10, 20, 40 s... with running and
+              terminated between them) and ends as a fixed rollout ends one: the pods are
+              replaced (DELETE, a new pod of the app). Setting them ready would not do: a
+              container that came out of a back-off counts as crash-looping until it has
+              run 10 minutes (kl_crash_pod). Incident writes go first, at the same rate;
 - kube-apiserver restarted (test/cluster/restart.sh) every --restart-every seconds;
 - a sampler every --sample seconds: VmRSS, open fds (/proc/PID/fd), CPU of kloompas,
   klinform and the apiserver, and kloompas' /metrics (relists, watch restarts, events,
   notifications, objects).
-At the end: the churn stops with the state frozen as it is (crash loops in progress keep
-CrashLoopBackOff but stop restarting, not-ready pods stay so, so the caches hold a mix of
-states), then it waits for quiet (no pod event for a while), and compares:
+At the end: the churn stops with the state frozen as it is (crash loops in progress get
+sim-restart-every 1h: the step they are in ends as planned, the next lasts at least 6 min,
+so they stay running, terminated or in CrashLoopBackOff, wherever their loop was;
+not-ready pods stay so: the caches hold a mix of states), then it waits for quiet (no pod
+event for a while), and compares:
   klinform's cache with a fresh LIST, field by field (rv, phase, ready, node, owner,
   deleting, per container ready:restarts:waiting reason:last exit code);
   kloompas' kloompas_informer_objects{pods,namespaces} with the LIST counts, and its
   per-namespace kloompas_namespace_crashloop_pods and kloompas_namespace_notready_ratio
-  with what the LIST gives under the same rules.
+  with what the LIST gives under the same rules (crash_pod() mirrors kl_crash_pod,
+  notready_tally() kl_notready_tally, with each namespace's alert state read from the
+  kloompas-state ConfigMap, as min_age and min_pods gate only the start of an alert).
 Exit status: 0 all checks held, 1 a check failed, 2 the run itself broke.
 Results: DIR/results.json, DIR/summary.txt, DIR/samples.csv and the logs.
 
@@ -77,6 +88,12 @@ NS_PREFIX = "bench-"  # make_pods.Plan's namespaces
 SIM = "kloompas.io/sim"
 SIM_EVERY = "kloompas.io/sim-restart-every"
 MIN_AGE = 30  # notready-watcher min_age, seconds (the final comparison applies it too)
+MIN_PODS = 3  # notready-watcher min_pods (likewise)
+CRASH_INTERVAL = "10s"  # sim-restart-every of a crash incident: the kubelet's 10 s base back-off
+# controllers/crash_watcher.h, mirrored by crash_pod()
+CRASH_REASONS = ("CrashLoopBackOff",)
+CRASHLOOP_SETTLE_S = 10 * 60  # KL_CRASHLOOP_SETTLE_MS
+CRASHLOOP_BACKOFF_MIN_S = 6  # KL_CRASHLOOP_BACKOFF_MIN_S
 MiB = 2**20
 
 
@@ -375,8 +392,8 @@ class Churn:
                     self.busy.add(k)
                 keys.append(k)
             code = self.rng.choice([1, 2, 137, 139])
-            on = {SIM: f"crashloop:{code}", SIM_EVERY: "20s"}
-            off = {SIM: "ready", SIM_EVERY: None}
+            on = {SIM: "oomkilled" if code == 137 else f"crashloop:{code}", SIM_EVERY: CRASH_INTERVAL}
+            off = None  # replaced (see the top of this file)
         else:
             with self.lock:
                 every = [k for a, ks in self.by_app.items() if a[0] == ns for k in ks]
@@ -407,7 +424,10 @@ class Churn:
             return
         inc["end"] = now
         for k in inc["keys"]:
-            self._due(inc["end"], self.op_sim, k, inc["off"], f"{inc['kind']}_off", True)
+            if inc["off"] is None:  # a crash loop: a fixed rollout replaces the pods
+                self._due(inc["end"], self.op_replace, k)
+            else:
+                self._due(inc["end"], self.op_sim, k, inc["off"], f"{inc['kind']}_off", True)
         with self.lock:
             self.incident_ns.discard(inc["ns"])
 
@@ -480,8 +500,9 @@ class Churn:
             t.start()
 
     def freeze(self):
-        """Stop generating; crash loops in progress keep CrashLoopBackOff but stop restarting
-        (sim-restart-every 1h), other states stay as they are. Returns once every write is done."""
+        """Stop generating; crash loops in progress stop where they are (sim-restart-every 1h: the
+        current step ends as planned, the next lasts at least 6 min), other states stay as they
+        are. Returns once every write is done."""
         self.stop_gen.set()
         self.threads[-1].join()
         frozen = 0
@@ -567,26 +588,109 @@ def compare_cache(cache, pods):
             "equal": not missing and not extra and not diffs}
 
 
-def compare_watchers(metrics, pods, namespaces, now):
-    """kloompas' own state against the LIST: object counts, per-namespace crash-loop pods and
-    not-ready ratios (crash_watcher.c, notready_watcher.c: min_pods 3, min_age MIN_AGE)."""
-    crash, elig, notready = {}, {}, {}
+def rfc_seconds(ts):
+    """A status time (RFC 3339, whole seconds, as kubeclient/objects.c keeps it) -> Unix
+    seconds; 0 when absent (as the projection leaves it)."""
+    if not ts:
+        return 0
+    return calendar.timegm(time.strptime(ts[:19], "%Y-%m-%dT%H:%M:%S"))
+
+
+def crash_pod(p, now):
+    """kl_crash_pod (controllers/crash_watcher.c) on a pod of a LIST, reasons CRASH_REASONS:
+    None, or the moment of the first container counted ("waiting", "terminated", "running";
+    waiting beats terminated beats running)."""
+    m, st = p["metadata"], p.get("status") or {}
+    if "deletionTimestamp" in m:
+        return None  # going away: not a crash of the namespace
+    loop = "CrashLoopBackOff" in CRASH_REASONS
+    done = st.get("phase") in ("Succeeded", "Failed")
+    best = None
+    rank = {"waiting": 0, "terminated": 1, "running": 2}
+    for c in (st.get("initContainerStatuses") or []) + (st.get("containerStatuses") or []):
+        state = c.get("state") or {}
+        waiting = (state.get("waiting") or {}).get("reason")
+        term = state.get("terminated") or {}
+        running_since = rfc_seconds((state.get("running") or {}).get("startedAt"))
+        last_finished = rfc_seconds(((c.get("lastState") or {}).get("terminated") or {}).get("finishedAt"))
+        exit_code = term.get("exitCode") or 0
+        reason = term.get("reason")
+        if waiting and waiting in CRASH_REASONS:
+            moment = "waiting"
+        elif not loop or (c.get("restartCount") or 0) < 2 or waiting:
+            continue
+        elif running_since:
+            if (now >= running_since + CRASHLOOP_SETTLE_S or not last_finished
+                    or running_since - last_finished < CRASHLOOP_BACKOFF_MIN_S):
+                continue  # settled, or restarted at once: no back-off
+            moment = "running"
+        elif (reason or exit_code) and (exit_code != 0 or (reason and reason != "Completed")) and not done:
+            moment = "terminated"
+        else:
+            continue
+        if best is None or rank[moment] < rank[best]:
+            best = moment
+    return best
+
+
+def alert_states(kube, own_ns, controller):
+    """namespace -> state ("pending", "firing", "resolving", "resolved") of controller's alerts,
+    from the kloompas-state ConfigMap (controllers/state.h: key CONTROLLER.NAMESPACE)."""
+    cm = kube.get("configmaps", name="kloompas-state", ns=own_ns, missing_ok=True) or {}
+    out = {}
+    for key, val in (cm.get("data") or {}).items():
+        if key.startswith(controller + "."):
+            try:
+                out[key[len(controller) + 1:]] = json.loads(val).get("state")
+            except ValueError:
+                pass
+    return out
+
+
+def notready_tally(pods, now, ongoing):
+    """kl_notready_tally (controllers/notready_watcher.c) per namespace of a LIST, the
+    crash-watcher running: {ns: {live, counted, notready, crashing}}. ongoing: the namespaces
+    whose not-ready alert is pending, firing or resolving (min_age and min_pods gate only the
+    start of an alert: while it is ongoing every live pod counts)."""
+    out = {}
     for p in pods:
         m, st = p["metadata"], p.get("status") or {}
+        if st.get("phase") in ("Succeeded", "Failed") or "deletionTimestamp" in m:
+            continue
         ns = m["namespace"]
-        if "deletionTimestamp" in m:
+        t = out.setdefault(ns, {"live": 0, "counted": 0, "notready": 0, "crashing": 0})
+        t["live"] += 1
+        if rfc_seconds(m["creationTimestamp"]) + MIN_AGE > now and ns not in ongoing:
+            continue  # too young to start an alert
+        t["counted"] += 1
+        if any(c["type"] == "Ready" and c["status"] == "True" for c in st.get("conditions") or []):
             continue
-        if any(((c.get("state") or {}).get("waiting") or {}).get("reason") == "CrashLoopBackOff"
-               for c in (st.get("initContainerStatuses") or []) + (st.get("containerStatuses") or [])):
+        if crash_pod(p, now):
+            t["crashing"] += 1  # the crash-watcher's message, not a not-ready pod
+            continue
+        t["notready"] += 1
+    return out
+
+
+def tally_ratio(t, ongoing):
+    """kl_notready_tally_active's ratio: 0 when no pod counts or min_pods gates it out."""
+    gated = not ongoing and t["counted"] < MIN_PODS
+    return t["notready"] / t["counted"] if t["counted"] and not gated else 0.0
+
+
+def compare_watchers(metrics, pods, namespaces, now, states):
+    """kloompas' own state against the LIST: object counts, per-namespace crash-loop pods and
+    not-ready ratios under kloompas' rules (crash_pod(), notready_tally(); min_pods MIN_PODS,
+    min_age MIN_AGE; states: notready-watcher alert state per namespace, see alert_states())."""
+    crash, moments = {}, collections.Counter()
+    for p in pods:
+        mo = crash_pod(p, now)
+        if mo:
+            ns = p["metadata"]["namespace"]
             crash[ns] = crash.get(ns, 0) + 1
-        if st.get("phase") in ("Succeeded", "Failed"):
-            continue
-        created = calendar.timegm(time.strptime(m["creationTimestamp"], "%Y-%m-%dT%H:%M:%SZ"))
-        if created + MIN_AGE > now:
-            continue
-        elig[ns] = elig.get(ns, 0) + 1
-        ready = any(c["type"] == "Ready" and c["status"] == "True" for c in st.get("conditions") or [])
-        notready[ns] = notready.get(ns, 0) + (not ready)
+            moments[mo] += 1
+    ongoing = {ns for ns, s in states.items() if s in ("pending", "firing", "resolving")}
+    tally = notready_tally(pods, now, ongoing)
     got_crash, got_ratio = {}, {}
     for key, val in metrics.items():
         m = re.match(r'kloompas_namespace_crashloop_pods\{namespace="([^"]+)"\}$', key)
@@ -595,17 +699,23 @@ def compare_watchers(metrics, pods, namespaces, now):
         m = re.match(r'kloompas_namespace_notready_ratio\{namespace="([^"]+)"\}$', key)
         if m:
             got_ratio[m.group(1)] = val
-    want_ratio = {ns: notready.get(ns, 0) / n for ns, n in elig.items() if n}
+    # the gauge: the ratio the condition used, for every namespace with a live pod, else no series
+    want_ratio = {ns: tally_ratio(t, ns in ongoing) for ns, t in tally.items() if t["live"]}
     crash_diff = {ns: (got_crash.get(ns, 0), crash.get(ns, 0)) for ns in set(crash) | set(got_crash)
                   if got_crash.get(ns, 0) != crash.get(ns, 0)}
-    ratio_diff = {ns: (got_ratio.get(ns), round(want_ratio.get(ns, 0), 6)) for ns in set(want_ratio) | set(got_ratio)
-                  if ns.startswith(NS_PREFIX) and abs((got_ratio.get(ns) or 0) - want_ratio.get(ns, 0)) > 1e-4}
+    ratio_diff = {ns: (got_ratio.get(ns), round(want_ratio[ns], 6) if ns in want_ratio else None)
+                  for ns in set(want_ratio) | set(got_ratio)
+                  if ns.startswith(NS_PREFIX) and ((ns in got_ratio) != (ns in want_ratio)
+                                                   or abs(got_ratio.get(ns, 0) - want_ratio.get(ns, 0)) > 1e-4)}
     objs_pods = metrics.get('kloompas_informer_objects{resource="pods"}')
     objs_ns = metrics.get('kloompas_informer_objects{resource="namespaces"}')
+    bench = {ns: t for ns, t in tally.items() if ns.startswith(NS_PREFIX)}
     return {"objects_pods": objs_pods, "list_pods": len(pods), "objects_namespaces": objs_ns,
             "list_namespaces": len(namespaces),
-            "crash_namespaces": len(crash), "crash_pods": sum(crash.values()),
-            "notready_namespaces_over_30pct": sum(1 for r in want_ratio.values() if r >= 0.3),
+            "crash_namespaces": len(crash), "crash_pods": sum(crash.values()), "crash_moments": dict(moments),
+            "notready_crashing_pods": sum(t["crashing"] for t in bench.values()),
+            "notready_ongoing": sorted(ongoing & set(bench)),
+            "notready_namespaces_over_30pct": sum(1 for ns, r in want_ratio.items() if ns in bench and r >= 0.3),
             "crash_differ": crash_diff, "ratio_differ": ratio_diff,
             "equal": objs_pods == len(pods) and objs_ns == len(namespaces) and not crash_diff and not ratio_diff}
 
@@ -915,6 +1025,9 @@ def run(a):
         nss = kube.list("namespaces")
         m = kl.metrics()
         now = time.time()
+        # the not-ready alerts' states (min_age, min_pods gate only their start): flushed
+        # every second, and nothing has changed for the quiet wait
+        states = alert_states(kube, own, "notready-watcher")
         kf.send_signal(signal.SIGTERM)
         kf_rc = kf.wait(120)
         list_b = kube.list("pods")
@@ -925,7 +1038,7 @@ def run(a):
         res["compare_klinform"] = compare_cache(cache, list_b)
         res["compare_klinform"].update({"klinform_exit": kf_rc, "stats": stats,
                                         "changed_during_dump": moved[:20], "n_changed_during_dump": len(moved)})
-        res["compare_kloompas"] = compare_watchers(m, list_a, nss, now)
+        res["compare_kloompas"] = compare_watchers(m, list_a, nss, now, states)
         res["kloompas_metrics_end"] = {
             "relists": pick(m, "kloompas_informer_relists_total"),
             "watch_restarts": pick(m, "kloompas_informer_watch_restarts_total"),
@@ -1049,7 +1162,7 @@ def summary(r):
         kinds = {}
         for i in c["incidents"]:
             kinds[i["kind"]] = kinds.get(i["kind"], 0) + 1
-        p(f"incidents: {kinds}; crash pods frozen in CrashLoopBackOff at the end: {c.get('frozen_crash_pods')}")
+        p(f"incidents: {kinds}; crash pods frozen where their loop was at the end: {c.get('frozen_crash_pods')}")
     rs = r.get("apiserver_restarts") or []
     done = [x for x in rs if not x.get("skipped")]
     p(f"apiserver restarts: {len(done)} at t={[x['t'] for x in done]} s, each {[x['seconds'] for x in done]} s "
@@ -1097,8 +1210,10 @@ def summary(r):
     if kk:
         p(f"kloompas vs fresh LIST: {'EQUAL' if kk['equal'] else 'DIFFERENT'}: pods {kk['objects_pods']} / "
           f"{kk['list_pods']}, namespaces {kk['objects_namespaces']} / {kk['list_namespaces']}, crash-loop pods "
-          f"{kk['crash_pods']} in {kk['crash_namespaces']} namespaces, {kk['notready_namespaces_over_30pct']} "
-          f"namespaces >= 30% not ready; per-namespace differences: crash {kk['crash_differ']}, "
+          f"{kk['crash_pods']} in {kk['crash_namespaces']} namespaces (counted while {kk.get('crash_moments')}; "
+          f"{kk.get('notready_crashing_pods')} not Ready but left to the crash-watcher), "
+          f"{kk['notready_namespaces_over_30pct']} namespaces >= 30% not ready (alerts ongoing: "
+          f"{kk.get('notready_ongoing')}); per-namespace differences: crash {kk['crash_differ']}, "
           f"ratio {dict(list(kk['ratio_differ'].items())[:5])}")
     if "kloompas_stop" in r:
         p(f"kloompas stop: exit {r['kloompas_stop']['exit_code']} after {r['kloompas_stop']['seconds']} s")
