@@ -23,8 +23,8 @@
 #include "util/buf.h"
 #include "util/duration.h"
 
-enum astate { A_PENDING, A_FIRING, A_RESOLVING, A_RESOLVED };
-static const char *const astate_names[] = { "pending", "firing", "resolving", "resolved" };
+/* indexed by enum kl_alert_state (alerts.h); a record is never KL_ALERT_OK */
+static const char *const astate_names[] = { "ok", "pending", "firing", "resolving", "resolved" };
 
 enum notified { N_NONE, N_FIRING, N_RESOLVED };
 static const char *const notified_names[] = { "none", "firing", "resolved" };
@@ -45,7 +45,7 @@ struct alert {
 	struct alert *next;
 	char *ns;
 	char *summary;
-	enum astate state;
+	enum kl_alert_state state;
 	bool active, reported;
 	int64_t since_ms;   /* condition start (startsAt) */
 	int64_t cleared_ms; /* condition gone (RESOLVING), resolved time (RESOLVED) */
@@ -86,7 +86,7 @@ static int64_t now_ms(void)
 
 static void recount(struct kl_alerts *a)
 {
-	unsigned n[4] = { 0 };
+	unsigned n[KL_ALERT_RESOLVED + 1] = { 0 };
 	struct alert *al;
 	int i;
 
@@ -94,7 +94,7 @@ static void recount(struct kl_alerts *a)
 		return;
 	for (al = a->alerts; al; al = al->next)
 		n[al->state]++;
-	for (i = A_PENDING; i <= A_RESOLVING; i++) {
+	for (i = KL_ALERT_PENDING; i <= KL_ALERT_RESOLVING; i++) {
 		const char *v[] = { a->o.controller, astate_names[i] };
 
 		kl_metric_set(a->m_alerts, v, n[i]);
@@ -176,12 +176,9 @@ static void queue_notice(struct alert *al);
 
 /* ---------------------------------------------------------------- state changes */
 
-static const char *const public_names[] = { "ok", "pending", "firing", "resolving",
-					    "resolved" };
-
 const char *kl_alert_state_name(enum kl_alert_state s)
 {
-	return (unsigned)s <= KL_ALERT_RESOLVED ? public_names[s] : "unknown";
+	return (unsigned)s <= KL_ALERT_RESOLVED ? astate_names[s] : "unknown";
 }
 
 /*
@@ -209,7 +206,7 @@ static const char *for_why(const struct alert *al, const char *what, char *buf, 
 }
 
 /* Moves al to state to, logging the change. */
-static void set_state(struct alert *al, enum astate to, const char *why)
+static void set_state(struct alert *al, enum kl_alert_state to, const char *why)
 {
 	const char *from = astate_names[al->state];
 
@@ -217,7 +214,7 @@ static void set_state(struct alert *al, enum astate to, const char *why)
 	log_change(al, from, astate_names[to], why);
 }
 
-static struct alert *find(struct kl_alerts *a, const char *ns)
+static struct alert *find(const struct kl_alerts *a, const char *ns)
 {
 	struct alert *al;
 
@@ -248,6 +245,7 @@ static struct alert *alert_new(struct kl_alerts *a, const char *ns)
 	}
 	for (i = 0; i < al->nt; i++)
 		al->t[i].name = names[i];
+	al->state = KL_ALERT_PENDING; /* also a record whose state cannot be read */
 	al->a = a;
 	uv_timer_init(a->ctx->loop, &al->timer);
 	al->timer.data = al;
@@ -321,19 +319,20 @@ static enum notified need(const struct alert *al, const struct target *t, int64_
 	if (t->inflight_id)
 		return N_NONE;
 	switch (al->state) {
-	case A_FIRING:
-	case A_RESOLVING:
+	case KL_ALERT_FIRING:
+	case KL_ALERT_RESOLVING:
 		if (t->got != N_FIRING)
 			return N_FIRING;
-		if (al->state == A_FIRING &&
+		if (al->state == KL_ALERT_FIRING &&
 		    now + REPEAT_SLACK_MS >= t->got_ms + (int64_t)al->a->o.repeat_ms) {
 			*repeat = true;
 			return N_FIRING;
 		}
 		return N_NONE;
-	case A_RESOLVED:
+	case KL_ALERT_RESOLVED:
 		return t->got == N_FIRING ? N_RESOLVED : N_NONE;
-	case A_PENDING:
+	case KL_ALERT_OK: /* never a record's */
+	case KL_ALERT_PENDING:
 		break;
 	}
 	return N_NONE;
@@ -363,7 +362,7 @@ static bool any_inflight(const struct alert *al)
 /* A resolved alert is over once no target waits for a notice or is being told one. */
 static bool resolved_done(const struct alert *al, int64_t now)
 {
-	return al->state == A_RESOLVED && !any_inflight(al) && !any_need(al, now);
+	return al->state == KL_ALERT_RESOLVED && !any_inflight(al) && !any_need(al, now);
 }
 
 /* The next deadline of a record, from its state; none for some states. */
@@ -375,10 +374,10 @@ static void schedule(struct alert *al)
 
 	uv_timer_stop(&al->timer);
 	switch (al->state) {
-	case A_PENDING:
+	case KL_ALERT_PENDING:
 		at = al->since_ms + (int64_t)a->o.for_ms;
 		break;
-	case A_FIRING:
+	case KL_ALERT_FIRING:
 		/* the earliest repeat of a target told and not being told again */
 		for (i = 0; i < al->nt; i++) {
 			const struct target *t = &al->t[i];
@@ -388,10 +387,11 @@ static void schedule(struct alert *al)
 				at = due;
 		}
 		break;
-	case A_RESOLVING:
+	case KL_ALERT_RESOLVING:
 		at = al->cleared_ms + (int64_t)a->o.for_ms;
 		break;
-	case A_RESOLVED:
+	case KL_ALERT_OK: /* never a record's */
+	case KL_ALERT_RESOLVED:
 		break;
 	}
 	if (at)
@@ -402,7 +402,7 @@ static void fire(struct alert *al)
 {
 	char why[64];
 
-	set_state(al, A_FIRING, for_why(al, "held for", why, sizeof(why)));
+	set_state(al, KL_ALERT_FIRING, for_why(al, "held for", why, sizeof(why)));
 	persist(al);
 	queue_notice(al);
 	recount(al->a);
@@ -412,7 +412,7 @@ static void resolve(struct alert *al)
 {
 	char why[64];
 
-	set_state(al, A_RESOLVED, for_why(al, "gone for", why, sizeof(why)));
+	set_state(al, KL_ALERT_RESOLVED, for_why(al, "gone for", why, sizeof(why)));
 	al->cleared_ms = now_ms();
 	persist(al);
 	if (resolved_done(al, al->cleared_ms)) {
@@ -431,16 +431,17 @@ static void on_timer(uv_timer_t *t)
 	struct alert *al = t->data;
 
 	switch (al->state) {
-	case A_PENDING:
+	case KL_ALERT_PENDING:
 		fire(al);
 		break;
-	case A_FIRING:
+	case KL_ALERT_FIRING:
 		queue_notice(al); /* repeat */
 		break;
-	case A_RESOLVING:
+	case KL_ALERT_RESOLVING:
 		resolve(al);
 		break;
-	case A_RESOLVED:
+	case KL_ALERT_OK: /* never a record's */
+	case KL_ALERT_RESOLVED:
 		break;
 	}
 }
@@ -459,12 +460,13 @@ void kl_alerts_update(struct kl_alerts *a, const char *ns, bool active, const ch
 		al = alert_new(a, ns);
 		if (!al)
 			return;
-		al->state = A_PENDING;
+		al->state = KL_ALERT_PENDING;
 		al->since_ms = now_ms();
 		al->reported = true;
 		al->active = true;
 		set_summary(al, summary);
-		log_change(al, "ok", astate_names[A_PENDING], "condition started");
+		log_change(al, astate_names[KL_ALERT_OK], astate_names[KL_ALERT_PENDING],
+			   "condition started");
 		persist(al);
 		if (a->o.for_ms == 0)
 			fire(al);
@@ -478,21 +480,21 @@ void kl_alerts_update(struct kl_alerts *a, const char *ns, bool active, const ch
 	/* the current figure, also once it is over: a resolved notice says how it is now */
 	set_summary(al, summary);
 	switch (al->state) {
-	case A_PENDING:
+	case KL_ALERT_PENDING:
 		if (!active) {
 			char why[64];
 
-			log_change(al, astate_names[A_PENDING], "ok",
+			log_change(al, astate_names[KL_ALERT_PENDING], astate_names[KL_ALERT_OK],
 				   for_why(al, "gone within", why, sizeof(why)));
 			unpersist(al);
 			alert_free(al);
 			recount(a);
 		}
 		return;
-	case A_FIRING:
+	case KL_ALERT_FIRING:
 		if (active)
 			return;
-		set_state(al, A_RESOLVING, "condition gone");
+		set_state(al, KL_ALERT_RESOLVING, "condition gone");
 		al->cleared_ms = now_ms();
 		persist(al);
 		if (a->o.for_ms == 0)
@@ -501,20 +503,20 @@ void kl_alerts_update(struct kl_alerts *a, const char *ns, bool active, const ch
 			schedule(al);
 		recount(a);
 		return;
-	case A_RESOLVING:
+	case KL_ALERT_RESOLVING:
 		if (!active)
 			return;
-		set_state(al, A_FIRING, "condition back");
+		set_state(al, KL_ALERT_FIRING, "condition back");
 		al->cleared_ms = 0;
 		persist(al);
 		schedule(al);
 		recount(a);
 		return;
-	case A_RESOLVED:
+	case KL_ALERT_RESOLVED:
 		if (!active)
 			return;
 		/* it came back before the resolved notice went out: a new alert */
-		set_state(al, A_PENDING, "condition started again");
+		set_state(al, KL_ALERT_PENDING, "condition started again");
 		al->since_ms = now_ms();
 		al->cleared_ms = 0;
 		persist(al);
@@ -524,17 +526,16 @@ void kl_alerts_update(struct kl_alerts *a, const char *ns, bool active, const ch
 			schedule(al);
 		recount(a);
 		return;
+	case KL_ALERT_OK: /* never a record's */
+		return;
 	}
 }
 
 enum kl_alert_state kl_alerts_state(const struct kl_alerts *a, const char *ns)
 {
-	const struct alert *al;
+	const struct alert *al = find(a, ns);
 
-	for (al = a->alerts; al; al = al->next)
-		if (strcmp(al->ns, ns) == 0)
-			return (enum kl_alert_state)(al->state + 1);
-	return KL_ALERT_OK;
+	return al ? al->state : KL_ALERT_OK;
 }
 
 void kl_alerts_synced(struct kl_alerts *a)
@@ -818,9 +819,9 @@ static int on_record(void *arg, enum kl_json_what what, const struct kl_json *o)
 	size_t k;
 	int i;
 
-	for (i = A_PENDING; i <= A_RESOLVED; i++)
+	for (i = KL_ALERT_PENDING; i <= KL_ALERT_RESOLVED; i++)
 		if (strcmp(st, astate_names[i]) == 0)
-			al->state = (enum astate)i;
+			al->state = (enum kl_alert_state)i;
 	for (k = 0; k < al->nt; k++) {
 		al->t[k].got = all;
 		al->t[k].got_ms = all_ms;

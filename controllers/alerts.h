@@ -51,7 +51,8 @@ struct kl_alerts_opts {
 
 struct kl_alerts;
 
-/* Where a namespace's alert stands (KL_ALERT_OK: there is none). */
+/* Where a namespace's alert stands (KL_ALERT_OK: there is none); the engine's records
+ * hold the other four. */
 enum kl_alert_state {
 	KL_ALERT_OK,
 	KL_ALERT_PENDING,

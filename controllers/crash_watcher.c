@@ -161,7 +161,7 @@ bool kl_crash_pod(const struct kl_pod *p, const struct kl_strv *reasons, int64_t
 			if (!h.recheck_ms || end < h.recheck_ms)
 				h.recheck_ms = end;
 			m = KL_CRASH_RUNNING;
-		} else if ((s->terminated_reason || s->exit_code) && failed_exit(s) && !done) {
+		} else if (failed_exit(s) && !done) {
 			m = KL_CRASH_TERMINATED;
 		} else {
 			continue;
