@@ -11,6 +11,15 @@ import json
 import re
 import sys
 
+PYTEST_LINE = re.compile(r"^=*\s*((?:\d+ \w+(?:, )?)+) in [\d.]+s", re.M)
+
+
+def pytest_counts(m):
+    """(passed, failed) of a pytest closing line's match (errors count as failed)."""
+    return (sum(int(n) for n in re.findall(r"(\d+) passed", m.group(1))),
+            sum(int(n) for n in re.findall(r"(\d+) (?:failed|error)", m.group(1))))
+
+
 passed = failed = 0
 meson_failed = False
 ran = 0
@@ -41,14 +50,13 @@ while len(args) >= 2 and args[0] == "--pytest":
         print(f"summary: {args[1]}: {e}")
         out = ""
     m = None
-    for m in re.finditer(r"^=*\s*((?:\d+ \w+(?:, )?)+) in [\d.]+s", out, re.M):
+    for m in PYTEST_LINE.finditer(out):  # the last one is the run's
         pass
     if not m:
         print(f"summary: {args[1]}: no pytest result line")
         meson_failed = True
     else:
-        p = sum(int(n) for n in re.findall(r"(\d+) passed", m.group(1)))
-        fl = sum(int(n) for n in re.findall(r"(\d+) (?:failed|errors?)", m.group(1)))
+        p, fl = pytest_counts(m)
         print(f"{args[1]}: {p} passed, {fl} failed")
         passed += p
         failed += fl
@@ -72,10 +80,11 @@ for build in args:
             meson_failed = True
         p = sum(int(n) for n in re.findall(r"\[  PASSED  \] (\d+) test", out))
         fl = sum(int(n) for n in re.findall(r"\[  FAILED  \] (\d+) test", out))
-        m = re.search(r"^=*\s*((?:\d+ \w+(?:, )?)+) in [\d.]+s", out, re.M)
+        m = PYTEST_LINE.search(out)
         if m:
-            p += sum(int(n) for n in re.findall(r"(\d+) passed", m.group(1)))
-            fl += sum(int(n) for n in re.findall(r"(\d+) (?:failed|error)", m.group(1)))
+            mp, mf = pytest_counts(m)
+            p += mp
+            fl += mf
         if p == 0 and fl == 0:  # a test whose output we cannot read counts once
             p, fl = (1, 0) if ok else (0, 1)
         if not ok and fl == 0:
