@@ -3,56 +3,24 @@ API against a real control plane (kube-controller-manager turns replica changes
 into pods, the kubelet simulator runs them), temporary scales restored on time
 (also across a restart), and bounds enforced after a scale from outside.
 """
-import hashlib
-import hmac
+import functools
 import json
-import socket
 import time
 import urllib.parse
 import uuid
 
 import pytest
 
-from conftest import get, split_response
+import chat
+from conftest import get
 
 SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
 TOKEN = "api-token-" + "7" * 24
 
 
-def sign(body, ts=None, secret=SECRET):
-    ts = str(int(time.time()) if ts is None else ts)
-    mac = hmac.new(secret.encode(), f"v0:{ts}:".encode() + body, hashlib.sha256).hexdigest()
-    return ts, "v0=" + mac
-
-
-def post(port, path, body, headers):
-    head = "".join(f"{k}: {v}\r\n" for k, v in headers.items())
-    raw = (f"POST {path} HTTP/1.1\r\nHost: x\r\nContent-Length: {len(body)}\r\n{head}"
-           f"Connection: close\r\n\r\n").encode() + body
-    with socket.create_connection(("127.0.0.1", port), timeout=30) as s:
-        s.sendall(raw)
-        out = b""
-        while True:
-            try:
-                b = s.recv(65536)
-            except ConnectionResetError:
-                break
-            if not b:
-                break
-            out += b
-    return split_response(out)
-
-
-def slash(port, text, user="alex.guerra", ts=None, sig=None, body=None):
-    body = body if body is not None else urllib.parse.urlencode({
-        "token": "x", "team_id": "T1", "user_id": "U1", "user_name": user,
-        "command": "/kloompas", "text": text, "response_url": "https://example.invalid/x",
-    }).encode()
-    t, s = sign(body, ts)
-    return post(port, "/slack/commands", body, {
-        "Content-Type": "application/x-www-form-urlencoded",
-        "X-Slack-Request-Timestamp": t if ts is None or sig is None else str(ts),
-        "X-Slack-Signature": sig or s})
+sign = functools.partial(chat.sign, secret=SECRET)
+slash = functools.partial(chat.slash, secret=SECRET)
+post = chat.post
 
 
 def api(port, obj, token=TOKEN):

@@ -32,19 +32,17 @@ What is checked, against real containers (never the simulator):
 
 Run once per CI run (scripts/test.sh), not per build: the image builds its own binary.
 """
-import hashlib
-import hmac
 import json
 import os
 import shutil
 import subprocess
 import threading
 import time
-import urllib.parse
 import uuid
 
 import pytest
 
+import chat
 from conftest import REPO, CLUSTER_SCRIPTS, Cluster, http, split_response
 from receiver import Receiver
 
@@ -338,28 +336,14 @@ def hook_alerts(receiver, ns, status=None):
     return out
 
 
-def sign(body, ts=None):
-    ts = str(int(time.time()) if ts is None else ts)
-    mac = hmac.new(SECRET.encode(), f"v0:{ts}:".encode() + body, hashlib.sha256).hexdigest()
-    return ts, "v0=" + mac
-
-
 def http_to(host, port, raw, timeout=30):
     """One raw request to a pod (host = its IP on the bridge) -> (status, headers, body)."""
     return split_response(http(port, raw, timeout=timeout, host=host))
 
 
-def slash(pod_ip, text, user="alex.guerra"):
-    body = urllib.parse.urlencode({
-        "token": "x", "team_id": "T1", "user_id": "U1", "user_name": user,
-        "command": "/kloompas", "text": text, "response_url": "https://example.invalid/x",
-    }).encode()
-    ts, sig = sign(body)
-    raw = (f"POST /slack/commands HTTP/1.1\r\nHost: x\r\nContent-Length: {len(body)}\r\n"
-           f"Content-Type: application/x-www-form-urlencoded\r\n"
-           f"X-Slack-Request-Timestamp: {ts}\r\nX-Slack-Signature: {sig}\r\n"
-           f"Connection: close\r\n\r\n").encode() + body
-    return http_to(pod_ip, 8080, raw)
+def slash(pod_ip, text):
+    """A signed slash command to the Kloompas pod at pod_ip."""
+    return chat.slash(8080, text, secret=SECRET, host=pod_ip)
 
 
 def metrics(pod_ip):
