@@ -22,7 +22,11 @@
 #include <string.h>
 #include <time.h>
 
+#include "controllers/bearer.h"
 #include "controllers/chatops.h"
+#include "controllers/command.h"
+#include "controllers/form.h"
+#include "controllers/slack.h"
 #include "util/buf.h"
 #include "util/duration.h"
 

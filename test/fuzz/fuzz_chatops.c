@@ -21,7 +21,11 @@
 #include <openssl/hmac.h>
 
 #include "config/config.h"
+#include "controllers/bearer.h"
 #include "controllers/chatops.h"
+#include "controllers/command.h"
+#include "controllers/form.h"
+#include "controllers/slack.h"
 #include "kubeclient/json.h"
 #include "test/fuzz/fuzz.h"
 #include "util/error.h"

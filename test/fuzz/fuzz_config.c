@@ -16,6 +16,7 @@
 
 #include "config/config.h"
 #include "config/node.h"
+#include "controllers/bearer.h"
 #include "controllers/chatops.h"
 #include "controllers/controller.h"
 #include "test/fuzz/fuzz.h"

@@ -18,7 +18,11 @@
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 
+#include "controllers/bearer.h"
 #include "controllers/chatops.h"
+#include "controllers/command.h"
+#include "controllers/form.h"
+#include "controllers/slack.h"
 
 #define H24 (24ULL * 3600 * 1000)
 
