@@ -40,7 +40,6 @@ struct kl_ctx {
 	struct kl_kube *kube;		/* the API client */
 	struct kl_informers *informers; /* the shared informers (take, never watch yourself) */
 	struct kl_state *state;		/* kloompas-state, loaded before controllers start */
-	struct kl_httpd *chatops;	/* the chat-ops listener, or NULL when off */
 	const char *own_namespace;	/* Kloompas' namespace (Lease, state ConfigMap) */
 	/*
 	 * The controller table as configured, one slot per row of kl_controllers: whether
@@ -71,6 +70,12 @@ struct kl_controller_ops {
 	 * Called for every controller whose init succeeded, started or not.
 	 */
 	void (*stop)(void *state, kl_done_cb done, void *arg);
+	/*
+	 * Optional (NULL when the controller serves no HTTP): puts its routes on the
+	 * chat-ops listener (borrowed until stop). Called once after init, and only
+	 * when --chatops-bind-address is set. 0 or a negative errno; then main stops.
+	 */
+	int (*routes)(void *state, struct kl_httpd *chatops);
 };
 
 struct kl_controller_desc {

@@ -146,15 +146,13 @@ static int open_servers(struct app *app, struct kl_error *err)
 		return rc;
 
 	if (app->flags.chatops_bind_address) {
-		/* the replica enforcer adds its routes at init */
+		/* the controllers add their routes after init (their ops' routes hook) */
 		app->chatops = kl_httpd_new(&app->loop, "chatops", &lim, &app->log);
 		if (!app->chatops)
 			return -ENOMEM;
 		rc = kl_httpd_listen(app->chatops, app->flags.chatops_bind_address, err);
 		if (rc < 0)
 			return rc;
-		app->ctx.chatops = app->chatops;
-
 	}
 	return 0;
 }
@@ -425,8 +423,11 @@ static int init_controllers(struct app *app, struct kl_error *err)
 				return 1;
 		}
 		rc = kl_controllers[i].ops->init(&app->ctx, app->confs[i], &app->states[i], err);
-		if (rc < 0) {
+		if (rc < 0)
 			app->states[i] = NULL;
+		else if (app->chatops && kl_controllers[i].ops->routes)
+			rc = kl_controllers[i].ops->routes(app->states[i], app->chatops);
+		if (rc < 0) {
 			kl_error_set(err, NULL, 0, 0, "controller %s: %s", kl_controllers[i].name,
 				     strerror(-rc));
 			return rc == -EINVAL ? 2 : 1;
