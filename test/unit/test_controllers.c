@@ -18,17 +18,37 @@
 #include "controllers/crash_watcher.h"
 #include "controllers/notready_watcher.h"
 
+/* Room for every row in the tests' per-row arrays (main has the same bound). */
+#define MAX_ROWS 32
+
+/* The controllers the tests below configure by name, and what they read. */
+static const struct {
+	const char *name;
+	unsigned informers;
+} known[] = {
+	{ "crash-watcher", KL_RES_PODS | KL_RES_NAMESPACES },
+	{ "notready-watcher", KL_RES_PODS | KL_RES_NAMESPACES },
+	{ "replica-enforcer", KL_RES_DEPLOYMENTS },
+};
+
+/* Row index of name, failing the test when there is none. */
+static size_t row(const char *name)
+{
+	int i = kl_controllers_find(name);
+
+	if (i < 0)
+		fail_msg("no controller \"%s\" in the table", name);
+	return (size_t)i;
+}
+
 static void test_rows(void **unused)
 {
 	size_t i, j, n = kl_controllers_count();
 
-	assert_int_equal(n, 3);
-	assert_string_equal(kl_controllers[0].name, "crash-watcher");
-	assert_string_equal(kl_controllers[1].name, "notready-watcher");
-	assert_string_equal(kl_controllers[2].name, "replica-enforcer");
-	assert_int_equal(kl_controllers[0].informers, KL_RES_PODS | KL_RES_NAMESPACES);
-	assert_int_equal(kl_controllers[1].informers, KL_RES_PODS | KL_RES_NAMESPACES);
-	assert_int_equal(kl_controllers[2].informers, KL_RES_DEPLOYMENTS);
+	assert_true(n > 0 && n <= MAX_ROWS);
+	assert_null(kl_controllers[n].name);
+	for (i = 0; i < sizeof(known) / sizeof(known[0]); i++)
+		assert_int_equal(kl_controllers[row(known[i].name)].informers, known[i].informers);
 	for (i = 0; i < n; i++) {
 		const struct kl_controller_desc *d = &kl_controllers[i];
 
@@ -49,21 +69,37 @@ static void test_rows(void **unused)
 	assert_int_equal(kl_controllers_find("nope"), -ENOENT);
 }
 
-static void expect_select(const char *list, int a, int b, int c)
+/*
+ * list selects exactly the rows named in want (comma-separated, "*" for every row
+ * enabled by default); minus, when not NULL, names one row to leave out of "*".
+ */
+static void expect_select(const char *list, const char *want, const char *minus)
 {
-	bool en[3] = { false, false, false };
+	bool en[MAX_ROWS];
 	struct kl_error err;
+	size_t i, n = kl_controllers_count();
 
 	kl_error_clear(&err);
 	if (kl_controllers_select(list, en, &err) != 0)
 		fail_msg("%s: %s", list, err.msg);
-	if (en[0] != a || en[1] != b || en[2] != c)
-		fail_msg("%s: got %d%d%d", list, en[0], en[1], en[2]);
+	for (i = 0; i < n; i++) {
+		const char *name = kl_controllers[i].name;
+		const char *at = strstr(want, name);
+		bool named = at && (at == want || at[-1] == ',') &&
+			     (at[strlen(name)] == '\0' || at[strlen(name)] == ',');
+		bool on = strcmp(want, "*") == 0
+				  ? kl_controllers[i].enabled_by_default &&
+					    !(minus && strcmp(minus, name) == 0)
+				  : named;
+
+		if (en[i] != on)
+			fail_msg("%s: %s is %s", list, name, en[i] ? "on" : "off");
+	}
 }
 
 static void expect_select_error(const char *list, const char *want)
 {
-	bool en[3];
+	bool en[MAX_ROWS];
 	struct kl_error err;
 
 	kl_error_clear(&err);
@@ -74,12 +110,12 @@ static void expect_select_error(const char *list, const char *want)
 
 static void test_select(void **unused)
 {
-	expect_select("*", 1, 1, 1);
-	expect_select("*,-replica-enforcer", 1, 1, 0);
-	expect_select("-replica-enforcer,*", 1, 1, 0);
-	expect_select("crash-watcher", 1, 0, 0);
-	expect_select("crash-watcher, notready-watcher", 1, 1, 0);
-	expect_select("-crash-watcher", 0, 0, 0);
+	expect_select("*", "*", NULL);
+	expect_select("*,-replica-enforcer", "*", "replica-enforcer");
+	expect_select("-replica-enforcer,*", "*", "replica-enforcer");
+	expect_select("crash-watcher", "crash-watcher", NULL);
+	expect_select("crash-watcher, notready-watcher", "crash-watcher,notready-watcher", NULL);
+	expect_select("-crash-watcher", "", NULL);
 	expect_select_error("*,bogus", "unknown controller \"bogus\"");
 	expect_select_error("-bogus", "unknown controller \"bogus\"");
 	expect_select_error("*,,crash-watcher", "empty entry");
@@ -87,19 +123,41 @@ static void test_select(void **unused)
 	expect_select_error("crash-watcher,-crash-watcher", "both enabled and disabled");
 }
 
+/* "a, b, c" and, when some are off by default, ". Off by default: c" */
+static void table_help(char *buf, size_t len)
+{
+	size_t i, off = 0, n = kl_controllers_count();
+	bool any_off = false;
+
+	for (i = 0; i < n; i++)
+		off += (size_t)snprintf(buf + off, len - off, "%s%s", i ? ", " : "",
+					kl_controllers[i].name);
+	for (i = 0; i < n; i++) {
+		if (kl_controllers[i].enabled_by_default)
+			continue;
+		off += (size_t)snprintf(buf + off, len - off, "%s%s",
+					any_off ? ", " : ". Off by default: ",
+					kl_controllers[i].name);
+		any_off = true;
+	}
+	assert_true(off < len);
+}
+
 static void test_help(void **unused)
 {
-	char buf[256];
+	char buf[512], want[512];
 
 	kl_controllers_help(buf, sizeof(buf));
-	assert_string_equal(buf, "crash-watcher, notready-watcher, replica-enforcer");
+	table_help(want, sizeof(want));
+	assert_string_equal(buf, want);
+	assert_non_null(strstr(buf, "crash-watcher, notready-watcher, replica-enforcer"));
 }
 
 static void test_configure_defaults_and_section(void **unused)
 {
 	struct kl_config c;
 	struct kl_error err;
-	void *confs[3];
+	void *confs[MAX_ROWS];
 	const char *yaml = "controllers:\n"
 			   "  crash-watcher: { reasons: [CrashLoopBackOff, ImagePullBackOff], "
 			   "for: 1m, log_lines: 5 }\n";
@@ -114,8 +172,8 @@ static void test_configure_defaults_and_section(void **unused)
 	c.path = "k.yaml";
 	c.controllers = kl_conf_get(root, "controllers");
 	assert_int_equal(kl_controllers_configure(&c, confs, &err), 0);
-	cw = confs[0];
-	nw = confs[1];
+	cw = confs[row("crash-watcher")];
+	nw = confs[row("notready-watcher")];
 	assert_int_equal(cw->reasons.n, 2);
 	assert_string_equal(cw->reasons.v[1], "ImagePullBackOff");
 	assert_int_equal(cw->for_ms, 60000);
@@ -130,7 +188,7 @@ static void expect_configure_error(const char *yaml, const char *want)
 {
 	struct kl_config c;
 	struct kl_error err;
-	void *confs[3];
+	void *confs[MAX_ROWS];
 	struct kl_conf_node *root;
 	char buf[700];
 
@@ -149,9 +207,12 @@ static void expect_configure_error(const char *yaml, const char *want)
 
 static void test_configure_errors(void **unused)
 {
-	expect_configure_error("controllers:\n  crash-wacher: {}\n",
-			       "k.yaml:2: controllers.crash-wacher: unknown controller (known: "
-			       "crash-watcher, notready-watcher, replica-enforcer)");
+	char known_names[400], want[600];
+
+	table_help(known_names, sizeof(known_names));
+	snprintf(want, sizeof(want),
+		 "k.yaml:2: controllers.crash-wacher: unknown controller (known: %s)", known_names);
+	expect_configure_error("controllers:\n  crash-wacher: {}\n", want);
 	expect_configure_error("controllers:\n  notready-watcher:\n    min_pods: 0\n",
 			       "k.yaml:3: controllers.notready-watcher.min_pods: must be at least 1");
 	expect_configure_error("controllers:\n  crash-watcher:\n    reasons: []\n",
@@ -177,10 +238,14 @@ static void closed_cb(void *arg)
 	((struct lifecycle *)arg)->done++;
 }
 
+static void ignore_request(struct kl_httpd_req *req, void *arg)
+{
+}
+
 /*
  * every controller's ops run on a real loop with a real (unreachable) API client
- * and informer factory: init, start, stop; done called, the loop closes, nothing
- * leaks under ASan
+ * and informer factory: init, routes (on a chat-ops server that never listens),
+ * start, stop; done called, the loop closes, nothing leaks under ASan
  */
 static void test_lifecycle(void **unused)
 {
@@ -192,8 +257,10 @@ static void test_lifecycle(void **unused)
 	struct kl_error err;
 	struct kl_kube_config kc;
 	struct lifecycle lc = { 0 }, closed = { 0 };
+	struct kl_httpd_limits lim;
+	struct kl_httpd *chatops;
 	uv_loop_t loop;
-	void *confs[3], *state;
+	void *confs[MAX_ROWS], *state;
 	char *out = NULL;
 	size_t outlen = 0, i;
 	FILE *f = open_memstream(&out, &outlen);
@@ -216,23 +283,39 @@ static void test_lifecycle(void **unused)
 	assert_int_equal(kl_kube_new(&loop, &kc, NULL, &log, ctx.metrics, &ctx.kube, &err), 0);
 	ctx.informers = kl_informers_new(&loop, ctx.kube, NULL, &log, ctx.metrics);
 	assert_non_null(ctx.informers);
+	kl_httpd_limits_default(&lim);
+	chatops = kl_httpd_new(&loop, "chatops", &lim, &log);
+	assert_non_null(chatops);
 	assert_int_equal(kl_controllers_configure(&c, confs, &err), 0);
 	for (i = 0; i < kl_controllers_count(); i++) {
-		assert_int_equal(kl_controllers[i].ops->init(&ctx, confs[i], &state, &err), 0);
-		assert_int_equal(kl_controllers[i].ops->start(state), 0);
-		kl_controllers[i].ops->stop(state, on_done, &lc);
+		const struct kl_controller_ops *ops = kl_controllers[i].ops;
+
+		assert_int_equal(ops->init(&ctx, confs[i], &state, &err), 0);
+		if (ops->routes)
+			assert_int_equal(ops->routes(state, chatops), 0);
+		assert_int_equal(ops->start(state), 0);
+		ops->stop(state, on_done, &lc);
 	}
 	uv_run(&loop, UV_RUN_DEFAULT);
-	assert_int_equal(lc.done, 3);
+	assert_int_equal(lc.done, (int)kl_controllers_count());
+	/* the replica enforcer's paths are taken */
+	assert_int_equal(kl_httpd_route(chatops, "/slack/commands", KL_HTTP_POST, ignore_request,
+					NULL),
+			 -EEXIST);
+	assert_int_equal(kl_httpd_route(chatops, "/api/v1/replicas", KL_HTTP_POST, ignore_request,
+					NULL),
+			 -EEXIST);
+	kl_httpd_close(chatops, closed_cb, &closed);
 	kl_informers_stop(ctx.informers, closed_cb, &closed);
 	kl_kube_close(ctx.kube, closed_cb, &closed);
 	uv_run(&loop, UV_RUN_DEFAULT);
-	assert_int_equal(closed.done, 2);
+	assert_int_equal(closed.done, 3);
 	assert_int_equal(uv_loop_close(&loop), 0);
 	fclose(f);
 	assert_non_null(strstr(out, "component=crash-watcher msg=\"controller started\""));
 	assert_non_null(strstr(out, "component=notready-watcher msg=\"controller stopped\""));
 	assert_non_null(strstr(out, "component=replica-enforcer msg=\"controller stopped\""));
+	assert_non_null(strstr(out, "max_temporary=24h chatops=on"));
 	free(out);
 	kl_metrics_free(ctx.metrics);
 	kl_config_free(&c);
@@ -704,10 +787,14 @@ static void test_alerts_state_changes_quiet(void **unused)
 static void test_ctx_controller_conf(void **unused)
 {
 	struct kl_ctx ctx;
-	bool enabled[3] = { true, true, false };
-	int a = 1, b = 2, c = 3;
-	void *confs[3] = { &a, &b, &c };
+	bool enabled[MAX_ROWS] = { false };
+	int a = 1, c = 3;
+	void *confs[MAX_ROWS] = { NULL };
 
+	enabled[row("crash-watcher")] = true;
+	enabled[row("notready-watcher")] = true;
+	confs[row("crash-watcher")] = &a;
+	confs[row("replica-enforcer")] = &c; /* bound, but not enabled */
 	memset(&ctx, 0, sizeof(ctx));
 	assert_null(kl_ctx_controller_conf(&ctx, "crash-watcher"));
 	ctx.controllers_enabled = enabled;
@@ -715,7 +802,7 @@ static void test_ctx_controller_conf(void **unused)
 	assert_ptr_equal(kl_ctx_controller_conf(&ctx, "crash-watcher"), &a);
 	assert_null(kl_ctx_controller_conf(&ctx, "replica-enforcer"));
 	assert_null(kl_ctx_controller_conf(&ctx, "nope"));
-	enabled[0] = false;
+	enabled[row("crash-watcher")] = false;
 	assert_null(kl_ctx_controller_conf(&ctx, "crash-watcher"));
 }
 
