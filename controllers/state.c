@@ -33,6 +33,7 @@ struct kl_state {
 	uv_timer_t timer;
 	uv_timer_t retry;	/* the next attempt to load */
 	uint64_t retry_ms;	/* its backoff */
+	char load_error[400];	/* the last failed read's answer, "" when none */
 	kl_state_loaded_cb loaded_cb;
 	void *loaded_arg;
 	struct kl_kube_req *call;
@@ -159,6 +160,13 @@ static void on_loaded(void *arg, const struct kl_kube_status *st, const struct k
 		 */
 		uint64_t wait = s->retry_ms;
 
+		if (st->code)
+			snprintf(s->load_error, sizeof(s->load_error), "%d %s: %s", st->code,
+				 st->reason && st->reason[0] ? st->reason : "error",
+				 st->message ? st->message : "");
+		else
+			snprintf(s->load_error, sizeof(s->load_error), "%s",
+				 st->message && st->message[0] ? st->message : strerror(-st->err));
 		if (st->retry_after_s > 0 && (uint64_t)st->retry_after_s * 1000 > wait)
 			wait = (uint64_t)st->retry_after_s * 1000;
 		kl_log_warn(s->log, "state", "cannot read the state ConfigMap; will retry",
@@ -191,6 +199,14 @@ int kl_state_load(struct kl_state *s, kl_state_loaded_cb cb, void *arg)
 
 bool kl_state_loaded(const struct kl_state *s)
 {
+	return s->loaded;
+}
+
+bool kl_state_ready(const struct kl_state *s, char *why, size_t len)
+{
+	if (!s->loaded)
+		snprintf(why, len, "waiting for state ConfigMap %s/%s%s%s", s->ns, s->name,
+			 s->load_error[0] ? ": " : "", s->load_error);
 	return s->loaded;
 }
 

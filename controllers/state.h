@@ -38,6 +38,13 @@ struct kl_state *kl_state_new(uv_loop_t *loop, struct kl_kube *kube, const char 
 /* Loads (GET); cb once. Calls made before loading completes see an empty store. */
 int kl_state_load(struct kl_state *s, kl_state_loaded_cb cb, void *arg);
 bool kl_state_loaded(const struct kl_state *s);
+/*
+ * A readiness check (util/health.h): true once loaded; until then false with why
+ * "waiting for state ConfigMap NS/NAME" and, once a read failed, ": " and the
+ * last failed read's answer ("403 Forbidden: configmaps \"kloompas-state\" is
+ * forbidden: ...", or the network error).
+ */
+bool kl_state_ready(const struct kl_state *s, char *why, size_t len);
 /* The stored value of key, or NULL. Valid until the next kl_state_set of that key. */
 const char *kl_state_get(const struct kl_state *s, const char *key);
 /* Sets (value NULL: deletes) key; written with the next flush. 0 or -ENOMEM. */

@@ -31,7 +31,7 @@ bool kl_health_run(const struct kl_health *h, char *buf, size_t len)
 	if (len)
 		buf[0] = '\0';
 	for (i = 0; i < h->n; i++) {
-		char why[200] = "";
+		char why[512] = ""; /* room for an API server's message (a 403 is long) */
 		bool ok = h->checks[i].cb(h->checks[i].arg, why, sizeof(why));
 
 		all = all && ok;

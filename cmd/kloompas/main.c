@@ -106,16 +106,21 @@ static void serve_readyz(struct kl_httpd_req *req, void *arg)
 }
 
 /* A follower is ready (its caches are synced: it can take over at once and serve
- * chat-ops); a leader is ready once its controllers run. */
+ * chat-ops); a leader is ready once its controllers run, and until then says what
+ * they wait for: the state ConfigMap's read (with its last error), the informers. */
 static bool check_controllers(void *arg, char *why, size_t len)
 {
 	struct app *app = arg;
+	char wait[400] = "";
+	bool state_ok;
 
-	if (!app->leader && app->lease)
+	if ((!app->leader && app->lease) || app->started)
 		return true;
-	if (!app->started)
-		snprintf(why, len, "controllers not started");
-	return app->started;
+	state_ok = !app->state || kl_state_ready(app->state, wait, sizeof(wait));
+	if (state_ok && app->informers && !kl_informers_synced(app->informers))
+		snprintf(wait, sizeof(wait), "waiting for the informers to sync");
+	snprintf(why, len, "controllers not started%s%s", wait[0] ? ": " : "", wait);
+	return false;
 }
 
 static bool check_shutdown(void *arg, char *why, size_t len)
