@@ -118,17 +118,17 @@ def test_kustomization_server_dry_run(cluster, rbac):
     assert services["kloompas-chatops"]["spec"]["ports"][0]["port"] == 8080
 
 
-def sa_kubeconfig(cluster, tmp_path):
+def sa_kubeconfig(cluster, tmp_path, ns="kloompas", account="kloompas"):
     """A kubeconfig with the ServiceAccount's token (its Secret, made by the token
-    controller of 1.20, read with the admin credentials); namespace kloompas."""
+    controller of 1.20, read with the admin credentials); namespace ns."""
     kube = cluster.kube
 
     def token_secret():
-        sa = kube.get("serviceaccounts", ns="kloompas", name="kloompas", missing_ok=True)
+        sa = kube.get("serviceaccounts", ns=ns, name=account, missing_ok=True)
         return (sa or {}).get("secrets")
 
-    name = kube.wait_for(token_secret, 30, message="token Secret of kloompas")[0]["name"]
-    secret = kube.get("secrets", ns="kloompas", name=name)
+    name = kube.wait_for(token_secret, 30, message=f"token Secret of {account}")[0]["name"]
+    secret = kube.get("secrets", ns=ns, name=name)
     token = base64.b64decode(secret["data"]["token"]).decode()
     doc = {
         "apiVersion": "v1", "kind": "Config", "current-context": "sa",
@@ -136,7 +136,7 @@ def sa_kubeconfig(cluster, tmp_path):
                                                 "certificate-authority": cluster.env["CA_FILE"]}}],
         "users": [{"name": "kloompas", "user": {"token": token}}],
         "contexts": [{"name": "sa", "context": {"cluster": "k", "user": "kloompas",
-                                                 "namespace": "kloompas"}}],
+                                                 "namespace": ns}}],
     }
     p = tmp_path / "sa-kubeconfig"
     p.write_text(json.dumps(doc))  # JSON is YAML

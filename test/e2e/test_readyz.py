@@ -4,36 +4,14 @@ namespace syncs its informers, then cannot read its state ConfigMap; /readyz say
 with the API server's own answer, and once RBAC lets it read, it becomes ready
 without a restart.
 """
-import base64
-import json
 import time
 import uuid
 
 from conftest import get
+from test_k8s_deploy import sa_kubeconfig
 
 
-def sa_kubeconfig(cluster, tmp_path, ns):
-    """A kubeconfig with the token of ns's default ServiceAccount, context namespace ns."""
-    kube = cluster.kube
-    sa = kube.wait_for(lambda: (kube.get("serviceaccounts", ns=ns, name="default",
-                                         missing_ok=True) or {}).get("secrets"),
-                       30, message=f"token Secret of {ns}/default")
-    secret = kube.get("secrets", ns=ns, name=sa[0]["name"])
-    token = base64.b64decode(secret["data"]["token"]).decode()
-    doc = {
-        "apiVersion": "v1", "kind": "Config", "current-context": "sa",
-        "clusters": [{"name": "k", "cluster": {"server": cluster.url,
-                                                "certificate-authority": cluster.env["CA_FILE"]}}],
-        "users": [{"name": "sa", "user": {"token": token}}],
-        "contexts": [{"name": "sa", "context": {"cluster": "k", "user": "sa", "namespace": ns}}],
-    }
-    p = tmp_path / "sa-kubeconfig"
-    p.write_text(json.dumps(doc))  # JSON is YAML
-    p.chmod(0o600)
-    return str(p)
-
-
-def rbac(name, kind, rules=None, role_ns=None, sa_ns=None):
+def rbac_object(name, kind, rules=None, role_ns=None, sa_ns=None):
     """A (Cluster)Role named name with rules, or its binding to sa_ns's default account."""
     meta = {"name": name, **({"namespace": role_ns} if role_ns else {})}
     if rules is not None:
@@ -56,10 +34,10 @@ def test_readyz_names_the_forbidden_state_read(cluster, kloompas, tmp_path):
     name = "kloompas-readyz-" + own
     deployments = [{"apiGroups": ["apps"], "resources": ["deployments"],
                     "verbs": ["get", "list", "watch"]}]
-    kube.create("clusterroles", rbac(name, "ClusterRole", deployments))
-    kube.create("clusterrolebindings", rbac(name, "ClusterRoleBinding", sa_ns=own))
+    kube.create("clusterroles", rbac_object(name, "ClusterRole", deployments))
+    kube.create("clusterrolebindings", rbac_object(name, "ClusterRoleBinding", sa_ns=own))
     try:
-        k = kloompas("--kubeconfig", sa_kubeconfig(cluster, tmp_path, own),
+        k = kloompas("--kubeconfig", sa_kubeconfig(cluster, tmp_path, own, "default"),
                      "--controllers=replica-enforcer", "--leader-elect-resource-namespace", own)
         want = (f"[-]controllers failed: controllers not started: waiting for state ConfigMap "
                 f"{own}/kloompas-state: 403 Forbidden: configmaps \"kloompas-state\" is "
@@ -87,8 +65,8 @@ def test_readyz_names_the_forbidden_state_read(cluster, kloompas, tmp_path):
         # RBAC now lets it read and write its state: ready without a restart
         state = [{"apiGroups": [""], "resources": ["configmaps"],
                   "verbs": ["get", "create", "patch", "update"]}]
-        kube.create("roles", rbac("kloompas-state", "Role", state, role_ns=own), ns=own)
-        kube.create("rolebindings", rbac("kloompas-state", "RoleBinding", role_ns=own,
+        kube.create("roles", rbac_object("kloompas-state", "Role", state, role_ns=own), ns=own)
+        kube.create("rolebindings", rbac_object("kloompas-state", "RoleBinding", role_ns=own,
                                          sa_ns=own), ns=own)
         deadline = time.monotonic() + 60
         while readyz(k)[0] != 200:
