@@ -63,27 +63,11 @@ void kl__replica_stop_step(struct replica_enforcer *re);
 /*
  * The end of a scale operation: err 0 or a negative errno with msg for the user;
  * old and new_replicas the counts; restore_at (> 0) when it is temporary. Called
- * once, from the loop, never from inside kl__replica_scale.
+ * once, possibly before kl__replica_scale returns (dry-run, a request that cannot
+ * start).
  */
 typedef void (*kl__replica_op_cb)(void *arg, int err, const char *msg, int old, int new_replicas,
 				  int64_t restore_at);
-
-/* One scale operation (see replica_scale.c). */
-struct kl__replica_op {
-	struct replica_enforcer *re;
-	struct kl__replica_op *next;
-	char ns[KL_NAME_MAX + 1], name[KL_NAME_MAX + 1], uid[KL_UID_MAX];
-	char user[128];
-	const char *reason; /* chatops, restore, bounds: the metric label */
-	int old, target;
-	int64_t restore_at; /* set restore annotations first (chat with "for") */
-	int restore_to;	    /* the count restore-replicas keeps */
-	bool clear_restore; /* remove the restore annotations after scaling */
-	int step;
-	struct kl_kube_req *req;
-	kl__replica_op_cb cb;
-	void *arg;
-};
 
 /*
  * Starts a scale of d to target, as user for reason (a literal: chatops, restore,

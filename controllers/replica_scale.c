@@ -18,6 +18,23 @@
 
 #include "util/buf.h"
 
+/* One scale operation (see the top of the file); in re->ops while it runs. */
+struct kl__replica_op {
+	struct replica_enforcer *re;
+	struct kl__replica_op *next;
+	char ns[KL_NAME_MAX + 1], name[KL_NAME_MAX + 1], uid[KL_UID_MAX];
+	char user[128];
+	const char *reason; /* chatops, restore, bounds: the metric label */
+	int old, target;
+	int64_t restore_at; /* set restore annotations first (chat with "for") */
+	int restore_to;	    /* the count restore-replicas keeps */
+	bool clear_restore; /* remove the restore annotations after scaling */
+	int step;
+	struct kl_kube_req *req;
+	kl__replica_op_cb cb;
+	void *arg;
+};
+
 static void count_change(struct replica_enforcer *re, const char *reason)
 {
 	const char *v[] = { reason };
