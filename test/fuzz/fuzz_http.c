@@ -26,7 +26,11 @@
 #include <sys/socket.h>
 #include <uv.h>
 
+#include "controllers/bearer.h"
 #include "controllers/chatops.h"
+#include "controllers/command.h"
+#include "controllers/form.h"
+#include "controllers/slack.h"
 #include "test/fuzz/fuzz.h"
 #include "util/error.h"
 #include "util/httpd.h"
