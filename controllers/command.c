@@ -10,6 +10,8 @@
  *   because the text goes back to a chat.
  * - "!CLUSTER-set-replicas" is set-replicas under another name, "for DURATION"
  *   included; a CLUSTER other than ours is an error that names both.
+ * - The HTTP API's JSON body is checked for its shape only, then rebuilt as a
+ *   command line and parsed as one, so the API and Slack obey one grammar.
  */
 #include "controllers/command.h"
 
@@ -20,6 +22,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "kubeclient/json.h"
 #include "util/duration.h"
 
 #define REPLICAS_MAX 100000
@@ -363,4 +366,73 @@ int kl_cmd_parse(const char *text, const char *cluster, uint64_t max_temporary_m
 const char *kl_cmd_help(void)
 {
 	return help_text;
+}
+
+/* ----------------------------------------------------------------------------
+ * The HTTP API's JSON body
+ */
+
+struct json_body {
+	char line[700]; /* the command it makes */
+	char err[200];	/* why it is no command at all, "" when it is one */
+	bool set;
+};
+
+static int on_json_body(void *arg, enum kl_json_what what, const struct kl_json *o)
+{
+	struct json_body *b = arg;
+	const char *ns = kl_json_str(kl_json_get(o, "namespace"), NULL);
+	const char *dep = kl_json_str(kl_json_get(o, "deployment"), NULL);
+	const struct kl_json *n = kl_json_get(o, "replicas");
+	const struct kl_json *f = kl_json_get(o, "for");
+	int64_t v;
+
+	if (o->type != KL_JSON_OBJECT || !ns || !dep || strpbrk(ns, " \t\r\n\v\f") ||
+	    strpbrk(dep, " \t\r\n\v\f")) {
+		say(b->err, sizeof(b->err),
+		    "expected {\"namespace\",\"deployment\",\"replicas\"[,\"for\"]}");
+		return 0;
+	}
+	if (n && (kl_json_int(n, &v) < 0 || v < 0 || v > 100000)) {
+		say(b->err, sizeof(b->err), "replicas must be a non-negative integer");
+		return 0;
+	}
+	if (f && f->type != KL_JSON_STRING && f->type != KL_JSON_NULL) {
+		say(b->err, sizeof(b->err), "for must be a duration string such as \"2h\"");
+		return 0;
+	}
+	b->err[0] = '\0';
+	b->set = n != NULL;
+	if (!n)
+		say(b->line, sizeof(b->line), "get-replicas %.253s %.253s", ns, dep);
+	else
+		say(b->line, sizeof(b->line), "set-replicas %.253s %.253s %d%s%.63s", ns, dep,
+		    (int)v, f && f->str && f->str[0] ? " for " : "", f && f->str ? f->str : "");
+	return 0;
+}
+
+int kl_cmd_parse_json(const char *body, size_t len, const char *cluster,
+		      uint64_t max_temporary_ms, struct kl_cmd *out, char *err, size_t errlen)
+{
+	struct json_body b = { "", "the body must be a JSON object", false };
+	struct kl_json_stream *js;
+	struct kl_error jerr;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	out->replicas = -1;
+	kl_error_clear(&jerr);
+	js = kl_json_stream_new(KL_JSON_DOCUMENT, 65536, on_json_body, &b);
+	rc = js ? kl_json_stream_feed(js, body ? body : "", len, &jerr) : -ENOMEM;
+	if (rc == 0)
+		rc = kl_json_stream_finish(js, &jerr);
+	kl_json_stream_free(js);
+	if (rc < 0 || b.err[0]) {
+		say(err, errlen, "%s", b.err[0] ? b.err : "the body must be a JSON object");
+		return rc < 0 ? rc : -EBADMSG;
+	}
+	rc = kl_cmd_parse(b.line, cluster, max_temporary_ms, out, err, errlen);
+	if (rc < 0)
+		out->verb = b.set ? KL_CMD_SET : KL_CMD_GET;
+	return rc;
 }

@@ -2,8 +2,8 @@
  * controllers/command.h - the chat command grammar (SPEC: Replica enforcer and
  * chat-ops): "set-replicas NS DEPLOY N [for DURATION]" and its kin, from text.
  *
- * A pure function over bytes, so it can be unit-tested and fuzzed on its own; Slack
- * and the HTTP API both turn their requests into this one grammar.
+ * Pure functions over bytes, so they can be unit-tested and fuzzed on their own;
+ * Slack's text and the HTTP API's JSON body both become this one grammar.
  */
 #ifndef KL_CONTROLLERS_COMMAND_H
 #define KL_CONTROLLERS_COMMAND_H
@@ -37,6 +37,16 @@ struct kl_cmd {
  */
 int kl_cmd_parse(const char *text, const char *cluster, uint64_t max_temporary_ms,
 		 struct kl_cmd *out, char *err, size_t errlen);
+/*
+ * The HTTP API's body, {"namespace": NS, "deployment": DEPLOY[, "replicas": N[, "for":
+ * DURATION]]}: a get-replicas without replicas, else a set-replicas, parsed as that
+ * command (cluster and max_temporary_ms as kl_cmd_parse). Returns 0; -EINVAL when the
+ * command it makes is refused by the grammar (out->verb says which command, err
+ * why); or, when the body is no such object, -EBADMSG (-ENOMEM, or the JSON
+ * parser's error) with err saying what is expected.
+ */
+int kl_cmd_parse_json(const char *body, size_t len, const char *cluster,
+		      uint64_t max_temporary_ms, struct kl_cmd *out, char *err, size_t errlen);
 /* The help text listing the grammar (for "help" and for errors). */
 const char *kl_cmd_help(void);
 

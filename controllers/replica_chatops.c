@@ -21,7 +21,6 @@
 #include "controllers/chatops.h"
 #include "controllers/form.h"
 #include "controllers/slack.h"
-#include "kubeclient/json.h"
 
 enum result { R_SUCCESS, R_DENIED, R_INVALID, R_UNAUTH, R_ERROR };
 static const char *const result_names[] = { "success", "denied", "invalid", "unauthenticated",
@@ -216,57 +215,14 @@ void kl__replica_serve_slack(struct kl_httpd_req *req, void *arg)
 
 /* ---------------------------------------------------------------- the HTTP API */
 
-struct api_body {
-	struct kl_cmd cmd;
-	char for_[64];
-	bool has_replicas;
-	char err[200];
-};
-
-static int on_api_json(void *arg, enum kl_json_what what, const struct kl_json *o)
-{
-	struct api_body *b = arg;
-	const char *ns = kl_json_str(kl_json_get(o, "namespace"), NULL);
-	const char *dep = kl_json_str(kl_json_get(o, "deployment"), NULL);
-	const struct kl_json *n = kl_json_get(o, "replicas");
-	const struct kl_json *f = kl_json_get(o, "for");
-	int64_t v;
-
-	if (o->type != KL_JSON_OBJECT || !ns || !dep || strpbrk(ns, " \t\r\n\v\f") ||
-	    strpbrk(dep, " \t\r\n\v\f")) {
-		snprintf(b->err, sizeof(b->err),
-			 "expected {\"namespace\",\"deployment\",\"replicas\"[,\"for\"]}");
-		return 0;
-	}
-	if (n && (kl_json_int(n, &v) < 0 || v < 0 || v > 100000)) {
-		snprintf(b->err, sizeof(b->err), "replicas must be a non-negative integer");
-		return 0;
-	}
-	if (f && f->type != KL_JSON_STRING && f->type != KL_JSON_NULL) {
-		snprintf(b->err, sizeof(b->err), "for must be a duration string such as \"2h\"");
-		return 0;
-	}
-	/* rebuilt as a command, so the API and Slack obey one grammar */
-	if (n)
-		snprintf(b->for_, sizeof(b->for_), "%s", f && f->str ? f->str : "");
-	snprintf(b->err, sizeof(b->err), "%s", "");
-	snprintf(b->cmd.ns, sizeof(b->cmd.ns), "%.253s", ns);
-	snprintf(b->cmd.deployment, sizeof(b->cmd.deployment), "%.253s", dep);
-	b->has_replicas = n != NULL;
-	b->cmd.replicas = n ? (int)v : -1;
-	return 0;
-}
-
 void kl__replica_serve_api(struct kl_httpd_req *req, void *arg)
 {
 	const struct kl__replica_reply *reply = &kl__replica_reply_api;
 	struct replica_enforcer *re = arg;
 	const char *user = kl_bearer_user(&re->ctx->config->chatops,
 					  kl_httpd_req_header(req, "Authorization"));
-	struct api_body b;
-	struct kl_json_stream *js;
-	struct kl_error err;
-	char line[700], why[400];
+	struct kl_cmd cmd;
+	char why[400];
 	size_t len;
 	const char *body = kl_httpd_req_body(req, &len);
 	int rc;
@@ -276,30 +232,15 @@ void kl__replica_serve_api(struct kl_httpd_req *req, void *arg)
 		       "a valid Authorization: Bearer token is required");
 		return;
 	}
-	memset(&b, 0, sizeof(b));
-	snprintf(b.err, sizeof(b.err), "the body must be a JSON object");
-	kl_error_clear(&err);
-	js = kl_json_stream_new(KL_JSON_DOCUMENT, 65536, on_api_json, &b);
-	rc = js ? kl_json_stream_feed(js, body ? body : "", len, &err) : -ENOMEM;
-	if (rc == 0)
-		rc = kl_json_stream_finish(js, &err);
-	kl_json_stream_free(js);
-	if (rc < 0 || b.err[0]) {
-		reject(re, reply, req, user, R_INVALID, 400,
-		       b.err[0] ? b.err : "the body must be a JSON object");
+	rc = kl_cmd_parse_json(body, len, re->ctx->config->cluster, re->conf->max_temporary_ms,
+			       &cmd, why, sizeof(why));
+	if (rc == -EINVAL) {
+		refuse(re, reply, req, user, cmd_name(&cmd), R_INVALID, 400, why);
 		return;
 	}
-	if (!b.has_replicas) {
-		snprintf(line, sizeof(line), "get-replicas %s %s", b.cmd.ns, b.cmd.deployment);
-	} else {
-		snprintf(line, sizeof(line), "set-replicas %s %s %d%s%s", b.cmd.ns,
-			 b.cmd.deployment, b.cmd.replicas, b.for_[0] ? " for " : "", b.for_);
-	}
-	if (kl_cmd_parse(line, re->ctx->config->cluster, re->conf->max_temporary_ms, &b.cmd, why,
-			 sizeof(why)) < 0) {
-		refuse(re, reply, req, user, b.has_replicas ? "set-replicas" : "get-replicas",
-		       R_INVALID, 400, why);
+	if (rc < 0) {
+		reject(re, reply, req, user, R_INVALID, 400, why);
 		return;
 	}
-	run_command(re, reply, req, user, &b.cmd);
+	run_command(re, reply, req, user, &cmd);
 }

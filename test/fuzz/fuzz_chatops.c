@@ -6,7 +6,8 @@
  *   FLAGS \0 COMMAND \0 AUTHORIZATION \0 TIMESTAMP \0 SIGNATURE \0 SECRET \0 BODY
  * FLAGS' first byte picks output buffer sizes, the clock skew and the allowed
  * "for" maximum. BODY is used as a Slack form (what serve_slack reads: text,
- * user_name) and as the API's JSON body; COMMAND goes to kl_cmd_parse directly.
+ * user_name) and as the API's JSON body (kl_cmd_parse_json, what serve_api runs);
+ * COMMAND goes to kl_cmd_parse directly.
  * Properties checked beyond "no crash": a signature computed here for the body
  * verifies, a parsed command holds valid names, and kl_form_get's answer does
  * not depend on the size of the output buffer except for -E2BIG.
@@ -26,7 +27,6 @@
 #include "controllers/command.h"
 #include "controllers/form.h"
 #include "controllers/slack.h"
-#include "kubeclient/json.h"
 #include "test/fuzz/fuzz.h"
 #include "util/error.h"
 
@@ -149,46 +149,20 @@ static void slack(const char *body, size_t len, uint64_t max_ms)
 				     cmd.verb == KL_CMD_SET ? cmd.replicas : -1, why, sizeof(why));
 }
 
-struct api_body {
-	char line[700];
-};
-
-/* What serve_api does with the JSON body: rebuild it as a command line. */
-static int on_api_json(void *arg, enum kl_json_what what, const struct kl_json *o)
-{
-	struct api_body *b = arg;
-	const char *ns = kl_json_str(kl_json_get(o, "namespace"), NULL);
-	const char *dep = kl_json_str(kl_json_get(o, "deployment"), NULL);
-	const struct kl_json *n = kl_json_get(o, "replicas");
-	const struct kl_json *f = kl_json_get(o, "for");
-	int64_t v;
-
-	if (!ns || !dep)
-		return 0;
-	if (!n)
-		snprintf(b->line, sizeof(b->line), "get-replicas %.253s %.253s", ns, dep);
-	else if (kl_json_int(n, &v) == 0 && v >= 0 && v <= 100000)
-		snprintf(b->line, sizeof(b->line), "set-replicas %.253s %.253s %d%s%.60s", ns, dep,
-			 (int)v, f && f->str ? " for " : "", f && f->str ? f->str : "");
-	return 0;
-}
-
+/* What serve_api does with the JSON body: the API's own parser, then the grammar's checks. */
 static void api(const char *body, size_t len, uint64_t max_ms)
 {
-	struct api_body b = {""};
-	struct kl_json_stream *js = kl_json_stream_new(KL_JSON_DOCUMENT, 65536, on_api_json, &b);
-	struct kl_error err;
-	int rc;
+	struct kl_cmd cmd;
+	char why[400];
+	int rc = kl_cmd_parse_json(body, len, "PRODUCTION", max_ms, &cmd, why, sizeof(why));
 
-	if (!js)
-		fuzz_fail("out of memory");
-	kl_error_clear(&err);
-	rc = kl_json_stream_feed(js, body, len, &err);
-	if (rc == 0)
-		rc = kl_json_stream_finish(js, &err);
-	kl_json_stream_free(js);
-	if (rc == 0 && b.line[0])
-		parse(b.line, max_ms);
+	if (rc < 0 && !why[0])
+		fuzz_fail("API body refused without a message");
+	if (rc == -EINVAL || rc == 0) {
+		if (cmd.verb != KL_CMD_SET && cmd.verb != KL_CMD_GET)
+			fuzz_fail("the API body made command %d", cmd.verb);
+		check_cmd(rc, &cmd, why, max_ms);
+	}
 }
 
 static void verify(const char *secret, const char *ts, const char *sig, const char *body,

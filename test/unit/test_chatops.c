@@ -353,6 +353,75 @@ static void test_cmd_help(void **unused)
 	assert_non_null(strstr(h, "help"));
 }
 
+/* The HTTP API's JSON body: its shape, then the grammar of the command it makes. */
+static const struct {
+	const char *body;
+	int ret;
+	enum kl_cmd_verb verb;
+	int replicas;
+	uint64_t for_ms;
+	const char *err; /* the whole message when ret < 0 */
+} json_cases[] = {
+	{ "{\"namespace\":\"moc-pricing\",\"deployment\":\"web\"}", 0, KL_CMD_GET, -1, 0,
+	  NULL },
+	{ "{\"namespace\":\"moc-pricing\",\"deployment\":\"web\",\"replicas\":3}", 0,
+	  KL_CMD_SET, 3, 0, NULL },
+	{ "{\"namespace\":\"moc-pricing\",\"deployment\":\"web\",\"replicas\":3,"
+	  "\"for\":\"2h\"}",
+	  0, KL_CMD_SET, 3, 7200000, NULL },
+	/* "for" null or empty: a permanent change */
+	{ "{\"namespace\":\"a\",\"deployment\":\"b\",\"replicas\":0,\"for\":null}", 0,
+	  KL_CMD_SET, 0, 0, NULL },
+	{ "{\"namespace\":\"a\",\"deployment\":\"b\",\"replicas\":1,\"for\":\"\"}", 0,
+	  KL_CMD_SET, 1, 0, NULL },
+	/* not the object the API takes */
+	{ "[1]", -EBADMSG, 0, -1, 0,
+	  "expected {\"namespace\",\"deployment\",\"replicas\"[,\"for\"]}" },
+	{ "{\"namespace\":\"a b\",\"deployment\":\"b\"}", -EBADMSG, 0, -1, 0,
+	  "expected {\"namespace\",\"deployment\",\"replicas\"[,\"for\"]}" },
+	{ "{\"namespace\":\"a\",\"deployment\":\"b\",\"replicas\":-1}", -EBADMSG, 0, -1, 0,
+	  "replicas must be a non-negative integer" },
+	{ "{\"namespace\":\"a\",\"deployment\":\"b\",\"replicas\":1,\"for\":7}", -EBADMSG, 0,
+	  -1, 0, "for must be a duration string such as \"2h\"" },
+	{ "", -1, 0, -1, 0, "the body must be a JSON object" },
+	{ "{\"namespace\":", -1, 0, -1, 0, "the body must be a JSON object" },
+	/* an object of the right shape, refused by the grammar: which command says why */
+	{ "{\"namespace\":\"Moc\",\"deployment\":\"web\"}", -EINVAL, KL_CMD_GET, -1, 0,
+	  "get-replicas: invalid namespace \"Moc\" (lowercase letters, digits and '-', "
+	  "starting and ending with a letter or digit, at most 63 characters)" },
+	{ "{\"namespace\":\"a\",\"deployment\":\"b\",\"replicas\":1,\"for\":\"48h\"}",
+	  -EINVAL, KL_CMD_SET, -1, 0, "set-replicas: for 48h is longer than the allowed 24h" },
+};
+
+static void test_cmd_json(void **unused)
+{
+	struct kl_cmd cmd;
+	char err[300];
+	size_t i;
+	int ret;
+
+	for (i = 0; i < sizeof(json_cases) / sizeof(json_cases[0]); i++) {
+		const char *body = json_cases[i].body;
+
+		strcpy(err, "untouched");
+		ret = kl_cmd_parse_json(body, strlen(body), "x", H24, &cmd, err, sizeof(err));
+		/* -1: any error of the JSON parser's own (not one of ours) */
+		if (json_cases[i].ret == -1 ? ret >= 0 || ret == -EINVAL || ret == -EBADMSG
+					    : ret != json_cases[i].ret)
+			fail_msg("%s: got %d (%s), want %d", body, ret, err, json_cases[i].ret);
+		if (ret < 0) {
+			assert_string_equal(err, json_cases[i].err);
+			if (ret == -EINVAL)
+				assert_int_equal(cmd.verb, json_cases[i].verb);
+			continue;
+		}
+		assert_int_equal(cmd.verb, json_cases[i].verb);
+		assert_int_equal(cmd.replicas, json_cases[i].replicas);
+		assert_int_equal(cmd.for_ms, json_cases[i].for_ms);
+		assert_string_equal(cmd.ns, strstr(body, "moc") ? "moc-pricing" : "a");
+	}
+}
+
 /* ----------------------------------------------------------------------------
  * Slack signatures
  */
@@ -859,6 +928,7 @@ int main(void)
 		cmocka_unit_test(test_cmd_bad),
 		cmocka_unit_test(test_cmd_edges),
 		cmocka_unit_test(test_cmd_help),
+		cmocka_unit_test(test_cmd_json),
 		cmocka_unit_test(test_slack_example),
 		cmocka_unit_test(test_slack_failures),
 		cmocka_unit_test(test_slack_reference),
