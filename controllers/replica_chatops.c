@@ -21,6 +21,7 @@
 #include "controllers/chatops.h"
 #include "controllers/form.h"
 #include "controllers/slack.h"
+#include "util/rfc3339.h"
 
 enum result { R_SUCCESS, R_DENIED, R_INVALID, R_UNAUTH, R_ERROR };
 static const char *const result_names[] = { "success", "denied", "invalid", "unauthenticated",
@@ -77,7 +78,7 @@ static void scaled(void *arg, int err, const char *msg, int old, int new_replica
 	struct pending *p = arg;
 	struct replica_enforcer *re = p->re;
 	bool dry_run = re->ctx->flags->dry_run;
-	char text[1024], at[40] = "";
+	char text[1024], at[KL_RFC3339_LEN] = "";
 
 	if (err) {
 		refuse(re, p->reply, p->req, p->user, "set-replicas", R_ERROR,
@@ -86,7 +87,7 @@ static void scaled(void *arg, int err, const char *msg, int old, int new_replica
 		return;
 	}
 	if (restore_at)
-		kl__replica_rfc3339(restore_at, at, sizeof(at));
+		kl_rfc3339_format(restore_at, at);
 	snprintf(text, sizeof(text), "Replicas of %s set to %d (was %d)%s%s%s", p->cmd.deployment,
 		 new_replicas, old, at[0] ? "; back to the old count at " : "", at,
 		 dry_run ? " [dry-run: nothing changed]" : "");

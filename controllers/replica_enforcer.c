@@ -53,15 +53,6 @@ int64_t kl__replica_now_s(void)
 	return (int64_t)time(NULL);
 }
 
-void kl__replica_rfc3339(int64_t t, char *buf, size_t len)
-{
-	time_t tt = (time_t)t;
-	struct tm tm;
-
-	gmtime_r(&tt, &tm);
-	strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
-}
-
 int kl__replica_ann_int(const char *v)
 {
 	char *end;

@@ -50,8 +50,6 @@ const struct kl_deployment *kl__replica_find(struct replica_enforcer *re, const 
 int kl__replica_ann_int(const char *v);
 /* Wall time, Unix seconds. */
 int64_t kl__replica_now_s(void);
-/* t as "2006-01-02T15:04:05Z" into buf. */
-void kl__replica_rfc3339(int64_t t, char *buf, size_t len);
 /*
  * One close or operation that re_stop waits for has ended: the last one frees re
  * and calls done. Harmless before stopping.

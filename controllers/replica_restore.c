@@ -14,7 +14,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
+
+#include "util/rfc3339.h"
 
 /* A Deployment with a pending restore: one timer until restore-at. */
 struct kl__replica_restore {
@@ -25,23 +26,6 @@ struct kl__replica_restore {
 	bool busy; /* its restore operation is running */
 	uv_timer_t timer;
 };
-
-static int64_t parse_rfc3339(const char *s)
-{
-	struct tm tm;
-	const char *p;
-
-	memset(&tm, 0, sizeof(tm));
-	p = s ? strptime(s, "%Y-%m-%dT%H:%M:%S", &tm) : NULL;
-	if (!p)
-		return 0;
-	if (*p == '.')
-		for (p++; *p >= '0' && *p <= '9'; p++)
-			;
-	if (strcmp(p, "Z") != 0 && strcmp(p, "z") != 0)
-		return 0;
-	return (int64_t)timegm(&tm);
-}
 
 static void restore_closed(uv_handle_t *h)
 {
@@ -123,9 +107,12 @@ static struct kl__replica_restore *restore_find(struct replica_enforcer *re, con
 static void check_deployment(struct replica_enforcer *re, const struct kl_deployment *d)
 {
 	struct kl__replica_restore *r = restore_find(re, &d->meta);
-	int64_t at = d->restore_at ? parse_rfc3339(d->restore_at) : 0;
+	int64_t at = 0;
 	int lo, hi, target;
 
+	/* a bad restore-at is no restore, as a missing one */
+	if (d->restore_at && kl_rfc3339_parse(d->restore_at, &at) < 0)
+		at = 0;
 	if (!at && r && !r->busy) {
 		restore_remove(r);
 		r = NULL;

@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "util/buf.h"
+#include "util/rfc3339.h"
 
 /* One scale operation (see the top of the file); in re->ops while it runs. */
 struct kl__replica_op {
@@ -86,12 +87,12 @@ static void op_answer(void *arg, const struct kl_kube_status *st, const struct k
 static int patch_annotations(struct kl__replica_op *o, bool set)
 {
 	struct kl_buf b;
-	char path[600], at[40], n[16];
+	char path[600], at[KL_RFC3339_LEN], n[16];
 	int rc;
 
 	kl_buf_init(&b);
 	if (set) {
-		kl__replica_rfc3339(o->restore_at, at, sizeof(at));
+		kl_rfc3339_format(o->restore_at, at);
 		snprintf(n, sizeof(n), "%d", o->restore_to);
 		kl_buf_puts(&b, "{\"metadata\":{\"annotations\":{\"" KL__ANN_RESTORE "\":");
 		kl_buf_json_string(&b, n);
@@ -113,21 +114,21 @@ static int patch_annotations(struct kl__replica_op *o, bool set)
 static int record_event(struct kl__replica_op *o)
 {
 	struct kl_buf b, msg;
-	char path[400], ts[40];
+	char path[400], ts[KL_RFC3339_LEN];
 	int rc;
 
 	kl_buf_init(&b);
 	kl_buf_init(&msg);
 	kl_buf_printf(&msg, "%s changed replicas from %d to %d", o->user, o->old, o->target);
 	if (strcmp(o->reason, "chatops") == 0 && o->restore_at) {
-		kl__replica_rfc3339(o->restore_at, ts, sizeof(ts));
+		kl_rfc3339_format(o->restore_at, ts);
 		kl_buf_printf(&msg, " until %s (then back to %d)", ts, o->restore_to);
 	} else if (strcmp(o->reason, "restore") == 0) {
 		kl_buf_puts(&msg, ": temporary scale over, restored");
 	} else if (strcmp(o->reason, "bounds") == 0) {
 		kl_buf_puts(&msg, ": outside the kloompas.io/min-replicas..max-replicas bounds");
 	}
-	kl__replica_rfc3339(kl__replica_now_s(), ts, sizeof(ts));
+	kl_rfc3339_format(kl__replica_now_s(), ts);
 	kl_buf_puts(&b, "{\"apiVersion\":\"v1\",\"kind\":\"Event\",\"metadata\":{\"generateName\":");
 	kl_buf_printf(&b, "\"%s.\"", o->name);
 	kl_buf_puts(&b, "},\"involvedObject\":{\"apiVersion\":\"apps/v1\",\"kind\":\"Deployment\","
