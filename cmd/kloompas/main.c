@@ -34,6 +34,7 @@
 
 struct app {
 	uv_loop_t loop;
+	struct kl_clock clock;
 	struct kl_log log;
 	struct kl_flags flags;
 	struct kl_config config;
@@ -460,7 +461,9 @@ static int start_loop_parts(struct app *app, struct kl_error *err)
 	kl_health_init(&app->health);
 	kl_health_add(&app->health, "shutdown", check_shutdown, app);
 	kl_health_add(&app->health, "controllers", check_controllers, app);
+	kl_clock_init(&app->clock, &app->loop);
 	app->ctx.loop = &app->loop;
+	app->ctx.clock = &app->clock;
 	app->ctx.log = &app->log;
 	app->ctx.flags = &app->flags;
 	app->ctx.config = &app->config;
