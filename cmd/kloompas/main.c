@@ -374,7 +374,7 @@ static void on_state_loaded(void *arg, int err)
 static int become_leader(struct app *app)
 {
 	app->leader = true;
-	app->state = kl_state_new(&app->loop, app->kube, app->own_ns, "kloompas-state",
+	app->state = kl_state_new(&app->clock, app->kube, app->own_ns, "kloompas-state",
 				  app->flags.dry_run, 1000, &app->log);
 	if (!app->state)
 		return -ENOMEM;
