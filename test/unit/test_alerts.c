@@ -219,6 +219,29 @@ static int64_t wall(const struct env *e)
 	return kl_clock_wall_ms(&e->clock);
 }
 
+/* The condition of ns is there (one pod) or gone, as a watcher reports it. */
+static void up(struct env *e, const char *ns)
+{
+	kl_alerts_update(e->alerts, ns, true, "1 Pod(s) in CrashLoopBackOff");
+}
+
+static void down(struct env *e, const char *ns)
+{
+	kl_alerts_update(e->alerts, ns, false, "0 Pod(s) in CrashLoopBackOff");
+}
+
+/* ns starts and fires, and the log notifier is told: returns when it was told. */
+static int64_t fire_told(struct env *e, const char *ns)
+{
+	size_t n = e->n;
+
+	up(e, ns);
+	step(e, FOR_MS + FLUSH_MS);
+	assert_int_equal(e->n, n + 1);
+	assert_record(e, ns, "\"notified\":\"firing\"");
+	return wall(e);
+}
+
 /* ---------------------------------------------------------------- tests */
 
 /* ok -> pending -> firing -> (repeat) -> resolving -> resolved -> ok, with the notices */
@@ -232,7 +255,7 @@ static void test_full_cycle(void **unused)
 	assert_state(&e, "a", KL_ALERT_OK);
 	assert_null(record(&e, "a"));
 
-	kl_alerts_update(e.alerts, "a", true, "1 Pod(s) in CrashLoopBackOff");
+	up(&e, "a");
 	since = wall(&e);
 	assert_state(&e, "a", KL_ALERT_PENDING);
 	assert_record(&e, "a", "\"state\":\"pending\"");
@@ -276,7 +299,7 @@ static void test_full_cycle(void **unused)
 	assert_int_equal(e.seen[1].starts_at, since / 1000);
 	assert_int_equal(e.seen[1].sent_ms, told + REPEAT_MS + FLUSH_MS);
 
-	kl_alerts_update(e.alerts, "a", false, "0 Pod(s) in CrashLoopBackOff");
+	down(&e, "a");
 	cleared = wall(&e);
 	assert_state(&e, "a", KL_ALERT_RESOLVING);
 	assert_record(&e, "a", "\"state\":\"resolving\"");
@@ -321,10 +344,7 @@ static void test_repeat_interval(void **unused)
 
 	(void)unused;
 	env_open(&e, FOR_MS);
-	kl_alerts_update(e.alerts, "a", true, "1 Pod(s) in CrashLoopBackOff");
-	step(&e, FOR_MS + FLUSH_MS);
-	assert_int_equal(e.n, 1);
-	told = wall(&e);
+	told = fire_told(&e, "a");
 	/* each repeat is due repeat_interval after the last was told, and goes with the
 	 * flush that follows */
 	for (i = 1; i <= 3; i++) {
@@ -339,7 +359,7 @@ static void test_repeat_interval(void **unused)
 	}
 	/* gone just before the next repeat: no repeat while resolving */
 	step(&e, REPEAT_MS - FOR_MS / 2);
-	kl_alerts_update(e.alerts, "a", false, "0 Pod(s) in CrashLoopBackOff");
+	down(&e, "a");
 	step(&e, FOR_MS - 1);
 	assert_int_equal(e.n, 4);
 	assert_state(&e, "a", KL_ALERT_RESOLVING);
@@ -358,13 +378,13 @@ static void test_flapping_while_pending(void **unused)
 
 	(void)unused;
 	env_open(&e, FOR_MS);
-	kl_alerts_update(e.alerts, "a", true, "1 Pod(s) in CrashLoopBackOff");
+	up(&e, "a");
 	step(&e, FOR_MS - 1000);
-	kl_alerts_update(e.alerts, "a", false, "0 Pod(s) in CrashLoopBackOff");
+	down(&e, "a");
 	assert_state(&e, "a", KL_ALERT_OK);
 	assert_null(record(&e, "a")); /* pending -> ok forgets the record */
 	step(&e, 500);
-	kl_alerts_update(e.alerts, "a", true, "1 Pod(s) in CrashLoopBackOff");
+	up(&e, "a");
 	since = wall(&e);
 	assert_state(&e, "a", KL_ALERT_PENDING);
 	assert_record_num(&e, "a", "since", since);
@@ -387,14 +407,11 @@ static void test_flapping_while_resolving(void **unused)
 
 	(void)unused;
 	env_open(&e, FOR_MS);
-	kl_alerts_update(e.alerts, "a", true, "1 Pod(s) in CrashLoopBackOff");
-	step(&e, FOR_MS + FLUSH_MS);
-	assert_int_equal(e.n, 1);
-	told = wall(&e);
-	kl_alerts_update(e.alerts, "a", false, "0 Pod(s) in CrashLoopBackOff");
+	told = fire_told(&e, "a");
+	down(&e, "a");
 	assert_state(&e, "a", KL_ALERT_RESOLVING);
 	step(&e, FOR_MS - 1);
-	kl_alerts_update(e.alerts, "a", true, "1 Pod(s) in CrashLoopBackOff");
+	up(&e, "a");
 	assert_state(&e, "a", KL_ALERT_FIRING);
 	assert_record(&e, "a", "\"state\":\"firing\"");
 	assert_record_num(&e, "a", "cleared", 0);
@@ -409,7 +426,7 @@ static void test_flapping_while_resolving(void **unused)
 	assert_int_equal(e.n, 2);
 	assert_true(e.seen[1].repeat);
 	/* gone again for a full `for`: resolved */
-	kl_alerts_update(e.alerts, "a", false, "0 Pod(s) in CrashLoopBackOff");
+	down(&e, "a");
 	cleared = wall(&e);
 	step(&e, FOR_MS + FLUSH_MS);
 	assert_int_equal(e.n, 3);
@@ -427,9 +444,8 @@ static void test_back_while_resolved(void **unused)
 
 	(void)unused;
 	env_open(&e, FOR_MS);
-	kl_alerts_update(e.alerts, "a", true, "1 Pod(s) in CrashLoopBackOff");
-	step(&e, FOR_MS + FLUSH_MS);
-	kl_alerts_update(e.alerts, "a", false, "0 Pod(s) in CrashLoopBackOff");
+	fire_told(&e, "a");
+	down(&e, "a");
 	e.hold = true;
 	step(&e, FOR_MS + FLUSH_MS);
 	assert_int_equal(e.n, 2);
@@ -465,11 +481,11 @@ static void test_resolve_untold(void **unused)
 	(void)unused;
 	env_open(&e, 0);
 	e.hold = true; /* the firing notice stays in prepare */
-	kl_alerts_update(e.alerts, "a", true, "1 Pod(s) in CrashLoopBackOff");
+	up(&e, "a");
 	assert_state(&e, "a", KL_ALERT_FIRING); /* for: 0 */
 	step(&e, FLUSH_MS);
 	assert_int_equal(e.n, 1);
-	kl_alerts_update(e.alerts, "a", false, "0 Pod(s) in CrashLoopBackOff");
+	down(&e, "a");
 	/* for: 0, resolved at once; the firing notice is still out, so it is kept */
 	assert_state(&e, "a", KL_ALERT_RESOLVED);
 	e.hold = false;
@@ -484,8 +500,8 @@ static void test_resolve_untold(void **unused)
 
 	/* pending and gone with for > 0 is covered above; here firing and gone before
 	 * the flush: nobody heard it, nobody hears it resolve */
-	kl_alerts_update(e.alerts, "b", true, "1 Pod(s) in CrashLoopBackOff");
-	kl_alerts_update(e.alerts, "b", false, "0 Pod(s) in CrashLoopBackOff");
+	up(&e, "b");
+	down(&e, "b");
 	assert_state(&e, "b", KL_ALERT_OK);
 	assert_null(record(&e, "b"));
 	step(&e, FLUSH_MS);
@@ -500,15 +516,15 @@ static void test_synced(void **unused)
 
 	(void)unused;
 	env_open(&e, FOR_MS);
-	kl_alerts_update(e.alerts, "a", true, "1 Pod(s) in CrashLoopBackOff");
-	kl_alerts_update(e.alerts, "b", true, "1 Pod(s) in CrashLoopBackOff");
+	up(&e, "a");
+	up(&e, "b");
 	step(&e, FOR_MS + FLUSH_MS);
 	assert_int_equal(e.n, 2);
 	engine_stop(&e);
 	/* the next leader reports only b: a is gone */
 	engine_new(&e, FOR_MS);
 	assert_state(&e, "a", KL_ALERT_FIRING);
-	kl_alerts_update(e.alerts, "b", true, "1 Pod(s) in CrashLoopBackOff");
+	up(&e, "b");
 	kl_alerts_synced(e.alerts);
 	assert_state(&e, "a", KL_ALERT_RESOLVING);
 	assert_state(&e, "b", KL_ALERT_FIRING);
@@ -531,10 +547,7 @@ static void test_restore(void **unused)
 
 	(void)unused;
 	env_open(&e, FOR_MS);
-	kl_alerts_update(e.alerts, "a", true, "1 Pod(s) in CrashLoopBackOff");
-	step(&e, FOR_MS + FLUSH_MS);
-	told = wall(&e);
-	assert_int_equal(e.n, 1);
+	told = fire_told(&e, "a");
 	kl_alerts_update(e.alerts, "b", true, "2 Pod(s) in CrashLoopBackOff");
 	since_b = wall(&e);
 	e.hold = true;
