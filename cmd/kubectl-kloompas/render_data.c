@@ -160,15 +160,17 @@ static bool yaml_ambiguous(const char *s)
 	return false;
 }
 
+/* plain: a number, bool or null, written as is; else a string, quoted when ambiguous */
 static void scalar(struct writer *w, const char *s, bool plain)
 {
 	yaml_event_t ev;
-	yaml_scalar_style_t style = plain || !yaml_ambiguous(s) ? YAML_ANY_SCALAR_STYLE :
-								  YAML_DOUBLE_QUOTED_SCALAR_STYLE;
+	bool quote = !plain && yaml_ambiguous(s);
 
 	yaml_event(w, &ev,
 		   yaml_scalar_event_initialize(&ev, NULL, NULL, (yaml_char_t *)s, (int)strlen(s),
-						plain, !plain, style));
+						!quote, quote,
+						quote ? YAML_DOUBLE_QUOTED_SCALAR_STYLE :
+							YAML_ANY_SCALAR_STYLE));
 }
 
 static void str(struct writer *w, const char *s)
