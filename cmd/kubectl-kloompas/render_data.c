@@ -22,6 +22,7 @@ struct writer {
 	FILE *out;
 	yajl_gen g;
 	yaml_emitter_t e;
+	char last; /* the last byte written */
 	bool failed;
 };
 
@@ -31,6 +32,8 @@ static void json_print(void *arg, const char *s, size_t len)
 
 	if (fwrite(s, 1, len, w->out) != len)
 		w->failed = true;
+	if (len)
+		w->last = s[len - 1];
 }
 
 static int yaml_write(void *arg, unsigned char *buf, size_t len)
@@ -81,7 +84,8 @@ static int writer_close(struct writer *w)
 
 	if (w->fmt == KL_PLUGIN_JSON) {
 		yajl_gen_free(w->g);
-		if (fputc('\n', w->out) == EOF)
+		/* one newline at the end, as kubectl -o json; yajl's beautify may add it */
+		if (w->last != '\n' && fputc('\n', w->out) == EOF)
 			w->failed = true;
 	} else {
 		yaml_event(w, &ev, yaml_document_end_event_initialize(&ev, 1));

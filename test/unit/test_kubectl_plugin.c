@@ -519,6 +519,7 @@ static void test_json_status(void **unused)
 	assert_int_equal(kl_json_stream_feed(js, text, strlen(text), &err), 0);
 	assert_int_equal(kl_json_stream_finish(js, &err), 0);
 	assert_int_equal(c.seen, 1);
+	assert_string_equal(text + strlen(text) - 4, "]\n}\n"); /* one newline at the end */
 	kl_json_stream_free(js);
 	free(text);
 	/* alerts and restores carry only their own list */
