@@ -25,30 +25,30 @@ struct flag {
 /* clang-format off */
 static const struct flag flags[] = {
 	{ "namespace", 'n', OFF(namespace_), "NS",
-	  "Kloompas' own namespace: its Lease, kloompas-state ConfigMap and pods "
-	  "(default \"" KL_PLUGIN_DEFAULT_NS "\")" },
+	  "Kloompas' own namespace (default \"" KL_PLUGIN_DEFAULT_NS "\")" },
 	{ "output", 'o', 0, "FORMAT", "Output format: table (default), json or yaml" },
 	{ "context", 0, OFF(context), "NAME", "The kubeconfig context to use" },
 	{ "kubeconfig", 0, OFF(kubeconfig), "PATH",
-	  "Path to a kubeconfig (else $KUBECONFIG, in-cluster, ~/.kube/config)" },
+	  "A kubeconfig (else $KUBECONFIG, in-cluster, ~/.kube/config)" },
 	{ "lease-name", 0, OFF(lease_name), "NAME",
-	  "The Lease Kloompas elects its leader with: its --leader-elect-resource-name "
-	  "(default \"kloompas\")" },
+	  "Kloompas' --leader-elect-resource-name (default \"kloompas\")" },
 	{ "help", 'h', BOOL_FLAG, NULL, "Print this help" },
 };
 /* clang-format on */
 
 #define NFLAGS (sizeof(flags) / sizeof(flags[0]))
 
+/* clang-format off */
 static const struct {
 	const char *name;
 	enum kl_plugin_cmd cmd;
 } commands[] = {
-	{ "status", KL_PLUGIN_STATUS },
-	{ "alerts", KL_PLUGIN_ALERTS },
+	{ "status",   KL_PLUGIN_STATUS },
+	{ "alerts",   KL_PLUGIN_ALERTS },
 	{ "restores", KL_PLUGIN_RESTORES },
-	{ "help", KL_PLUGIN_HELP },
+	{ "help",     KL_PLUGIN_HELP },
 };
+/* clang-format on */
 
 void kl_plugin_usage(FILE *out)
 {
@@ -129,8 +129,7 @@ static int set_flag(struct kl_plugin_args *a, const struct flag *fl, const char 
 }
 
 /* One flag at argv[*i]; may consume the next argument as its value. */
-static int parse_flag(struct kl_plugin_args *a, int argc, char **argv, int *i,
-		      struct kl_error *err)
+static int parse_flag(struct kl_plugin_args *a, int argc, char **argv, int *i, struct kl_error *err)
 {
 	const char *arg = argv[*i], *val = NULL;
 	const struct flag *fl;
@@ -175,8 +174,7 @@ static int parse_flag(struct kl_plugin_args *a, int argc, char **argv, int *i,
 	return set_flag(a, fl, val, err);
 }
 
-static int parse_word(struct kl_plugin_args *a, const char *word, int *nwords,
-		      struct kl_error *err)
+static int parse_word(struct kl_plugin_args *a, const char *word, int *nwords, struct kl_error *err)
 {
 	size_t i;
 

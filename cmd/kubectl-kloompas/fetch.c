@@ -94,8 +94,8 @@ static void on_obj(void *arg, const struct kl_kube_status *s, const struct kl_js
 	} else if (s->err) {
 		fail(f, r->what, s);
 	} else if (obj) {
-		rc = r->add ? r->add(f->st, obj) :
-			      kl_plugin_status_add_state(f->st, obj, f->args->alerts_ns);
+		rc = r->add ? r->add(f->st, obj)
+			    : kl_plugin_status_add_state(f->st, obj, f->args->alerts_ns);
 		if (rc < 0 && !f->err) {
 			f->err = rc;
 			snprintf(f->msg, sizeof(f->msg), "cannot take in %s: %s", r->what,
@@ -145,7 +145,7 @@ int kl_plugin_fetch(uv_loop_t *loop, struct kl_kube *kube, const char *server,
 		    const struct kl_plugin_args *a, struct kl_plugin_status *st, char *msg,
 		    size_t msg_len)
 {
-	struct fetch f = { kube, a, st, server, 0, 0, "" };
+	struct fetch f = {kube, a, st, server, 0, 0, ""};
 	struct read reads[5];
 	const char *ns = a->namespace_;
 	char path[512];

@@ -26,7 +26,7 @@ static int run(const struct kl_plugin_args *a, struct kl_kube_config *cfg)
 	struct kl_plugin_status st;
 	struct kl_log log;
 	struct kl_kube *kube = NULL;
-	struct kl_kube_opts kopts = { 0 };
+	struct kl_kube_opts kopts = {0};
 	struct kl_error err;
 	uv_loop_t loop;
 	char msg[1024];

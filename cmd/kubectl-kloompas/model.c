@@ -160,8 +160,7 @@ static int alert_cmp(const struct kl_plugin_alert *a, const char *ns, const char
 }
 
 /* Inserts in (namespace, controller) order; takes ownership of r's copies. */
-static int alert_insert(struct kl_plugin_status *st, const char *key, size_t dot,
-			struct record *r)
+static int alert_insert(struct kl_plugin_status *st, const char *key, size_t dot, struct record *r)
 {
 	struct kl_plugin_alert *al, tmp;
 	size_t i;
@@ -172,9 +171,9 @@ static int alert_insert(struct kl_plugin_status *st, const char *key, size_t dot
 	tmp.state = r->state_copy;
 	tmp.summary = r->summary_copy;
 	tmp.since = r->since_ms / 1000;
-	al = tmp.controller && tmp.namespace_ ?
-		     push((void **)&st->alerts, &st->nalerts, sizeof(*al)) :
-		     NULL;
+	al = tmp.controller && tmp.namespace_
+		 ? push((void **)&st->alerts, &st->nalerts, sizeof(*al))
+		 : NULL;
 	if (!al) {
 		free(tmp.controller);
 		free(tmp.namespace_);
@@ -182,9 +181,8 @@ static int alert_insert(struct kl_plugin_status *st, const char *key, size_t dot
 		free(tmp.summary);
 		return -ENOMEM;
 	}
-	for (i = st->nalerts - 1; i > 0 && alert_cmp(&st->alerts[i - 1], tmp.namespace_,
-						     tmp.controller) > 0;
-	     i--)
+	for (i = st->nalerts - 1;
+	     i > 0 && alert_cmp(&st->alerts[i - 1], tmp.namespace_, tmp.controller) > 0; i--)
 		st->alerts[i] = st->alerts[i - 1];
 	st->alerts[i] = tmp;
 	return 0;
@@ -286,8 +284,8 @@ static const char *controllers_of(const struct kl_json *args)
 
 int kl_plugin_status_add_kloompas(struct kl_plugin_status *st, const struct kl_json *deploy)
 {
-	const struct kl_json *c = kl_json_path(deploy, "spec", "template", "spec", "containers",
-					       NULL);
+	const struct kl_json *c =
+	    kl_json_path(deploy, "spec", "template", "spec", "containers", NULL);
 	const struct kl_json *first = c && c->type == KL_JSON_ARRAY ? c->child : NULL;
 
 	st->have_deployment = true;

@@ -35,9 +35,9 @@ struct kl_plugin_args {
 	enum kl_plugin_output output;
 	const char *kubeconfig; /* NULL: $KUBECONFIG, in-cluster, ~/.kube/config */
 	const char *context;
-	const char *namespace_;	 /* Kloompas' namespace; default "kloompas" */
-	const char *lease_name;	 /* kloompas' --leader-elect-resource-name; default "kloompas" */
-	const char *alerts_ns;	 /* `alerts NAMESPACE`, or NULL for every namespace */
+	const char *namespace_; /* Kloompas' namespace; default "kloompas" */
+	const char *lease_name; /* kloompas' --leader-elect-resource-name; default "kloompas" */
+	const char *alerts_ns;	/* `alerts NAMESPACE`, or NULL for every namespace */
 	bool version;
 };
 
@@ -79,7 +79,7 @@ struct kl_plugin_status {
 	int64_t now; /* Unix seconds, for ages */
 
 	bool have_lease;
-	char *holder; /* NULL: the Lease has no holder (released) */
+	char *holder;			  /* NULL: the Lease has no holder (released) */
 	int64_t renew_time, acquire_time; /* 0 when absent */
 	int64_t lease_duration_s;
 

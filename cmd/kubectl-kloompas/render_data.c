@@ -111,8 +111,9 @@ static void map_open(struct writer *w)
 		gen_status(w, yajl_gen_map_open(w->g));
 		return;
 	}
-	yaml_event(w, &ev,
-		   yaml_mapping_start_event_initialize(&ev, NULL, NULL, 1, YAML_BLOCK_MAPPING_STYLE));
+	yaml_event(
+	    w, &ev,
+	    yaml_mapping_start_event_initialize(&ev, NULL, NULL, 1, YAML_BLOCK_MAPPING_STYLE));
 }
 
 static void map_close(struct writer *w)
@@ -134,8 +135,9 @@ static void list_open(struct writer *w)
 		gen_status(w, yajl_gen_array_open(w->g));
 		return;
 	}
-	yaml_event(w, &ev, yaml_sequence_start_event_initialize(&ev, NULL, NULL, 1,
-								 YAML_BLOCK_SEQUENCE_STYLE));
+	yaml_event(
+	    w, &ev,
+	    yaml_sequence_start_event_initialize(&ev, NULL, NULL, 1, YAML_BLOCK_SEQUENCE_STYLE));
 }
 
 static void list_close(struct writer *w)
@@ -152,8 +154,8 @@ static void list_close(struct writer *w)
 /* Would a YAML 1.1 reader resolve this plain scalar to something other than a string? */
 static bool yaml_ambiguous(const char *s)
 {
-	static const char *const words[] = { "true", "false", "yes", "no", "on", "off",
-					     "y",    "n",     "null", "~",  NULL };
+	static const char *const words[] = {"true", "false", "yes",  "no", "on", "off",
+					    "y",    "n",     "null", "~",  NULL};
 	const char *const *wd;
 
 	if (!*s || isdigit((unsigned char)s[0]) || strchr("-+.", s[0]))
@@ -171,10 +173,9 @@ static void scalar(struct writer *w, const char *s, bool plain)
 	bool quote = !plain && yaml_ambiguous(s);
 
 	yaml_event(w, &ev,
-		   yaml_scalar_event_initialize(&ev, NULL, NULL, (yaml_char_t *)s, (int)strlen(s),
-						!quote, quote,
-						quote ? YAML_DOUBLE_QUOTED_SCALAR_STYLE :
-							YAML_ANY_SCALAR_STYLE));
+		   yaml_scalar_event_initialize(
+		       &ev, NULL, NULL, (yaml_char_t *)s, (int)strlen(s), !quote, quote,
+		       quote ? YAML_DOUBLE_QUOTED_SCALAR_STYLE : YAML_ANY_SCALAR_STYLE));
 }
 
 static void str(struct writer *w, const char *s)

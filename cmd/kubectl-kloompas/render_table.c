@@ -61,7 +61,7 @@ static void table_row(struct table *t, ...)
 
 static int table_print(FILE *out, const struct table *t)
 {
-	size_t w[MAX_COLS] = { 0 }, r, c;
+	size_t w[MAX_COLS] = {0}, r, c;
 
 	if (t->oom)
 		return -ENOMEM;
@@ -127,7 +127,8 @@ static int print_restores(FILE *out, const struct kl_plugin_status *st)
 		if (!r->at)
 			snprintf(in, sizeof(in), "unreadable time");
 		else if (r->at >= st->now)
-			snprintf(in, sizeof(in), "%s", kl_plugin_age(r->at - st->now, age, sizeof(age)));
+			snprintf(in, sizeof(in), "%s",
+				 kl_plugin_age(r->at - st->now, age, sizeof(age)));
 		else
 			snprintf(in, sizeof(in), "overdue %s",
 				 kl_plugin_age(st->now - r->at, age, sizeof(age)));
@@ -153,8 +154,9 @@ static void print_leader(FILE *out, const struct kl_plugin_status *st)
 	char a1[32], a2[32];
 
 	if (!st->have_lease) {
-		fprintf(out, "Leader:       none (no Lease %s: is Kloompas running with "
-			     "--leader-elect?)\n",
+		fprintf(out,
+			"Leader:       none (no Lease %s: is Kloompas running with "
+			"--leader-elect?)\n",
 			st->namespace_);
 		return;
 	}

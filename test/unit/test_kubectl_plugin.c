@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+/* after what it needs: cmocka.h includes nothing itself */
 #include <cmocka.h>
 
 #include "cmd/kubectl-kloompas/plugin.h"
@@ -39,10 +40,9 @@ static int on_doc(void *arg, enum kl_json_what what, const struct kl_json *o)
 }
 
 /* Decodes json and hands it to add (or to add_state when add is NULL). */
-static void feed(struct kl_plugin_status *st, add_fn add, const char *alerts_ns,
-		 const char *json)
+static void feed(struct kl_plugin_status *st, add_fn add, const char *alerts_ns, const char *json)
 {
-	struct feed f = { st, add, alerts_ns, add == NULL };
+	struct feed f = {st, add, alerts_ns, add == NULL};
 	struct kl_json_stream *js = kl_json_stream_new(KL_JSON_DOCUMENT, 0, on_doc, &f);
 	struct kl_error err;
 
@@ -55,7 +55,7 @@ static void feed(struct kl_plugin_status *st, add_fn add, const char *alerts_ns,
 
 static int parse(struct kl_plugin_args *a, struct kl_error *err, ...)
 {
-	char *argv[16] = { "kubectl-kloompas" };
+	char *argv[16] = {"kubectl-kloompas"};
 	int argc = 1;
 	va_list ap;
 	char *s;
@@ -99,30 +99,30 @@ static int render_how(FILE *out, const struct kl_plugin_status *st, void *arg)
 static char *output(const struct kl_plugin_status *st, enum kl_plugin_cmd cmd,
 		    enum kl_plugin_output fmt)
 {
-	struct how h = { cmd, fmt };
+	struct how h = {cmd, fmt};
 
 	return render(render_how, st, &h);
 }
 
 static const char *const STATE =
-	"{\"kind\":\"ConfigMap\",\"data\":{"
-	"\"crash-watcher.team-b\":\"{\\\"state\\\":\\\"firing\\\",\\\"since\\\":1796644500123,"
-	"\\\"cleared\\\":0,\\\"notified\\\":\\\"firing\\\",\\\"notifiedAt\\\":1796644501000,"
-	"\\\"summary\\\":\\\"2 pods in CrashLoopBackOff\\\",\\\"to\\\":[]}\","
-	"\"notready-watcher.team-a\":\"{\\\"state\\\":\\\"pending\\\",\\\"since\\\":1796637600000,"
-	"\\\"summary\\\":\\\"40% not ready\\\"}\","
-	"\"crash-watcher.team-a\":\"{\\\"state\\\":\\\"resolving\\\",\\\"since\\\":1796644795000}\","
-	"\"silence.team-a\":\"{\\\"until\\\":1796648400000}\","
-	"\"crash-watcher.team-c\":\"not json\","
-	"\"nodot\":\"{\\\"state\\\":\\\"firing\\\",\\\"since\\\":1}\"}}";
+    "{\"kind\":\"ConfigMap\",\"data\":{"
+    "\"crash-watcher.team-b\":\"{\\\"state\\\":\\\"firing\\\",\\\"since\\\":1796644500123,"
+    "\\\"cleared\\\":0,\\\"notified\\\":\\\"firing\\\",\\\"notifiedAt\\\":1796644501000,"
+    "\\\"summary\\\":\\\"2 pods in CrashLoopBackOff\\\",\\\"to\\\":[]}\","
+    "\"notready-watcher.team-a\":\"{\\\"state\\\":\\\"pending\\\",\\\"since\\\":1796637600000,"
+    "\\\"summary\\\":\\\"40% not ready\\\"}\","
+    "\"crash-watcher.team-a\":\"{\\\"state\\\":\\\"resolving\\\",\\\"since\\\":1796644795000}\","
+    "\"silence.team-a\":\"{\\\"until\\\":1796648400000}\","
+    "\"crash-watcher.team-c\":\"not json\","
+    "\"nodot\":\"{\\\"state\\\":\\\"firing\\\",\\\"since\\\":1}\"}}";
 
 static const char *const LEASE =
-	"{\"kind\":\"Lease\",\"spec\":{\"holderIdentity\":\"kloompas-6d4f-x2b9_3f1c9a\","
-	"\"leaseDurationSeconds\":15,\"acquireTime\":\"2026-12-07T11:55:00.000000Z\","
-	"\"renewTime\":\"2026-12-07T11:59:58.123456Z\",\"leaseTransitions\":2}}";
+    "{\"kind\":\"Lease\",\"spec\":{\"holderIdentity\":\"kloompas-6d4f-x2b9_3f1c9a\","
+    "\"leaseDurationSeconds\":15,\"acquireTime\":\"2026-12-07T11:55:00.000000Z\","
+    "\"renewTime\":\"2026-12-07T11:59:58.123456Z\",\"leaseTransitions\":2}}";
 
-#define DEPLOY(NS, NAME, ANN, REPLICAS)                                                     \
-	"{\"metadata\":{\"namespace\":\"" NS "\",\"name\":\"" NAME "\",\"annotations\":{" ANN \
+#define DEPLOY(NS, NAME, ANN, REPLICAS)                                                            \
+	"{\"metadata\":{\"namespace\":\"" NS "\",\"name\":\"" NAME "\",\"annotations\":{" ANN      \
 	"}},\"spec\":{\"replicas\":" REPLICAS "}}"
 
 /* A status as the e2e test sees one: a leader, two pods, three alerts, two restores. */
@@ -194,13 +194,14 @@ static void test_args_flag_forms(void **unused)
 	struct kl_plugin_args a;
 	struct kl_error err;
 	static const char *const ns_forms[][2] = {
-		{ "-n", "ops" }, { "-nops", NULL }, { "-n=ops", NULL },
-		{ "--namespace", "ops" }, { "--namespace=ops", NULL },
+	    {"-n", "ops"},	    {"-nops", NULL},	       {"-n=ops", NULL},
+	    {"--namespace", "ops"}, {"--namespace=ops", NULL},
 	};
 	size_t i;
 
 	for (i = 0; i < sizeof(ns_forms) / sizeof(ns_forms[0]); i++) {
-		assert_int_equal(parse(&a, &err, "status", ns_forms[i][0], ns_forms[i][1], NULL), 0);
+		assert_int_equal(parse(&a, &err, "status", ns_forms[i][0], ns_forms[i][1], NULL),
+				 0);
 		assert_string_equal(a.namespace_, "ops");
 	}
 	/* flags before and after the command, kubectl's output names */
@@ -228,26 +229,27 @@ static void test_args_errors_name_the_problem(void **unused)
 		const char *args[4];
 		const char *msg;
 	} cases[] = {
-		{ { "stauts" }, "unknown command \"stauts\" (want status, alerts, restores or "
-				"version)" },
-		{ { "status", "--bogus" }, "unknown flag \"--bogus\" (see --help)" },
-		{ { "status", "--bogus=1" }, "unknown flag \"--bogus\" (see --help)" },
-		{ { "-x" }, "unknown shorthand flag 'x' in \"-x\"" },
-		{ { "-o", "xml" }, "--output: unknown format \"xml\" (want table, json or yaml)" },
-		{ { "status", "-n" }, "--namespace: needs a value (NS)" },
-		{ { "--namespace=" }, "--namespace: needs a non-empty value" },
-		{ { "alerts", "a", "b" }, "unexpected argument \"b\"" },
-		{ { "status", "team-a" }, "unexpected argument \"team-a\"" },
-		{ { "restores", "x" }, "unexpected argument \"x\"" },
-		{ { "--help=yes" }, "--help: takes no value" },
-		{ { "alerts", "--", "" }, "alerts: the namespace must not be empty" },
+	    {{"stauts"},
+	     "unknown command \"stauts\" (want status, alerts, restores or "
+	     "version)"},
+	    {{"status", "--bogus"}, "unknown flag \"--bogus\" (see --help)"},
+	    {{"status", "--bogus=1"}, "unknown flag \"--bogus\" (see --help)"},
+	    {{"-x"}, "unknown shorthand flag 'x' in \"-x\""},
+	    {{"-o", "xml"}, "--output: unknown format \"xml\" (want table, json or yaml)"},
+	    {{"status", "-n"}, "--namespace: needs a value (NS)"},
+	    {{"--namespace="}, "--namespace: needs a non-empty value"},
+	    {{"alerts", "a", "b"}, "unexpected argument \"b\""},
+	    {{"status", "team-a"}, "unexpected argument \"team-a\""},
+	    {{"restores", "x"}, "unexpected argument \"x\""},
+	    {{"--help=yes"}, "--help: takes no value"},
+	    {{"alerts", "--", ""}, "alerts: the namespace must not be empty"},
 	};
 	struct kl_plugin_args a;
 	struct kl_error err;
 	size_t i;
 
 	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		char *argv[6] = { "kubectl-kloompas" };
+		char *argv[6] = {"kubectl-kloompas"};
 		int argc = 1, j;
 
 		for (j = 0; j < 4 && cases[i].args[j]; j++)
@@ -260,6 +262,12 @@ static void test_args_errors_name_the_problem(void **unused)
 
 static void test_usage_lists_every_flag(void **unused)
 {
+	static const char *const want[] = {
+	    "-n, --namespace NS", "-o, --output FORMAT", "--context NAME",
+	    "--kubeconfig PATH",  "--lease-name NAME",	 "kubectl kloompas alerts [NAMESPACE]",
+	};
+	char *p, *nl;
+	size_t i;
 	char *text = NULL;
 	size_t len = 0;
 	FILE *out = open_memstream(&text, &len);
@@ -267,12 +275,11 @@ static void test_usage_lists_every_flag(void **unused)
 	assert_non_null(out);
 	kl_plugin_usage(out);
 	fclose(out);
-	assert_non_null(strstr(text, "-n, --namespace NS"));
-	assert_non_null(strstr(text, "-o, --output FORMAT"));
-	assert_non_null(strstr(text, "--context NAME"));
-	assert_non_null(strstr(text, "--kubeconfig PATH"));
-	assert_non_null(strstr(text, "--lease-name NAME"));
-	assert_non_null(strstr(text, "kubectl kloompas alerts [NAMESPACE]"));
+	for (i = 0; i < sizeof(want) / sizeof(want[0]); i++)
+		assert_non_null(strstr(text, want[i]));
+	/* every line fits in 100 columns */
+	for (p = text; (nl = strchr(p, '\n')); p = nl + 1)
+		assert_true(nl - p <= 100);
 	free(text);
 }
 
@@ -284,11 +291,11 @@ static void test_age_like_kubectl(void **unused)
 		int64_t s;
 		const char *want;
 	} cases[] = {
-		{ -5, "<invalid>" }, { -1, "0s" }, { 0, "0s" }, { 59, "59s" }, { 119, "119s" },
-		{ 120, "2m" }, { 330, "5m30s" }, { 599, "9m59s" }, { 600, "10m" },
-		{ 10799, "179m" }, { 10800, "3h" }, { 11100, "3h5m" }, { 28800, "8h" },
-		{ 172799, "47h" }, { 172800, "2d" }, { 190800, "2d5h" }, { 691200, "8d" },
-		{ 63072000, "2y" }, { 63158400, "2y1d" }, { 252288000, "8y" },
+	    {-5, "<invalid>"}, {-1, "0s"},	 {0, "0s"},	     {59, "59s"},
+	    {119, "119s"},     {120, "2m"},	 {330, "5m30s"},     {599, "9m59s"},
+	    {600, "10m"},      {10799, "179m"},	 {10800, "3h"},	     {11100, "3h5m"},
+	    {28800, "8h"},     {172799, "47h"},	 {172800, "2d"},     {190800, "2d5h"},
+	    {691200, "8d"},    {63072000, "2y"}, {63158400, "2y1d"}, {252288000, "8y"},
 	};
 	char buf[32];
 	size_t i;
@@ -408,25 +415,24 @@ static void test_table_status(void **unused)
 	sample(&st);
 	text = output(&st, KL_PLUGIN_STATUS, KL_PLUGIN_TABLE);
 	assert_string_equal(
-		text,
-		"Namespace:    kloompas\n"
-		"Leader:       kloompas-6d4f-x2b9_3f1c9a (leading for 5m, renewed 2s ago)\n"
-		"Replicas:     2 pods, 1 ready: kloompas-6d4f-x2b9 (leader), kloompas-6d4f-q7c1 "
-		"(not ready)\n"
-		"Controllers:  crash-watcher,notready-watcher (--controllers of deployment "
-		"kloompas/kloompas)\n"
-		"With alerts:  crash-watcher, notready-watcher\n"
-		"\n"
-		"Alerts:\n"
-		"NAMESPACE   CONTROLLER         STATE       AGE    SUMMARY\n"
-		"team-a      crash-watcher      resolving   5s     \n"
-		"team-a      notready-watcher   pending     120m   40% not ready\n"
-		"team-b      crash-watcher      firing      5m     2 pods in CrashLoopBackOff\n"
-		"\n"
-		"Pending restores:\n"
-		"NAMESPACE   DEPLOYMENT   REPLICAS   RESTORE-TO   AT                     IN\n"
-		"shop        api          3          1            2026-12-07T12:05:30Z   5m30s\n"
-		"shop        web          6          2            2026-12-07T14:00:00Z   120m\n");
+	    text, "Namespace:    kloompas\n"
+		  "Leader:       kloompas-6d4f-x2b9_3f1c9a (leading for 5m, renewed 2s ago)\n"
+		  "Replicas:     2 pods, 1 ready: kloompas-6d4f-x2b9 (leader), kloompas-6d4f-q7c1 "
+		  "(not ready)\n"
+		  "Controllers:  crash-watcher,notready-watcher (--controllers of deployment "
+		  "kloompas/kloompas)\n"
+		  "With alerts:  crash-watcher, notready-watcher\n"
+		  "\n"
+		  "Alerts:\n"
+		  "NAMESPACE   CONTROLLER         STATE       AGE    SUMMARY\n"
+		  "team-a      crash-watcher      resolving   5s     \n"
+		  "team-a      notready-watcher   pending     120m   40% not ready\n"
+		  "team-b      crash-watcher      firing      5m     2 pods in CrashLoopBackOff\n"
+		  "\n"
+		  "Pending restores:\n"
+		  "NAMESPACE   DEPLOYMENT   REPLICAS   RESTORE-TO   AT                     IN\n"
+		  "shop        api          3          1            2026-12-07T12:05:30Z   5m30s\n"
+		  "shop        web          6          2            2026-12-07T14:00:00Z   120m\n");
 	free(text);
 	kl_plugin_status_free(&st);
 }
@@ -506,7 +512,7 @@ static int check_status_json(void *arg, enum kl_json_what what, const struct kl_
 static void test_json_status(void **unused)
 {
 	struct kl_plugin_status st;
-	struct json_check c = { 0 };
+	struct json_check c = {0};
 	struct kl_json_stream *js;
 	struct kl_error err;
 	char *text;
@@ -597,19 +603,19 @@ static void test_write_failure_is_reported(void **unused)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_args_defaults_and_commands),
-		cmocka_unit_test(test_args_flag_forms),
-		cmocka_unit_test(test_args_errors_name_the_problem),
-		cmocka_unit_test(test_usage_lists_every_flag),
-		cmocka_unit_test(test_age_like_kubectl),
-		cmocka_unit_test(test_state_records),
-		cmocka_unit_test(test_lease_pods_and_controllers),
-		cmocka_unit_test(test_restore_annotations),
-		cmocka_unit_test(test_table_status),
-		cmocka_unit_test(test_table_empty_and_missing),
-		cmocka_unit_test(test_json_status),
-		cmocka_unit_test(test_yaml_restores_and_quoting),
-		cmocka_unit_test(test_write_failure_is_reported),
+	    cmocka_unit_test(test_args_defaults_and_commands),
+	    cmocka_unit_test(test_args_flag_forms),
+	    cmocka_unit_test(test_args_errors_name_the_problem),
+	    cmocka_unit_test(test_usage_lists_every_flag),
+	    cmocka_unit_test(test_age_like_kubectl),
+	    cmocka_unit_test(test_state_records),
+	    cmocka_unit_test(test_lease_pods_and_controllers),
+	    cmocka_unit_test(test_restore_annotations),
+	    cmocka_unit_test(test_table_status),
+	    cmocka_unit_test(test_table_empty_and_missing),
+	    cmocka_unit_test(test_json_status),
+	    cmocka_unit_test(test_yaml_restores_and_quoting),
+	    cmocka_unit_test(test_write_failure_is_reported),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
