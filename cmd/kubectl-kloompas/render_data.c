@@ -103,52 +103,35 @@ static void gen_status(struct writer *w, yajl_gen_status s)
 		w->failed = true;
 }
 
-static void map_open(struct writer *w)
+enum nest { MAP_OPEN, MAP_CLOSE, LIST_OPEN, LIST_CLOSE };
+
+/* Opens or closes a mapping (JSON object) or a sequence (JSON array). */
+static void nest(struct writer *w, enum nest what)
 {
+	static yajl_gen_status (*const gen[])(yajl_gen) = {
+		[MAP_OPEN] = yajl_gen_map_open,
+		[MAP_CLOSE] = yajl_gen_map_close,
+		[LIST_OPEN] = yajl_gen_array_open,
+		[LIST_CLOSE] = yajl_gen_array_close,
+	};
 	yaml_event_t ev;
+	int ok;
 
 	if (w->fmt == KL_PLUGIN_JSON) {
-		gen_status(w, yajl_gen_map_open(w->g));
+		gen_status(w, gen[what](w->g));
 		return;
 	}
-	yaml_event(
-	    w, &ev,
-	    yaml_mapping_start_event_initialize(&ev, NULL, NULL, 1, YAML_BLOCK_MAPPING_STYLE));
-}
-
-static void map_close(struct writer *w)
-{
-	yaml_event_t ev;
-
-	if (w->fmt == KL_PLUGIN_JSON) {
-		gen_status(w, yajl_gen_map_close(w->g));
-		return;
-	}
-	yaml_event(w, &ev, yaml_mapping_end_event_initialize(&ev));
-}
-
-static void list_open(struct writer *w)
-{
-	yaml_event_t ev;
-
-	if (w->fmt == KL_PLUGIN_JSON) {
-		gen_status(w, yajl_gen_array_open(w->g));
-		return;
-	}
-	yaml_event(
-	    w, &ev,
-	    yaml_sequence_start_event_initialize(&ev, NULL, NULL, 1, YAML_BLOCK_SEQUENCE_STYLE));
-}
-
-static void list_close(struct writer *w)
-{
-	yaml_event_t ev;
-
-	if (w->fmt == KL_PLUGIN_JSON) {
-		gen_status(w, yajl_gen_array_close(w->g));
-		return;
-	}
-	yaml_event(w, &ev, yaml_sequence_end_event_initialize(&ev));
+	if (what == MAP_OPEN)
+		ok = yaml_mapping_start_event_initialize(&ev, NULL, NULL, 1,
+							 YAML_BLOCK_MAPPING_STYLE);
+	else if (what == LIST_OPEN)
+		ok = yaml_sequence_start_event_initialize(&ev, NULL, NULL, 1,
+							  YAML_BLOCK_SEQUENCE_STYLE);
+	else if (what == MAP_CLOSE)
+		ok = yaml_mapping_end_event_initialize(&ev);
+	else
+		ok = yaml_sequence_end_event_initialize(&ev);
+	yaml_event(w, &ev, ok);
 }
 
 /* Would a YAML 1.1 reader resolve this plain scalar to something other than a string? */
@@ -248,12 +231,12 @@ static void write_leader(struct writer *w, const struct kl_plugin_status *st)
 		null(w);
 		return;
 	}
-	map_open(w);
+	nest(w, MAP_OPEN);
 	key_str(w, "identity", st->holder);
 	key_time(w, "renewTime", st->renew_time);
 	key_time(w, "acquireTime", st->acquire_time);
 	key_num(w, "leaseDurationSeconds", st->lease_duration_s);
-	map_close(w);
+	nest(w, MAP_CLOSE);
 }
 
 static void write_replicas(struct writer *w, const struct kl_plugin_status *st)
@@ -263,21 +246,21 @@ static void write_replicas(struct writer *w, const struct kl_plugin_status *st)
 	for (i = 0; i < st->npods; i++)
 		ready += st->pods[i].ready;
 	str(w, "replicas");
-	map_open(w);
+	nest(w, MAP_OPEN);
 	key_num(w, "pods", (int64_t)st->npods);
 	key_num(w, "ready", (int64_t)ready);
 	str(w, "items");
-	list_open(w);
+	nest(w, LIST_OPEN);
 	for (i = 0; i < st->npods; i++) {
-		map_open(w);
+		nest(w, MAP_OPEN);
 		key_str(w, "name", st->pods[i].name);
 		key_str(w, "phase", st->pods[i].phase);
 		str(w, "ready");
 		boolean(w, st->pods[i].ready);
-		map_close(w);
+		nest(w, MAP_CLOSE);
 	}
-	list_close(w);
-	map_close(w);
+	nest(w, LIST_CLOSE);
+	nest(w, MAP_CLOSE);
 }
 
 static void write_controllers(struct writer *w, const struct kl_plugin_status *st)
@@ -285,10 +268,10 @@ static void write_controllers(struct writer *w, const struct kl_plugin_status *s
 	size_t i, j;
 
 	str(w, "controllers");
-	map_open(w);
+	nest(w, MAP_OPEN);
 	key_str(w, "enabled", st->have_deployment ? st->controllers_arg : NULL);
 	str(w, "withAlerts");
-	list_open(w);
+	nest(w, LIST_OPEN);
 	for (i = 0; i < st->nalerts; i++) {
 		for (j = 0; j < i; j++)
 			if (strcmp(st->alerts[j].controller, st->alerts[i].controller) == 0)
@@ -296,8 +279,8 @@ static void write_controllers(struct writer *w, const struct kl_plugin_status *s
 		if (j == i)
 			str(w, st->alerts[i].controller);
 	}
-	list_close(w);
-	map_close(w);
+	nest(w, LIST_CLOSE);
+	nest(w, MAP_CLOSE);
 }
 
 static void write_alerts(struct writer *w, const struct kl_plugin_status *st)
@@ -305,19 +288,19 @@ static void write_alerts(struct writer *w, const struct kl_plugin_status *st)
 	size_t i;
 
 	str(w, "alerts");
-	list_open(w);
+	nest(w, LIST_OPEN);
 	for (i = 0; i < st->nalerts; i++) {
 		const struct kl_plugin_alert *a = &st->alerts[i];
 
-		map_open(w);
+		nest(w, MAP_OPEN);
 		key_str(w, "controller", a->controller);
 		key_str(w, "namespace", a->namespace_);
 		key_str(w, "state", a->state);
 		key_time(w, "since", a->since);
 		key_str(w, "summary", a->summary);
-		map_close(w);
+		nest(w, MAP_CLOSE);
 	}
-	list_close(w);
+	nest(w, LIST_CLOSE);
 }
 
 static void write_restores(struct writer *w, const struct kl_plugin_status *st)
@@ -325,11 +308,11 @@ static void write_restores(struct writer *w, const struct kl_plugin_status *st)
 	size_t i;
 
 	str(w, "restores");
-	list_open(w);
+	nest(w, LIST_OPEN);
 	for (i = 0; i < st->nrestores; i++) {
 		const struct kl_plugin_restore *r = &st->restores[i];
 
-		map_open(w);
+		nest(w, MAP_OPEN);
 		key_str(w, "namespace", r->namespace_);
 		key_str(w, "deployment", r->deployment);
 		key_num(w, "replicas", r->replicas);
@@ -343,9 +326,9 @@ static void write_restores(struct writer *w, const struct kl_plugin_status *st)
 			key_time(w, "at", r->at);
 		else
 			key_str(w, "at", r->at_text);
-		map_close(w);
+		nest(w, MAP_CLOSE);
 	}
-	list_close(w);
+	nest(w, LIST_CLOSE);
 }
 
 int kl_plugin_render_data(FILE *out, enum kl_plugin_cmd cmd, enum kl_plugin_output fmt,
@@ -356,7 +339,7 @@ int kl_plugin_render_data(FILE *out, enum kl_plugin_cmd cmd, enum kl_plugin_outp
 
 	if (rc < 0)
 		return rc;
-	map_open(&w);
+	nest(&w, MAP_OPEN);
 	key_str(&w, "namespace", st->namespace_);
 	if (cmd == KL_PLUGIN_STATUS) {
 		write_leader(&w, st);
@@ -367,6 +350,6 @@ int kl_plugin_render_data(FILE *out, enum kl_plugin_cmd cmd, enum kl_plugin_outp
 		write_alerts(&w, st);
 	if (cmd != KL_PLUGIN_ALERTS)
 		write_restores(&w, st);
-	map_close(&w);
+	nest(&w, MAP_CLOSE);
 	return writer_close(&w);
 }
