@@ -104,8 +104,8 @@ static void run_set(struct replica_enforcer *re, const struct kl__replica_reply 
 	int lo = kl__replica_ann_int(d->min_replicas), hi = kl__replica_ann_int(d->max_replicas);
 	int old = d->spec_replicas < 0 ? 1 : d->spec_replicas;
 	int pending_to = kl__replica_ann_int(d->restore_replicas);
-	int64_t restore_at =
-		cmd->for_ms ? kl__replica_now_s() + (int64_t)((cmd->for_ms + 999) / 1000) : 0;
+	int64_t for_s = (int64_t)((cmd->for_ms + 999) / 1000);
+	int64_t restore_at = cmd->for_ms ? kl_clock_wall_s(re->ctx->clock) + for_s : 0;
 	struct pending *p;
 	char why[1024];
 
@@ -196,7 +196,7 @@ void kl__replica_serve_slack(struct kl_httpd_req *req, void *arg)
 		return;
 	}
 	if (kl_slack_verify(conf->slack_signing_secret, ts ? ts : "", sig ? sig : "", body, len,
-			    kl__replica_now_s(), why, sizeof(why)) < 0) {
+			    kl_clock_wall_s(re->ctx->clock), why, sizeof(why)) < 0) {
 		reject(re, reply, req, NULL, R_UNAUTH, 401, why);
 		return;
 	}

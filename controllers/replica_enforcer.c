@@ -16,7 +16,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "util/duration.h"
 
@@ -47,11 +46,6 @@ int kl_replica_enforcer_check(const void *conf, const struct kl_conf_node *sec, 
 }
 
 /* ---------------------------------------------------------------- shared helpers */
-
-int64_t kl__replica_now_s(void)
-{
-	return (int64_t)time(NULL);
-}
 
 int kl__replica_ann_int(const char *v)
 {

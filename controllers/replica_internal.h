@@ -48,8 +48,6 @@ const struct kl_deployment *kl__replica_find(struct replica_enforcer *re, const 
 					     const char *name);
 /* A non-negative integer annotation, or -1 when absent or not a number. */
 int kl__replica_ann_int(const char *v);
-/* Wall time, Unix seconds. */
-int64_t kl__replica_now_s(void);
 /*
  * One close or operation that re_stop waits for has ended: the last one frees re
  * and calls done. Harmless before stopping.

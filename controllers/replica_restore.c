@@ -24,12 +24,12 @@ struct kl__replica_restore {
 	char ns[KL_NAME_MAX + 1], name[KL_NAME_MAX + 1];
 	int64_t at;
 	bool busy; /* its restore operation is running */
-	uv_timer_t timer;
+	struct kl_timer timer; /* on ctx->clock */
 };
 
-static void restore_closed(uv_handle_t *h)
+static void restore_closed(struct kl_timer *t)
 {
-	struct kl__replica_restore *r = h->data;
+	struct kl__replica_restore *r = t->data;
 	struct replica_enforcer *re = r->re;
 
 	free(r);
@@ -43,10 +43,10 @@ static void restore_remove(struct kl__replica_restore *r)
 	for (pp = &r->re->restores; *pp != r; pp = &(*pp)->next)
 		;
 	*pp = r->next;
-	uv_close((uv_handle_t *)&r->timer, restore_closed);
+	kl_timer_close(&r->timer, restore_closed);
 }
 
-static void on_restore_due(uv_timer_t *t);
+static void on_restore_due(struct kl_timer *t);
 
 static void restore_done(void *arg, int err, const char *msg, int old, int new_replicas,
 			 int64_t at)
@@ -56,7 +56,7 @@ static void restore_done(void *arg, int err, const char *msg, int old, int new_r
 	r->busy = false;
 	if (r->re->stopping) {
 		/* re_stop left this one to us: it was busy */
-		uv_close((uv_handle_t *)&r->timer, restore_closed);
+		kl_timer_close(&r->timer, restore_closed);
 		return;
 	}
 	if (err)
@@ -64,10 +64,10 @@ static void restore_done(void *arg, int err, const char *msg, int old, int new_r
 			    "namespace", r->ns, "deployment", r->name, "error", msg);
 	/* on success the informer sees the annotations go and removes r; else retry */
 	if (err && !r->re->stopping)
-		uv_timer_start(&r->timer, on_restore_due, 10000, 0);
+		kl_timer_start(&r->timer, on_restore_due, 10000, 0);
 }
 
-static void on_restore_due(uv_timer_t *t)
+static void on_restore_due(struct kl_timer *t)
 {
 	struct kl__replica_restore *r = t->data;
 	struct replica_enforcer *re = r->re;
@@ -93,7 +93,8 @@ static void on_restore_due(uv_timer_t *t)
 		r->busy = false;
 }
 
-static struct kl__replica_restore *restore_find(struct replica_enforcer *re, const struct kl_meta *m)
+static struct kl__replica_restore *restore_find(struct replica_enforcer *re,
+						const struct kl_meta *m)
 {
 	struct kl__replica_restore *r;
 
@@ -124,16 +125,19 @@ static void check_deployment(struct replica_enforcer *re, const struct kl_deploy
 		r->re = re;
 		snprintf(r->ns, sizeof(r->ns), "%s", d->meta.ns);
 		snprintf(r->name, sizeof(r->name), "%s", d->meta.name);
-		uv_timer_init(re->ctx->loop, &r->timer);
+		if (kl_timer_init(re->ctx->clock, &r->timer) < 0) {
+			free(r);
+			return;
+		}
 		r->timer.data = r;
 		r->next = re->restores;
 		re->restores = r;
 	}
 	if (at && r && !r->busy) {
-		int64_t now = kl__replica_now_s();
+		int64_t now = kl_clock_wall_s(re->ctx->clock);
 
 		r->at = at;
-		uv_timer_start(&r->timer, on_restore_due,
+		kl_timer_start(&r->timer, on_restore_due,
 			       at > now ? (uint64_t)(at - now) * 1000 : 0, 0);
 	}
 	if (!re->started || d->spec_replicas < 0)
@@ -193,9 +197,9 @@ void kl__replica_restore_stop(struct replica_enforcer *re)
 	for (r = re->restores; r; r = next) {
 		next = r->next;
 		re->stop_pending++;
-		uv_timer_stop(&r->timer);
+		kl_timer_stop(&r->timer);
 		if (!r->busy) /* a busy one is closed by restore_done */
-			uv_close((uv_handle_t *)&r->timer, restore_closed);
+			kl_timer_close(&r->timer, restore_closed);
 	}
 	re->restores = NULL;
 }

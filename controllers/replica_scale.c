@@ -100,8 +100,8 @@ static int patch_annotations(struct kl__replica_op *o, bool set)
 		kl_buf_json_string(&b, at);
 		kl_buf_puts(&b, "}}}");
 	} else {
-		kl_buf_puts(&b, "{\"metadata\":{\"annotations\":{\"" KL__ANN_RESTORE "\":null,\"" KL__ANN_RESTORE_AT
-				"\":null}}}");
+		kl_buf_puts(&b, "{\"metadata\":{\"annotations\":{\"" KL__ANN_RESTORE
+				"\":null,\"" KL__ANN_RESTORE_AT "\":null}}}");
 	}
 	snprintf(path, sizeof(path), "/apis/apps/v1/namespaces/%s/deployments/%s", o->ns, o->name);
 	rc = kl_buf_str(&b) ? kl_kube_patch(o->re->ctx->kube, path, KL_PATCH_MERGE, b.p, b.len,
@@ -128,7 +128,7 @@ static int record_event(struct kl__replica_op *o)
 	} else if (strcmp(o->reason, "bounds") == 0) {
 		kl_buf_puts(&msg, ": outside the kloompas.io/min-replicas..max-replicas bounds");
 	}
-	kl_rfc3339_format(kl__replica_now_s(), ts);
+	kl_rfc3339_format(kl_clock_wall_s(o->re->ctx->clock), ts);
 	kl_buf_puts(&b, "{\"apiVersion\":\"v1\",\"kind\":\"Event\",\"metadata\":{\"generateName\":");
 	kl_buf_printf(&b, "\"%s.\"", o->name);
 	kl_buf_puts(&b, "},\"involvedObject\":{\"apiVersion\":\"apps/v1\",\"kind\":\"Deployment\","
@@ -175,8 +175,8 @@ static void op_step(struct kl__replica_op *o)
 			rc = patch_annotations(o, true);
 			break;
 		case 1:
-			rc = kl_kube_scale(o->re->ctx->kube, o->ns, o->name, o->target, op_answer, o,
-					   &o->req);
+			rc = kl_kube_scale(o->re->ctx->kube, o->ns, o->name, o->target, op_answer,
+					   o, &o->req);
 			break;
 		case 2:
 			if (!o->clear_restore) {

@@ -23,6 +23,7 @@
 
 #include "controllers/state.h"
 #include "kubeclient/client.h"
+#include "util/clock.h"
 
 #include "harness.h"
 
@@ -33,6 +34,7 @@
 
 struct run {
 	uv_loop_t loop;
+	struct kl_clock clock;
 	uv_timer_t watchdog;
 	struct kl_log log;
 	FILE *logf;
@@ -89,7 +91,8 @@ static void test_ready_names_the_refused_read(void **state)
 	th_watchdog_start(&r.loop, &r.watchdog, 15000);
 	kl_error_clear(&err);
 	assert_int_equal(kl_kube_new(&r.loop, &r.cfg, NULL, &r.log, NULL, &r.kube, &err), 0);
-	r.state = kl_state_new(&r.loop, r.kube, "kl", "kloompas-state", false, 1000, &r.log);
+	kl_clock_init(&r.clock, &r.loop);
+	r.state = kl_state_new(&r.clock, r.kube, "kl", "kloompas-state", false, 1000, &r.log);
 	assert_non_null(r.state);
 
 	/* the read is on its way: nothing failed yet */
