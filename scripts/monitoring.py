@@ -75,7 +75,7 @@ _Dumper.add_representer(str, _str)
 
 
 def dump(obj):
-    return yaml.dump(obj, Dumper=_Dumper, sort_keys=False, width=100, allow_unicode=True)
+    return yaml.dump(obj, Dumper=_Dumper, sort_keys=False, width=88, allow_unicode=True)
 
 
 def promrule_text():
@@ -112,6 +112,9 @@ def rules_without_annotations(rules):
 SEL = 'cluster=~"$cluster", namespace=~"$namespace"'
 JOB = 'job="kloompas", ' + SEL
 RATE = "[$__rate_interval]"
+# the relist and watch-restart counters have no series before their first count: 0 for
+# every informer instead of "No data"
+ZERO_BY_RESOURCE = f"sum by (resource) (0 * kloompas_informer_objects{{{SEL}}})"
 
 # (title, unit, [(expr, legend)], width); one row of panels per list
 PANELS = [
@@ -156,11 +159,11 @@ PANELS = [
          [(f"sum by (resource, type) (rate(kloompas_informer_events_total{{{SEL}}}{RATE}))",
            "{{resource}} {{type}}")], 6),
         ("Relists and watch restarts", "none",
-         [(f"sum by (resource) (increase(kloompas_informer_relists_total{{{SEL}}}{RATE}))",
-           "relists {{resource}}"),
+         [(f"sum by (resource) (increase(kloompas_informer_relists_total{{{SEL}}}{RATE}))"
+           f" or {ZERO_BY_RESOURCE}", "relists {{resource}}"),
           (f"sum by (resource) "
-           f"(increase(kloompas_informer_watch_restarts_total{{{SEL}}}{RATE}))",
-           "watch restarts {{resource}}")], 6),
+           f"(increase(kloompas_informer_watch_restarts_total{{{SEL}}}{RATE}))"
+           f" or {ZERO_BY_RESOURCE}", "watch restarts {{resource}}")], 6),
     ]),
     ("API server", [
         ("API requests by verb and code", "reqps",
