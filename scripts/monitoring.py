@@ -111,80 +111,94 @@ def rules_without_annotations(rules):
 
 SEL = 'cluster=~"$cluster", namespace=~"$namespace"'
 JOB = 'job="kloompas", ' + SEL
-RATE = "[$__rate_interval]"
-# the relist and watch-restart counters have no series before their first count: 0 for
-# every informer instead of "No data"
-ZERO_BY_RESOURCE = f"sum by (resource) (0 * kloompas_informer_objects{{{SEL}}})"
 
-# (title, unit, [(expr, legend)], width); one row of panels per list
+
+def sel(metric, job=False):
+    return f"{metric}{{{JOB if job else SEL}}}"
+
+
+def agg(op, labels, expr):
+    return f"{op} by ({labels}) ({expr})"
+
+
+def over(fn, metric, job=False):
+    """fn (rate, increase) of metric over the dashboard's rate interval."""
+    return f"{fn}({sel(metric, job)}[$__rate_interval])"
+
+
+def count_or_zero(metric):
+    """Increase per informer; the relist and watch-restart counters have no series before
+    their first count, so 0 for every informer instead of "No data"."""
+    return (agg("sum", "resource", over("increase", metric)) + " or " +
+            agg("sum", "resource", "0 * " + sel("kloompas_informer_objects")))
+
+
+def latency(q):
+    buckets = over("rate", "kloompas_apiserver_request_duration_seconds_bucket")
+    return (f"histogram_quantile({q}, {agg('sum', 'verb, le', buckets)})",
+            f"p{int(q * 100)} {{{{verb}}}}")
+
+
+# (row title, [(panel title, unit, [(expr, legend)], width)])
 PANELS = [
     ("Kloompas", [
         ("Leader by replica", "none",
-         [(f"max by (instance) (kloompas_leader{{{SEL}}})", "{{instance}}")], 8),
+         [(agg("max", "instance", sel("kloompas_leader")), "{{instance}}")], 8),
         ("Replicas up", "none",
-         [(f"sum(up{{{JOB}}})", "up"),
-          (f"sum(kloompas_leader{{{SEL}}})", "leading")], 8),
+         [(f"sum({sel('up', job=True)})", "up"),
+          (f"sum({sel('kloompas_leader')})", "leading")], 8),
         ("Version", "none",
-         [(f"count by (version) (kloompas_build_info{{{SEL}}})", "{{version}}")], 8),
+         [(agg("count", "version", sel("kloompas_build_info")), "{{version}}")], 8),
     ]),
     ("Alerts and notifications", [
         ("Alerts by controller and state", "none",
-         [(f"sum by (controller, state) (kloompas_alerts{{{SEL}}})",
+         [(agg("sum", "controller, state", sel("kloompas_alerts")),
            "{{controller}} {{state}}")], 12),
         ("Notifications by notifier and result", "ops",
-         [(f"sum by (notifier, result) (rate(kloompas_notifications_total{{{SEL}}}{RATE}))",
+         [(agg("sum", "notifier, result", over("rate", "kloompas_notifications_total")),
            "{{notifier}} {{result}}")], 12),
         ("Notification queue length", "none",
-         [(f"max by (notifier) (kloompas_notification_queue_length{{{SEL}}})",
+         [(agg("max", "notifier", sel("kloompas_notification_queue_length")),
            "{{notifier}}")], 12),
         ("Controllers enabled", "none",
-         [(f"max by (controller) (kloompas_controller_enabled{{{SEL}}})",
-           "{{controller}}")], 12),
+         [(agg("max", "controller", sel("kloompas_controller_enabled")), "{{controller}}")],
+         12),
     ]),
     ("Chat-ops and replicas", [
         ("Chat-ops commands by result", "none",
-         [(f"sum by (command, result) "
-           f"(increase(kloompas_chatops_commands_total{{{SEL}}}{RATE}))",
+         [(agg("sum", "command, result", over("increase", "kloompas_chatops_commands_total")),
            "{{command}} {{result}}")], 12),
         ("Replica changes by reason", "none",
-         [(f"sum by (reason) (increase(kloompas_replica_changes_total{{{SEL}}}{RATE}))",
+         [(agg("sum", "reason", over("increase", "kloompas_replica_changes_total")),
            "{{reason}}")], 12),
     ]),
     ("Informers", [
         ("Informer objects", "none",
-         [(f"max by (resource) (kloompas_informer_objects{{{SEL}}})", "{{resource}}")], 6),
+         [(agg("max", "resource", sel("kloompas_informer_objects")), "{{resource}}")], 6),
         ("Informer synced", "none",
-         [(f"min by (resource) (kloompas_informer_synced{{{SEL}}})", "{{resource}}")], 6),
+         [(agg("min", "resource", sel("kloompas_informer_synced")), "{{resource}}")], 6),
         ("Informer events", "ops",
-         [(f"sum by (resource, type) (rate(kloompas_informer_events_total{{{SEL}}}{RATE}))",
+         [(agg("sum", "resource, type", over("rate", "kloompas_informer_events_total")),
            "{{resource}} {{type}}")], 6),
         ("Relists and watch restarts", "none",
-         [(f"sum by (resource) (increase(kloompas_informer_relists_total{{{SEL}}}{RATE}))"
-           f" or {ZERO_BY_RESOURCE}", "relists {{resource}}"),
-          (f"sum by (resource) "
-           f"(increase(kloompas_informer_watch_restarts_total{{{SEL}}}{RATE}))"
-           f" or {ZERO_BY_RESOURCE}", "watch restarts {{resource}}")], 6),
+         [(count_or_zero("kloompas_informer_relists_total"), "relists {{resource}}"),
+          (count_or_zero("kloompas_informer_watch_restarts_total"),
+           "watch restarts {{resource}}")], 6),
     ]),
     ("API server", [
         ("API requests by verb and code", "reqps",
-         [(f"sum by (verb, code) (rate(kloompas_apiserver_requests_total{{{SEL}}}{RATE}))",
+         [(agg("sum", "verb, code", over("rate", "kloompas_apiserver_requests_total")),
            "{{verb}} {{code}}")], 12),
-        ("API request latency (watches excluded)", "s",
-         [(f"histogram_quantile(0.99, sum by (verb, le) "
-           f"(rate(kloompas_apiserver_request_duration_seconds_bucket{{{SEL}}}{RATE})))",
-           "p99 {{verb}}"),
-          (f"histogram_quantile(0.5, sum by (verb, le) "
-           f"(rate(kloompas_apiserver_request_duration_seconds_bucket{{{SEL}}}{RATE})))",
-           "p50 {{verb}}")], 12),
+        ("API request latency (watches excluded)", "s", [latency(0.99), latency(0.5)], 12),
     ]),
     ("Process", [
         ("Resident memory", "bytes",
-         [(f"process_resident_memory_bytes{{{JOB}}}", "{{instance}}")], 8),
+         [(sel("process_resident_memory_bytes", job=True), "{{instance}}")], 8),
         ("CPU", "percentunit",
-         [(f"rate(process_cpu_seconds_total{{{JOB}}}{RATE})", "{{instance}}")], 8),
+         [(over("rate", "process_cpu_seconds_total", job=True), "{{instance}}")], 8),
         ("Open file descriptors", "none",
-         [(f"process_open_fds{{{JOB}}}", "{{instance}}"),
-          (f"process_max_fds{{{JOB}}}", "limit {{instance}}")], 8),
+         [(sel("process_open_fds", job=True), "{{instance}}"),
+          (sel("process_max_fds", job=True), "limit {{instance}}")], 8),
     ]),
 ]
 
