@@ -208,7 +208,7 @@ DATASOURCE = {"type": "prometheus", "uid": "${datasource}"}
 def variable(name, label, query):
     return {
         "name": name, "label": label, "type": "query", "datasource": DATASOURCE,
-        "query": {"query": query, "refId": name}, "definition": query,
+        "query": query, "definition": query,
         "refresh": 2, "sort": 1, "multi": True, "includeAll": True, "allValue": ".*",
         "current": {"selected": True, "text": ["All"], "value": ["$__all"]},
         "options": [], "hide": 0,

@@ -64,6 +64,15 @@ def wait_ready(kl, timeout=60):
         time.sleep(0.2)
 
 
+def rendered(alert):
+    """Prometheus expanded every annotation template of a firing alert."""
+    notes = alert["annotations"]
+    assert set(notes) == {"summary", "description", "runbook"}, notes
+    for text in notes.values():
+        assert "{{" not in text and "error expanding template" not in text, text
+    return True
+
+
 def has_number(result):
     return any(v == v for _, v in result)  # NaN != NaN
 
@@ -140,7 +149,8 @@ chatops:
                 f"{prom.alerts()}; counters: {prom.query('kloompas_notifications_total')}")
             assert [a["labels"]["notifier"] for a in firing] == ["slack"]
             assert firing[0]["labels"]["severity"] == "critical"
-            assert "runbook" in firing[0]["annotations"]
+            assert rendered(firing[0])
+            assert "Notifier slack fails" in firing[0]["annotations"]["summary"]
             # what it saw: failed attempts counted by kloompas itself
             failed = prom.query('kloompas_notifications_total{notifier="slack", result="failure"}')
             assert failed and failed[0][1] >= 2
@@ -189,7 +199,7 @@ def test_no_leader_when_the_leader_dies_and_the_follower_cannot_lead(cluster, kl
 
         kill(a)
         firing = prom.wait_alert("KloompasNoLeader", timeout=30)
-        assert firing[0]["labels"]["job"] == "kloompas"
+        assert firing[0]["labels"]["job"] == "kloompas" and rendered(firing[0])
         assert leader_gauge(b) == 0
         assert [v for _, v in prom.query(f'up{{instance="127.0.0.1:{b.port}"}}')] == [1]
         assert [v for _, v in prom.query("kloompas_leader")] == [0]
