@@ -30,6 +30,8 @@
  * Everything a controller may use, passed explicitly (no globals). Owned by main;
  * valid from init until the controller's stop has called done.
  */
+struct kl_notify;
+
 struct kl_ctx {
 	uv_loop_t *loop;
 	const struct kl_log *log;
@@ -41,6 +43,7 @@ struct kl_ctx {
 	struct kl_informers *informers; /* the shared informers (take, never watch yourself) */
 	struct kl_state *state;		/* kloompas-state, loaded before controllers start */
 	struct kl_httpd *chatops;	/* the chat-ops listener, or NULL when off */
+	struct kl_notify *notify;	/* the process' one notifier set (notify/notify.h) */
 	const char *own_namespace;	/* Kloompas' namespace (Lease, state ConfigMap) */
 	/*
 	 * The controller table as configured, one slot per row of kl_controllers: whether

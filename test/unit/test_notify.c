@@ -32,7 +32,7 @@
 #include <uv.h>
 #include <yajl/yajl_tree.h>
 
-#include "controllers/notify.h"
+#include "notify/notify.h"
 
 #include "harness.h"
 
@@ -193,6 +193,7 @@ struct tctx {
 	size_t nroutes;
 	struct kl_notify_opts opts;
 	struct kl_notify *n;
+	struct kl_notify_client *c;
 	struct done done[MAX_DONE];
 	size_t ndone;
 	bool in_send; /* done_cb must never run inside kl_notify_send */
@@ -261,17 +262,15 @@ static struct tctx *t_new(void **state, const char *name)
  * Adds a notifier; HTTP ones post to the receiver at /SCRIPT/TEST/NAME (suffix
  * appended as is). Returns its index, for path().
  */
-static size_t add_notifier_url(struct tctx *t, const char *name, enum kl_notifier_type type,
+static size_t add_notifier_url(struct tctx *t, const char *name, const char *type,
 			       const char *script, const char *suffix)
 {
-	static const char *const type_names[] = {"slack", "webhook", "alertmanager", "log"};
 	struct kl_notifier_conf *nc = &t->nots[t->nnots];
 
 	assert_true(t->nnots < MAX_NOTIFIERS);
 	nc->name = name;
-	nc->type = type;
-	nc->type_name = type_names[type];
-	if (type != KL_NOTIFIER_LOG) {
+	nc->type_name = type;
+	if (strcmp(type, "log")) {
 		char path[sizeof(t->paths[0])];
 
 		snprintf(path, sizeof(path), "/%s/%s/%s", script, t->name, name);
@@ -283,7 +282,7 @@ static size_t add_notifier_url(struct tctx *t, const char *name, enum kl_notifie
 	return t->nnots++;
 }
 
-static size_t add_notifier(struct tctx *t, const char *name, enum kl_notifier_type type,
+static size_t add_notifier(struct tctx *t, const char *name, const char *type,
 			   const char *script)
 {
 	return add_notifier_url(t, name, type, script, "");
@@ -315,8 +314,10 @@ static void start(struct tctx *t)
 	t->cfg.notifiers.n = t->nnots;
 	t->cfg.routes.items = t->routes;
 	t->cfg.routes.n = t->nroutes;
-	t->n = kl_notify_new(&t->loop, &t->cfg, &t->opts, &t->log, t->metrics, on_done, t);
+	t->n = kl_notify_new(&t->loop, &t->cfg, &t->opts, &t->log, t->metrics);
 	assert_non_null(t->n);
+	t->c = kl_notify_attach(t->n, on_done, t);
+	assert_non_null(t->c);
 }
 
 static int do_send(struct tctx *t, const struct kl_notice *v, size_t cnt)
@@ -326,7 +327,7 @@ static int do_send(struct tctx *t, const struct kl_notice *v, size_t cnt)
 	uv_update_time(&t->loop);
 	t->sent_at = uv_now(&t->loop);
 	t->in_send = true;
-	rc = kl_notify_send(t->n, v, cnt);
+	rc = kl_notify_send(t->c, v, cnt);
 	t->in_send = false;
 	return rc;
 }
@@ -502,6 +503,7 @@ static struct kl_notice crash(uint64_t id, const char *ns, const char *team, con
 	struct kl_notice x = {
 	    .id = id,
 	    .controller = "crash-watcher",
+	    .title = "PODS IN CRASH",
 	    .alertname = "KloompasPodCrashLooping",
 	    .ns = ns,
 	    .team = team,
@@ -516,6 +518,7 @@ static struct kl_notice notready(uint64_t id, const char *ns, const char *team, 
 	struct kl_notice x = {
 	    .id = id,
 	    .controller = "notready-watcher",
+	    .title = "NAMESPACES WITH HIGH NUMBER OF PODS NOT READY",
 	    .alertname = "KloompasNamespacePodsNotReady",
 	    .ns = ns,
 	    .team = team,
@@ -558,7 +561,7 @@ static char *slack_text_at(struct tctx *t, size_t idx, size_t which)
 static void test_slack_crash_text(void **state)
 {
 	struct tctx *t = t_new(state, "slack_crash");
-	size_t slack = add_notifier(t, "slack", KL_NOTIFIER_SLACK, "200");
+	size_t slack = add_notifier(t, "slack", "slack", "200");
 	struct kl_notice v[2];
 	char *text, *metrics;
 	size_t mlen;
@@ -618,7 +621,7 @@ static void test_slack_crash_text(void **state)
 static void test_slack_resolved_and_notready(void **state)
 {
 	struct tctx *t = t_new(state, "slack_resolved");
-	size_t slack = add_notifier(t, "slack", KL_NOTIFIER_SLACK, "200");
+	size_t slack = add_notifier(t, "slack", "slack", "200");
 	struct kl_notice v[4], r;
 	char *text;
 
@@ -665,7 +668,7 @@ static void test_slack_resolved_and_notready(void **state)
 static void test_slack_cut(void **state)
 {
 	struct tctx *t = t_new(state, "slack_cut");
-	size_t slack = add_notifier(t, "slack", KL_NOTIFIER_SLACK, "200");
+	size_t slack = add_notifier(t, "slack", "slack", "200");
 	struct kl_notice_pod pods[40];
 	char names[40][16], logs[40][4096], *text, *more;
 	struct kl_notice x;
@@ -721,7 +724,7 @@ static void test_slack_cut(void **state)
 static void test_webhook_payload(void **state)
 {
 	struct tctx *t = t_new(state, "webhook");
-	size_t hook = add_notifier(t, "hook", KL_NOTIFIER_WEBHOOK, "200");
+	size_t hook = add_notifier(t, "hook", "webhook", "200");
 	static const struct kl_notice_pod pods[] = {
 	    {.pod = "api-1",
 	     .container = "app",
@@ -838,7 +841,7 @@ static void test_alertmanager(void **state)
 {
 	struct tctx *t = t_new(state, "alertmanager");
 	/* a trailing slash on the base URL is fine */
-	size_t am = add_notifier_url(t, "am", KL_NOTIFIER_ALERTMANAGER, "200", "/");
+	size_t am = add_notifier_url(t, "am", "alertmanager", "200", "/");
 	char prefix[160], now_s[32], later_s[32], ts[32];
 	struct kl_notice x, rep, res;
 	size_t n0, n1, i;
@@ -938,7 +941,7 @@ static void test_alertmanager(void **state)
 static void test_alertmanager_retry(void **state)
 {
 	struct tctx *t = t_new(state, "am_retry");
-	size_t am = add_notifier(t, "am", KL_NOTIFIER_ALERTMANAGER, "429r2,200");
+	size_t am = add_notifier(t, "am", "alertmanager", "429r2,200");
 	struct kl_notice x = crash(1, "mon-a", "@a", "1 Pod(s) in CrashLoopBackOff");
 	char prefix[160];
 	const char *e1, *e2;
@@ -975,7 +978,7 @@ static void test_alertmanager_retry(void **state)
 static void test_alertmanager_repost_not_counted(void **state)
 {
 	struct tctx *t = t_new(state, "am_repost_queue");
-	size_t am = add_notifier(t, "am", KL_NOTIFIER_ALERTMANAGER, "200,slow1");
+	size_t am = add_notifier(t, "am", "alertmanager", "200,slow1");
 	struct kl_notice x = crash(1, "mon-a", "@a", "1 Pod(s) in CrashLoopBackOff");
 	struct kl_notice y = crash(2, "mon-b", "@b", "1 Pod(s) in CrashLoopBackOff");
 
@@ -996,8 +999,8 @@ static void test_alertmanager_repost_not_counted(void **state)
 static void test_routing(void **state)
 {
 	struct tctx *t = t_new(state, "routing");
-	size_t h1 = add_notifier(t, "hook1", KL_NOTIFIER_WEBHOOK, "200");
-	size_t h2 = add_notifier(t, "hook2", KL_NOTIFIER_WEBHOOK, "200");
+	size_t h1 = add_notifier(t, "hook1", "webhook", "200");
+	size_t h2 = add_notifier(t, "hook2", "webhook", "200");
 	static const struct kl_notice_pod pod = {.pod = "p1",
 						 .container = "c",
 						 .reason = "CrashLoopBackOff",
@@ -1008,7 +1011,7 @@ static void test_routing(void **state)
 	struct reqs q;
 	yajl_val j;
 
-	add_notifier(t, "audit", KL_NOTIFIER_LOG, NULL);
+	add_notifier(t, "audit", "log", NULL);
 	add_route(t, LIST("moc-*"), LIST("hook1"));
 	add_route(t, LIST("moc-pricing-*", "mon-*"), LIST("hook2", "audit", "hook2"));
 	start(t);
@@ -1065,7 +1068,7 @@ static void test_routing(void **state)
 static void test_retry_5xx(void **state)
 {
 	struct tctx *t = t_new(state, "retry_5xx");
-	size_t hook = add_notifier(t, "hook", KL_NOTIFIER_WEBHOOK, "500,500,200");
+	size_t hook = add_notifier(t, "hook", "webhook", "500,500,200");
 	struct kl_notice x = crash(7, "mon-a", "@a", "1 Pod(s) in CrashLoopBackOff");
 	struct reqs q;
 
@@ -1097,7 +1100,7 @@ static void test_retry_5xx(void **state)
 static void test_retry_after(void **state)
 {
 	struct tctx *t = t_new(state, "retry_after");
-	size_t hook = add_notifier(t, "hook", KL_NOTIFIER_SLACK, "429r1,200");
+	size_t hook = add_notifier(t, "hook", "slack", "429r1,200");
 	struct kl_notice x = crash(1, "mon-a", "@a", "1 Pod(s) in CrashLoopBackOff");
 	struct reqs q;
 
@@ -1122,7 +1125,7 @@ static void test_retry_after(void **state)
 static void test_bad_request_drops(void **state)
 {
 	struct tctx *t = t_new(state, "bad_request");
-	size_t hook = add_notifier(t, "hook", KL_NOTIFIER_WEBHOOK, "400");
+	size_t hook = add_notifier(t, "hook", "webhook", "400");
 	struct kl_notice x = crash(1, "mon-a", "@a", "1 Pod(s) in CrashLoopBackOff");
 
 	add_route(t, LIST("*"), LIST("hook"));
@@ -1144,7 +1147,7 @@ static void test_bad_request_drops(void **state)
 static void test_give_up(void **state)
 {
 	struct tctx *t = t_new(state, "give_up");
-	size_t hook = add_notifier(t, "hook", KL_NOTIFIER_WEBHOOK, "500");
+	size_t hook = add_notifier(t, "hook", "webhook", "500");
 	struct kl_notice x = crash(1, "mon-a", "@a", "1 Pod(s) in CrashLoopBackOff");
 	size_t n;
 
@@ -1168,7 +1171,7 @@ static void test_give_up(void **state)
 static void test_queue_overflow(void **state)
 {
 	struct tctx *t = t_new(state, "overflow");
-	size_t hook = add_notifier(t, "hook", KL_NOTIFIER_WEBHOOK, "slow1,200");
+	size_t hook = add_notifier(t, "hook", "webhook", "slow1,200");
 	struct kl_notice a = crash(1, "mon-a", "@a", "1 Pod(s) in CrashLoopBackOff");
 	struct kl_notice b[2] = {crash(2, "mon-b", "@b", "1 Pod(s) in CrashLoopBackOff"),
 				 notready(3, "mon-c", "@c", "50 % of pods Not Ready")};
@@ -1203,9 +1206,9 @@ static void test_dry_run(void **state)
 	char prefix[64];
 
 	t->opts.dry_run = true;
-	add_notifier(t, "slack", KL_NOTIFIER_SLACK, "200");
-	add_notifier(t, "hook", KL_NOTIFIER_WEBHOOK, "200");
-	add_notifier(t, "am", KL_NOTIFIER_ALERTMANAGER, "200");
+	add_notifier(t, "slack", "slack", "200");
+	add_notifier(t, "hook", "webhook", "200");
+	add_notifier(t, "am", "alertmanager", "200");
 	add_route(t, LIST("*"), LIST("slack", "hook", "am"));
 	start(t);
 	x.pods = apigee_pods;
@@ -1232,7 +1235,7 @@ static void test_dry_run(void **state)
 static void test_close_in_flight(void **state)
 {
 	struct tctx *t = t_new(state, "close");
-	size_t hook = add_notifier(t, "hook", KL_NOTIFIER_WEBHOOK, "slow3");
+	size_t hook = add_notifier(t, "hook", "webhook", "slow3");
 	struct kl_notice v[3] = {crash(1, "mon-a", "@a", "1 Pod(s) in CrashLoopBackOff"),
 				 crash(2, "mon-b", "@b", "1 Pod(s) in CrashLoopBackOff"),
 				 crash(3, "mon-c", "@c", "1 Pod(s) in CrashLoopBackOff")};
