@@ -170,6 +170,7 @@ struct done {
 	char notifier[32];
 	bool delivered;
 	uint64_t at; /* uv_now */
+	int client;  /* 0: the fixture's t->c, 2: a second client (on_done_b) */
 };
 
 struct tctx {
@@ -233,6 +234,15 @@ static void on_done(void *arg, uint64_t id, const char *notifier, bool delivered
 		t->closing = true;
 		kl_notify_close(t->n, on_closed, t);
 	}
+}
+
+/* The second client's done_cb: the same checks, entries marked client 2. */
+static void on_done_b(void *arg, uint64_t id, const char *notifier, bool delivered)
+{
+	struct tctx *t = arg;
+
+	on_done(t, id, notifier, delivered);
+	t->done[t->ndone - 1].client = 2;
 }
 
 static struct tctx *t_new(void **state, const char *name)
@@ -320,16 +330,22 @@ static void start(struct tctx *t)
 	assert_non_null(t->c);
 }
 
-static int do_send(struct tctx *t, const struct kl_notice *v, size_t cnt)
+static int send_as(struct tctx *t, struct kl_notify_client *c, const struct kl_notice *v,
+		   size_t cnt)
 {
 	int rc;
 
 	uv_update_time(&t->loop);
 	t->sent_at = uv_now(&t->loop);
 	t->in_send = true;
-	rc = kl_notify_send(t->c, v, cnt);
+	rc = kl_notify_send(c, v, cnt);
 	t->in_send = false;
 	return rc;
+}
+
+static int do_send(struct tctx *t, const struct kl_notice *v, size_t cnt)
+{
+	return send_as(t, t->c, v, cnt);
 }
 
 /* Runs the loop until cond holds or ms pass; then asserts cond. */
@@ -386,15 +402,24 @@ static double queue_len(struct tctx *t, const char *notifier)
 	return kl_metric_get(f, v);
 }
 
-static const struct done *done_of(struct tctx *t, uint64_t id, const char *notifier)
+/* The report of notice id at notifier to client (0 or 2). */
+static const struct done *done_of_client(struct tctx *t, int client, uint64_t id,
+					 const char *notifier)
 {
 	size_t i;
 
 	for (i = 0; i < t->ndone; i++)
-		if (t->done[i].id == id && !strcmp(t->done[i].notifier, notifier))
+		if (t->done[i].id == id && !strcmp(t->done[i].notifier, notifier) &&
+		    t->done[i].client == client)
 			return &t->done[i];
-	fail_msg("no done_cb for notice %llu at %s", (unsigned long long)id, notifier);
+	fail_msg("no done_cb for notice %llu at %s (client %d)", (unsigned long long)id,
+		 notifier, client);
 	return NULL;
+}
+
+static const struct done *done_of(struct tctx *t, uint64_t id, const char *notifier)
+{
+	return done_of_client(t, 0, id, notifier);
 }
 
 /* Closes the set, checks the close contract and the log, frees t. */
@@ -1293,6 +1318,150 @@ static void test_send_errors(void **state)
 	finish(t);
 }
 
+/* ----------------------------------------------- one set, several clients (issue 13) */
+
+/*
+ * Two clients (the two watchers) flushing within one window: one Slack message with
+ * both groups; each client hears of its own notice (both use id 1); the notices
+ * were copied (the caller's strings change right after the send).
+ */
+static void test_window_one_message_two_clients(void **state)
+{
+	struct tctx *t = t_new(state, "window");
+	size_t slack = add_notifier(t, "slack", "slack", "200");
+	char ns_a[] = "mon-a", ns_b[] = "mon-b";
+	struct kl_notice a = crash(1, ns_a, "@a", "1 Pod(s) in CrashLoopBackOff");
+	struct kl_notice b = notready(1, ns_b, "@b", "50 % of pods Not Ready");
+	struct kl_notify_client *c2;
+	char *text;
+
+	a.pods = apigee_pods;
+	a.npods = 1;
+	t->opts.window_ms = 30;
+	add_route(t, LIST("*"), LIST("slack"));
+	start(t);
+	c2 = kl_notify_attach(t->n, on_done_b, t);
+	assert_non_null(c2);
+	assert_int_equal(do_send(t, &a, 1), 1);
+	assert_int_equal(send_as(t, c2, &b, 1), 1);
+	memcpy(ns_a, "XXXXX", 5);
+	memcpy(ns_b, "YYYYY", 5);
+	assert_true(queue_len(t, "slack") == 0); /* still in the window */
+	run_until(t, t->ndone == 2, 5000);
+	assert_true(done_of_client(t, 0, 1, "slack")->delivered);
+	assert_true(done_of_client(t, 2, 1, "slack")->delivered);
+	assert_int_equal(nreq(t->rcv, t->paths[slack]), 1);
+	text = slack_text_at(t, slack, 0);
+	assert_string_equal(text, "PODS IN CRASH on *PRODUCTION*:\n"
+				  "mon-a: (@a) 1 Pod(s) in CrashLoopBackOff\n"
+				  "\xe2\x80\xa2 `apigee-5c7d8` container `proxy`: CrashLoopBackOff, "
+				  "5 restarts, last exit 1 (Error)\n"
+				  "```\n"
+				  "starting\n"
+				  "fatal: cannot bind :8080\n"
+				  "```\n"
+				  "\n"
+				  "NAMESPACES WITH HIGH NUMBER OF PODS NOT READY on *PRODUCTION*:\n"
+				  "mon-b: (@b) 50 % of pods Not Ready");
+	free(text);
+	assert_true(metric(t, "slack", "success") == 1);
+	finish(t);
+}
+
+/*
+ * Two clients queueing to one notifier: one queue, one gauge (it counts both
+ * clients' messages), one bound (queue_max across both), each refusal reported to
+ * the client whose notice it was.
+ */
+static void test_two_clients_one_queue(void **state)
+{
+	struct tctx *t = t_new(state, "one_queue");
+	size_t hook = add_notifier(t, "hook", "webhook", "slow1,200");
+	struct kl_notice a = crash(1, "mon-a", "@a", "1 Pod(s) in CrashLoopBackOff");
+	struct kl_notice b = notready(1, "mon-b", "@b", "50 % of pods Not Ready");
+	struct kl_notice c = notready(2, "mon-c", "@c", "60 % of pods Not Ready");
+	struct kl_notify_client *c2;
+
+	t->opts.queue_max = 2;
+	add_route(t, LIST("*"), LIST("hook"));
+	start(t);
+	c2 = kl_notify_attach(t->n, on_done_b, t);
+	assert_non_null(c2);
+	assert_int_equal(do_send(t, &a, 1), 1);
+	assert_true(queue_len(t, "hook") == 1);
+	assert_int_equal(send_as(t, c2, &b, 1), 1);
+	assert_true(queue_len(t, "hook") == 2);
+	/* the bound is the notifier's, not a client's: c2's second flush is refused */
+	assert_int_equal(send_as(t, c2, &c, 1), 1);
+	run_until(t, t->ndone == 1, 5000);
+	assert_int_equal(t->done[0].client, 2);
+	assert_int_equal(t->done[0].id, 2);
+	assert_false(t->done[0].delivered);
+	assert_true(metric(t, "hook", "dropped") == 1);
+	assert_true(log_has(t, "reason=\"queue full\""));
+	run_until(t, t->ndone == 3, 5000);
+	assert_true(done_of_client(t, 0, 1, "hook")->delivered);
+	assert_true(done_of_client(t, 2, 1, "hook")->delivered);
+	assert_int_equal(nreq(t->rcv, t->paths[hook]), 2);
+	assert_true(queue_len(t, "hook") == 0);
+	finish(t);
+}
+
+/* The default bound, 1000 messages, holds across both clients together. */
+static void test_two_clients_default_bound(void **state)
+{
+	struct tctx *t = t_new(state, "bound_1000");
+	struct kl_notice x = crash(1, "mon-a", "@a", "1 Pod(s) in CrashLoopBackOff");
+	struct kl_notify_client *c2;
+	size_t i;
+
+	add_notifier(t, "hook", "webhook", "slow3");
+	add_route(t, LIST("*"), LIST("hook"));
+	start(t);
+	c2 = kl_notify_attach(t->n, on_done_b, t);
+	assert_non_null(c2);
+	for (i = 0; i < 1000; i++) {
+		x.id = i + 1;
+		assert_int_equal(send_as(t, i % 2 ? c2 : t->c, &x, 1), 1);
+	}
+	assert_true(queue_len(t, "hook") == 1000);
+	x.id = 5000;
+	assert_int_equal(send_as(t, c2, &x, 1), 1);
+	assert_true(queue_len(t, "hook") == 1000);
+	run_until(t, t->ndone == 1, 5000);
+	assert_int_equal(t->done[0].client, 2);
+	assert_int_equal(t->done[0].id, 5000);
+	assert_false(t->done[0].delivered);
+	assert_true(metric(t, "hook", "dropped") == 1);
+	finish(t); /* abandons the queue: nobody is told */
+}
+
+/* A detached client hears nothing more; its queued message still goes out. */
+static void test_detach(void **state)
+{
+	struct tctx *t = t_new(state, "detach");
+	size_t hook = add_notifier(t, "hook", "webhook", "200");
+	struct kl_notice a = crash(1, "mon-a", "@a", "1 Pod(s) in CrashLoopBackOff");
+	struct kl_notice b = notready(2, "mon-b", "@b", "50 % of pods Not Ready");
+	struct kl_notify_client *c2;
+	size_t i;
+
+	add_route(t, LIST("*"), LIST("hook"));
+	start(t);
+	c2 = kl_notify_attach(t->n, on_done_b, t);
+	assert_non_null(c2);
+	assert_int_equal(send_as(t, c2, &b, 1), 1);
+	kl_notify_detach(c2);
+	assert_int_equal(do_send(t, &a, 1), 1);
+	run_until(t, t->ndone == 1 && nreq(t->rcv, t->paths[hook]) == 2, 5000);
+	run_for(t, 100);
+	assert_int_equal(t->ndone, 1);
+	for (i = 0; i < t->ndone; i++)
+		assert_int_equal(t->done[i].client, 0);
+	assert_true(done_of(t, 1, "hook")->delivered);
+	finish(t);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1313,6 +1482,10 @@ int main(void)
 	    cmocka_unit_test(test_close_in_flight),
 	    cmocka_unit_test(test_close_from_done_cb),
 	    cmocka_unit_test(test_send_errors),
+	    cmocka_unit_test(test_window_one_message_two_clients),
+	    cmocka_unit_test(test_two_clients_one_queue),
+	    cmocka_unit_test(test_two_clients_default_bound),
+	    cmocka_unit_test(test_detach),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
