@@ -76,8 +76,8 @@ void kl__rfc3339(int64_t t, char buf[32])
 		snprintf(buf, 32, "%s", "1970-01-01T00:00:00Z");
 }
 
-long kl__alerts_of(struct kl__notifier *nt, const struct kl__plan *p, int only,
-		   struct kl__alert *a, struct kl_buf *descs)
+long kl__alerts_of(struct kl__notifier *nt, const struct kl__plan *p, int only, struct kl__alert *a,
+		   struct kl_buf *descs)
 {
 	const struct kl_notice *x;
 	size_t i, k = 0;
@@ -128,15 +128,39 @@ void kl__gen_annotations(struct kl__jw *w, const struct kl__alert *a)
 	kl__jmap_close(w);
 }
 
-int kl__alerts_build(struct kl__notifier *nt, struct kl__plan *p, kl__alerts_fn fn)
+/* The message for p's notices of status only; none when it has no such notice. */
+static int build_one(struct kl__notifier *nt, struct kl__plan *p, int only,
+		     const struct kl__alerts_render *r, struct kl__alert *a, struct kl_buf *descs)
+{
+	long k = kl__alerts_of(nt, p, only, a, descs);
+	struct kl__msg *m;
+	char *body = NULL;
+	size_t len = 0;
+	int rc;
+
+	if (k <= 0)
+		return (int)k;
+	rc = r->body(nt, a, (size_t)k, &body, &len);
+	if (rc)
+		return rc;
+	m = kl__plan_msg(p, only, body, len, NULL);
+	if (!m)
+		return -ENOMEM;
+	return r->made ? r->made(nt, p, m, a, (size_t)k) : 0;
+}
+
+int kl__alerts_build(struct kl__notifier *nt, struct kl__plan *p, const struct kl__alerts_render *r)
 {
 	struct kl__alert *a = calloc(p->cnt, sizeof(*a));
 	struct kl_buf *descs = calloc(p->cnt, sizeof(*descs));
 	size_t i;
 	int rc = -ENOMEM;
 
-	if (a && descs)
-		rc = fn(nt, p, a, descs);
+	if (a && descs) {
+		rc = 0;
+		for (i = 0; i < r->nstatus && !rc; i++)
+			rc = build_one(nt, p, r->status[i], r, a, descs);
+	}
 	for (i = 0; descs && i < p->cnt; i++)
 		kl_buf_free(&descs[i]);
 	free(descs);

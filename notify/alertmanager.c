@@ -134,9 +134,10 @@ static int list_add(struct am_list *l, const struct kl__alert *a)
 }
 
 /* The body for alerts: firing ones end at now + 4 x resend, unless re-posted. */
-static int body_of(struct kl_notify *n, const struct kl__alert *a, size_t cnt, char **out,
+static int body_of(struct kl__notifier *nt, const struct kl__alert *a, size_t cnt, char **out,
 		   size_t *len)
 {
+	struct kl_notify *n = nt->n;
 	int64_t now = kl__wall_now();
 	int64_t end = now + (int64_t)((4 * n->o.am_resend_ms + 999) / 1000);
 	struct kl__jw w;
@@ -166,7 +167,7 @@ static int body_of(struct kl_notify *n, const struct kl__alert *a, size_t cnt, c
 }
 
 /* The body for a list; -ENOENT when it is empty. */
-static int list_body(struct kl_notify *n, const struct am_list *l, char **out, size_t *len)
+static int list_body(struct kl__notifier *nt, const struct am_list *l, char **out, size_t *len)
 {
 	struct kl__alert *v;
 	struct kl_link *k;
@@ -182,7 +183,7 @@ static int list_body(struct kl_notify *n, const struct am_list *l, char **out, s
 		return -ENOMEM;
 	for (k = l->head.next; k != &l->head; k = k->next)
 		alert_view(kl__container_of(k, struct am_alert, link), &v[i++]);
-	rc = body_of(n, v, cnt, out, len);
+	rc = body_of(nt, v, cnt, out, len);
 	free(v);
 	return rc;
 }
@@ -226,29 +227,11 @@ static int keep_copies(struct kl__notifier *nt, struct kl__plan *p, struct kl__m
 }
 
 /* One message for the whole flush. */
-static int build_all(struct kl__notifier *nt, struct kl__plan *p, struct kl__alert *a,
-		     struct kl_buf *descs)
-{
-	long k = kl__alerts_of(nt, p, -1, a, descs);
-	struct kl__msg *m;
-	char *body = NULL;
-	size_t len = 0;
-	int rc;
-
-	if (k <= 0)
-		return (int)k;
-	rc = body_of(nt->n, a, (size_t)k, &body, &len);
-	if (rc)
-		return rc;
-	m = kl__plan_msg(p, -1, body, len, NULL);
-	if (!m)
-		return -ENOMEM;
-	return keep_copies(nt, p, m, a, (size_t)k);
-}
-
 int kl__am_build(struct kl__notifier *nt, struct kl__plan *p)
 {
-	return kl__alerts_build(nt, p, build_all);
+	static const struct kl__alerts_render r = {{-1}, 1, body_of, keep_copies};
+
+	return kl__alerts_build(nt, p, &r);
 }
 
 static void on_resend(uv_timer_t *t)
@@ -300,7 +283,7 @@ int kl__am_refresh(struct kl__notifier *nt, struct kl__msg *m)
 	size_t len;
 	int rc;
 
-	rc = list_body(nt->n, m->resend ? nt->priv : m->priv, &body, &len);
+	rc = list_body(nt, m->resend ? nt->priv : m->priv, &body, &len);
 	if (rc)
 		return rc;
 	free(m->body);

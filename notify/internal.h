@@ -21,8 +21,7 @@
 #include "util/buf.h"
 #include "util/list.h"
 
-#define kl__container_of(ptr, type, member)                                                        \
-	((type *)(void *)((char *)(ptr)-offsetof(type, member)))
+#define kl__container_of(ptr, type, member) ((type *)(void *)((char *)(ptr)-offsetof(type, member)))
 
 #define KL__COMPONENT "notify"
 
@@ -216,6 +215,17 @@ const char *kl__log_tail(const char *log, size_t *len, bool *cut);
 /* "REASON, N restarts, last exit E (LAST)", strings appended by put. */
 void kl__pod_state(struct kl_buf *b, const struct kl_notice_pod *p,
 		   void (*put)(struct kl_buf *b, const char *s));
+/* How a driver writes a pod's evidence: "LEAD pod MID container END state". */
+struct kl__pod_style {
+	const char *lead, *mid, *end;
+	void (*put)(struct kl_buf *b, const char *s);	   /* state and error text */
+	void (*put_name)(struct kl_buf *b, const char *s); /* pod and container names */
+	/* the log tail (len > 0; cut: its start was left out), lines ended by a newline */
+	void (*put_log)(struct kl_buf *b, const char *tail, size_t len, bool cut);
+};
+
+/* One pod's evidence, each line ended by a newline. */
+void kl__pod_lines(struct kl_buf *b, const struct kl_notice_pod *p, const struct kl__pod_style *st);
 /* Every pod's evidence as plain text, blank-line separated and cut (annotations). */
 void kl__plain_evidence(struct kl_buf *b, const struct kl_notice *x);
 
@@ -258,14 +268,25 @@ void kl__notice_labels(const struct kl_notify *n, const struct kl_notice *x, str
  * descs (their description texts, p->cnt rooms, freed by the caller); returns how
  * many, or a negative errno.
  */
-long kl__alerts_of(struct kl__notifier *nt, const struct kl__plan *p, int only,
-		   struct kl__alert *a, struct kl_buf *descs);
+long kl__alerts_of(struct kl__notifier *nt, const struct kl__plan *p, int only, struct kl__alert *a,
+		   struct kl_buf *descs);
 /* A resolved alert's endsAt: when it ended, never in the future. */
 int64_t kl__resolved_end(int64_t ends_at, int64_t now);
-/* Calls fn with room for p->cnt alerts and their descriptions, freed after. */
-typedef int (*kl__alerts_fn)(struct kl__notifier *nt, struct kl__plan *p, struct kl__alert *a,
-			     struct kl_buf *descs);
-int kl__alerts_build(struct kl__notifier *nt, struct kl__plan *p, kl__alerts_fn fn);
+/* How a driver turns p's notices into alert messages (kl__alerts_build). */
+struct kl__alerts_render {
+	int status[2]; /* one message per entry: 0 firing, 1 resolved, -1 every notice */
+	size_t nstatus;
+	/* the body for cnt alerts: a new string (free()) in *out */
+	int (*body)(struct kl__notifier *nt, const struct kl__alert *a, size_t cnt, char **out,
+		    size_t *len);
+	/* called with each message made and its alerts; NULL: nothing */
+	int (*made)(struct kl__notifier *nt, struct kl__plan *p, struct kl__msg *m,
+		    const struct kl__alert *a, size_t cnt);
+};
+
+/* Adds r's messages to p (none for a status without notices). */
+int kl__alerts_build(struct kl__notifier *nt, struct kl__plan *p,
+		     const struct kl__alerts_render *r);
 void kl__gen_labels(struct kl__jw *w, const struct kl__alert *a);
 void kl__gen_annotations(struct kl__jw *w, const struct kl__alert *a);
 int64_t kl__wall_now(void);

@@ -31,9 +31,9 @@ static void pod_line(struct kl__notifier *nt, const struct kl_notice *x,
 		t = kl__log_tail(p->log, &len, &cut);
 		tail = strndup(t, len);
 	}
-	kl_log_v(nt->n->log, 1, KL__COMPONENT, "evidence", "notifier", nt->name, "namespace",
-		 x->ns, "pod", kl__str_or(p->pod, ""), "container", kl__str_or(p->container, ""),
-		 "reason", kl__str_or(p->reason, ""), "restarts", restarts, "last_reason",
+	kl_log_v(nt->n->log, 1, KL__COMPONENT, "evidence", "notifier", nt->name, "namespace", x->ns,
+		 "pod", kl__str_or(p->pod, ""), "container", kl__str_or(p->container, ""), "reason",
+		 kl__str_or(p->reason, ""), "restarts", restarts, "last_reason",
 		 kl__str_or(p->last_reason, ""), "exit_code", p->last_reason ? code : "", "log",
 		 kl__str_or(tail, ""), "log_error", kl__str_or(p->log_error, ""));
 	free(tail);

@@ -83,8 +83,8 @@ static int check_one(const struct kl_config *c, const struct kl_notifier_conf *n
 
 	type_names(names, sizeof(names));
 	if (!nc->type_name) {
-		kl_error_set(err, c->path, nc->line, 0, "notifiers[%zu]: type is required (%s)",
-			     i, names);
+		kl_error_set(err, c->path, nc->line, 0, "notifiers[%zu]: type is required (%s)", i,
+			     names);
 		return -EINVAL;
 	}
 	if (!t) {
@@ -104,8 +104,8 @@ static int check_one(const struct kl_config *c, const struct kl_notifier_conf *n
 	if (url_ok(nc->url))
 		return 0;
 	key = nc->node && kl_conf_get(nc->node, "url") ? "url" : "url_file";
-	kl_error_set(err, c->path, key_line(nc, key), 0, "notifiers[%zu].%s: must be an http:// or https:// URL",
-		     i, key);
+	kl_error_set(err, c->path, key_line(nc, key), 0,
+		     "notifiers[%zu].%s: must be an http:// or https:// URL", i, key);
 	return -EINVAL;
 }
 
@@ -125,8 +125,7 @@ int kl_notifiers_configure(const struct kl_config *config, struct kl_error *err)
 
 /* --------------------------------------------------------------- clients */
 
-struct kl_notify_client *kl_notify_attach(struct kl_notify *n, kl_notify_done_cb done_cb,
-					  void *arg)
+struct kl_notify_client *kl_notify_attach(struct kl_notify *n, kl_notify_done_cb done_cb, void *arg)
 {
 	struct kl_notify_client *c = calloc(1, sizeof(*c));
 

@@ -145,8 +145,8 @@ static void commit_dry_run(struct kl__notifier *nt, struct kl__plan *p)
 		m = p->msgs[i];
 		ns.len = 0;
 		namespaces_of(p, m->only, &ns);
-		kl_log_info(nt->n->log, KL__COMPONENT, "would notify", "notifier", nt->name,
-			    "type", nt->type->name, "status", status_of(p, m->only), "namespaces",
+		kl_log_info(nt->n->log, KL__COMPONENT, "would notify", "notifier", nt->name, "type",
+			    nt->type->name, "status", status_of(p, m->only), "namespaces",
 			    ns.p ? ns.p : "", "text", m->text ? m->text : m->body);
 		kl__count(nt, "success");
 		kl__report(nt->n, m, true);

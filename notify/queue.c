@@ -283,8 +283,8 @@ static void pump(struct kl__notifier *nt)
 void kl__enqueue(struct kl__notifier *nt, struct kl__msg *m)
 {
 	/* a re-post (at most one) does not take a notice's place */
-	if (!m->resend && nt->nqueued + (nt->cur ? 1 : 0) - (nt->resend_queued ? 1 : 0) >=
-			      nt->n->o.queue_max) {
+	if (!m->resend &&
+	    nt->nqueued + (nt->cur ? 1 : 0) - (nt->resend_queued ? 1 : 0) >= nt->n->o.queue_max) {
 		log_dropped(nt, "queue full", m->nids);
 		kl__report(nt->n, m, false);
 		return;

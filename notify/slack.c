@@ -77,35 +77,19 @@ static void code_lines(struct kl_buf *b, const char *s, size_t n)
 	}
 }
 
-/* One pod's evidence, each line ended by a newline. */
-static void pod_lines(struct kl_buf *b, const struct kl_notice_pod *p)
+static void code_block(struct kl_buf *b, const char *tail, size_t len, bool cut)
 {
-	const char *tail;
-	size_t len;
-	bool cut;
-
-	kl_buf_puts(b, "\xe2\x80\xa2 `");
-	put_code(b, kl__str_or(p->pod, "?"));
-	kl_buf_puts(b, "` container `");
-	put_code(b, kl__str_or(p->container, "?"));
-	kl_buf_puts(b, "`: ");
-	kl__pod_state(b, p, put);
-	kl_buf_puts(b, "\n");
-	if (p->log_error) {
-		kl_buf_puts(b, "(no log: ");
-		put(b, p->log_error);
-		kl_buf_puts(b, ")\n");
-	} else if (p->log) {
-		tail = kl__log_tail(p->log, &len, &cut);
-		if (!len)
-			return;
-		kl_buf_puts(b, "```\n");
-		if (cut)
-			kl_buf_puts(b, "\xe2\x80\xa6\n");
-		code_lines(b, tail, len);
-		kl_buf_puts(b, "```\n");
-	}
+	kl_buf_puts(b, "```\n");
+	if (cut)
+		kl_buf_puts(b, "\xe2\x80\xa6\n");
+	code_lines(b, tail, len);
+	kl_buf_puts(b, "```\n");
 }
+
+/* "• `pod` container `c`: STATE", the log tail in a code block */
+static const struct kl__pod_style pod_style = {
+    "\xe2\x80\xa2 `", "` container `", "`: ", put, put_code, code_block,
+};
 
 /* Room left in a text being cut at SLACK_TEXT_MAX. */
 struct budget {
@@ -140,7 +124,7 @@ static void namespace_lines(struct kl_buf *b, const struct kl_notice *x, struct 
 	for (i = 0; i < x->npods; i++) {
 		if (!bu->pods_full) {
 			pod.len = 0;
-			pod_lines(&pod, &x->pods[i]);
+			kl__pod_lines(&pod, &x->pods[i], &pod_style);
 			if (pod.oom) {
 				b->oom = true;
 				goto out;

@@ -57,34 +57,42 @@ void kl__pod_state(struct kl_buf *b, const struct kl_notice_pod *p,
 	}
 }
 
-/* One pod's evidence as plain text, each line ended by a newline. */
-static void plain_pod(struct kl_buf *b, const struct kl_notice_pod *p)
+void kl__pod_lines(struct kl_buf *b, const struct kl_notice_pod *p, const struct kl__pod_style *st)
 {
 	const char *tail;
 	size_t len;
 	bool cut;
 
-	kl_buf_puts(b, "pod ");
-	kl__put_text(b, kl__str_or(p->pod, "?"));
-	kl_buf_puts(b, " container ");
-	kl__put_text(b, kl__str_or(p->container, "?"));
-	kl_buf_puts(b, ": ");
-	kl__pod_state(b, p, kl__put_text);
+	kl_buf_puts(b, st->lead);
+	st->put_name(b, kl__str_or(p->pod, "?"));
+	kl_buf_puts(b, st->mid);
+	st->put_name(b, kl__str_or(p->container, "?"));
+	kl_buf_puts(b, st->end);
+	kl__pod_state(b, p, st->put);
 	kl_buf_puts(b, "\n");
 	if (p->log_error) {
 		kl_buf_puts(b, "(no log: ");
-		kl__put_text(b, p->log_error);
+		st->put(b, p->log_error);
 		kl_buf_puts(b, ")\n");
 	} else if (p->log) {
 		tail = kl__log_tail(p->log, &len, &cut);
-		if (!len)
-			return;
-		if (cut)
-			kl_buf_puts(b, "\xe2\x80\xa6\n");
-		kl_buf_utf8(b, tail, len);
-		kl_buf_puts(b, "\n");
+		if (len)
+			st->put_log(b, tail, len, cut);
 	}
 }
+
+static void plain_log(struct kl_buf *b, const char *tail, size_t len, bool cut)
+{
+	if (cut)
+		kl_buf_puts(b, "\xe2\x80\xa6\n");
+	kl_buf_utf8(b, tail, len);
+	kl_buf_puts(b, "\n");
+}
+
+/* "pod P container C: STATE", then the log tail as is */
+static const struct kl__pod_style plain = {
+    "pod ", " container ", ": ", kl__put_text, kl__put_text, plain_log,
+};
 
 /* Cut at DESCRIPTION_MAX with "(N more pods)"; empty (len 0) when x has no pods. */
 void kl__plain_evidence(struct kl_buf *b, const struct kl_notice *x)
@@ -94,7 +102,7 @@ void kl__plain_evidence(struct kl_buf *b, const struct kl_notice *x)
 
 	for (i = 0; i < x->npods; i++) {
 		one.len = 0;
-		plain_pod(&one, &x->pods[i]);
+		kl__pod_lines(&one, &x->pods[i], &plain);
 		if (one.oom) {
 			b->oom = true;
 			break;

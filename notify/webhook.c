@@ -87,9 +87,10 @@ static void gen_common(struct kl__jw *w, const struct kl__alert *a, size_t cnt)
 }
 
 /* The payload (version 4) for alerts of one status. */
-static int body_of(const char *receiver, const struct kl__alert *a, size_t cnt, char **out,
+static int body_of(struct kl__notifier *nt, const struct kl__alert *a, size_t cnt, char **out,
 		   size_t *len)
 {
+	const char *receiver = nt->name;
 	const char *alertname = common_label(a, cnt, 0);
 	struct kl_buf key = {0};
 	struct kl__jw w;
@@ -135,33 +136,10 @@ static int body_of(const char *receiver, const struct kl__alert *a, size_t cnt, 
 	return kl__jw_finish(&w, out, len);
 }
 
-/* The message for one status, when p has notices of it. */
-static int build_status(struct kl__notifier *nt, struct kl__plan *p, int only,
-			struct kl__alert *a, struct kl_buf *descs)
-{
-	long k = kl__alerts_of(nt, p, only, a, descs);
-	char *body = NULL;
-	size_t len = 0;
-	int rc;
-
-	if (k <= 0)
-		return (int)k;
-	rc = body_of(nt->name, a, (size_t)k, &body, &len);
-	if (rc)
-		return rc;
-	return kl__plan_msg(p, only, body, len, NULL) ? 0 : -ENOMEM;
-}
-
 /* One message per status: firing, then resolved. */
-static int build_both(struct kl__notifier *nt, struct kl__plan *p, struct kl__alert *a,
-		      struct kl_buf *descs)
-{
-	int rc = build_status(nt, p, 0, a, descs);
-
-	return rc ? rc : build_status(nt, p, 1, a, descs);
-}
-
 int kl__webhook_build(struct kl__notifier *nt, struct kl__plan *p)
 {
-	return kl__alerts_build(nt, p, build_both);
+	static const struct kl__alerts_render r = {{0, 1}, 2, body_of, NULL};
+
+	return kl__alerts_build(nt, p, &r);
 }
