@@ -26,12 +26,12 @@
 #include "util/log.h"
 #include "util/metrics.h"
 
+struct kl_notify; /* notify/notify.h */
+
 /*
  * Everything a controller may use, passed explicitly (no globals). Owned by main;
  * valid from init until the controller's stop has called done.
  */
-struct kl_notify;
-
 struct kl_ctx {
 	uv_loop_t *loop;
 	const struct kl_log *log;
