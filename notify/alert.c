@@ -9,10 +9,8 @@
 #include "notify/internal.h"
 
 #include <errno.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 /* FNV-1a 64 over the sorted names and values, each followed by 0xff. */
 uint64_t kl__fingerprint(const struct kl__alert *a)
@@ -62,20 +60,6 @@ void kl__notice_labels(const struct kl_notify *n, const struct kl_notice *x, str
 	a->labels[4][1] = x->controller;
 }
 
-int64_t kl__wall_now(void)
-{
-	return (int64_t)time(NULL);
-}
-
-void kl__rfc3339(int64_t t, char buf[32])
-{
-	time_t tt = (time_t)t;
-	struct tm tm;
-
-	if (!gmtime_r(&tt, &tm) || !strftime(buf, 32, "%Y-%m-%dT%H:%M:%SZ", &tm))
-		snprintf(buf, 32, "%s", "1970-01-01T00:00:00Z");
-}
-
 long kl__alerts_of(struct kl__notifier *nt, const struct kl__plan *p, int only, struct kl__alert *a,
 		   struct kl_buf *descs)
 {
@@ -95,7 +79,7 @@ long kl__alerts_of(struct kl__notifier *nt, const struct kl__plan *p, int only, 
 			return -ENOMEM;
 		a[k].description = descs[k].len ? descs[k].p : NULL;
 		/* fixed now, so that re-posts of an alert agree on when it started */
-		a[k].starts_at = x->starts_at > 0 ? x->starts_at : kl__wall_now();
+		a[k].starts_at = x->starts_at > 0 ? x->starts_at : kl_clock_wall_s(nt->n->o.clock);
 		a[k].ends_at = x->ends_at;
 		a[k].resolved = x->resolved;
 		k++;

@@ -115,7 +115,7 @@ static void list_free(struct am_list *l)
 	if (!l)
 		return;
 	while (!kl_list_empty(&l->head)) {
-		a = kl__container_of(l->head.next, struct am_alert, link);
+		a = container_of(l->head.next, struct am_alert, link);
 		kl_list_del(&a->link);
 		alert_free(a);
 	}
@@ -138,7 +138,7 @@ static int body_of(struct kl__notifier *nt, const struct kl__alert *a, size_t cn
 		   size_t *len)
 {
 	struct kl_notify *n = nt->n;
-	int64_t now = kl__wall_now();
+	int64_t now = kl_clock_wall_s(nt->n->o.clock);
 	int64_t end = now + (int64_t)((4 * n->o.am_resend_ms + 999) / 1000);
 	struct kl__jw w;
 	char ts[32];
@@ -155,9 +155,9 @@ static int body_of(struct kl__notifier *nt, const struct kl__alert *a, size_t cn
 		kl__gen_labels(&w, &a[i]);
 		kl__jstr(&w, "annotations");
 		kl__gen_annotations(&w, &a[i]);
-		kl__rfc3339(a[i].starts_at > 0 ? a[i].starts_at : now, ts);
+		kl_rfc3339_format(a[i].starts_at > 0 ? a[i].starts_at : now, ts);
 		kl__jkv(&w, "startsAt", ts);
-		kl__rfc3339(a[i].resolved ? kl__resolved_end(a[i].ends_at, now) : end, ts);
+		kl_rfc3339_format(a[i].resolved ? kl__resolved_end(a[i].ends_at, now) : end, ts);
 		kl__jkv(&w, "endsAt", ts);
 		kl__jkv(&w, "generatorURL", "");
 		kl__jmap_close(&w);
@@ -182,7 +182,7 @@ static int list_body(struct kl__notifier *nt, const struct am_list *l, char **ou
 	if (!v)
 		return -ENOMEM;
 	for (k = l->head.next; k != &l->head; k = k->next)
-		alert_view(kl__container_of(k, struct am_alert, link), &v[i++]);
+		alert_view(container_of(k, struct am_alert, link), &v[i++]);
 	rc = body_of(nt, v, cnt, out, len);
 	free(v);
 	return rc;
@@ -195,7 +195,7 @@ static void forget(struct am_list *set, uint64_t fp)
 
 	for (l = set->head.next; l != &set->head; l = next) {
 		next = l->next;
-		a = kl__container_of(l, struct am_alert, link);
+		a = container_of(l, struct am_alert, link);
 		if (a->fp == fp) {
 			kl_list_del(&a->link);
 			alert_free(a);
@@ -236,7 +236,7 @@ int kl__am_build(struct kl__notifier *nt, struct kl__plan *p)
 
 static void on_resend(uv_timer_t *t)
 {
-	struct kl__notifier *nt = kl__container_of(t, struct kl__notifier, timer);
+	struct kl__notifier *nt = container_of(t, struct kl__notifier, timer);
 	struct am_list *set = nt->priv;
 
 	if (kl_list_empty(&set->head)) {
@@ -261,7 +261,7 @@ void kl__am_commit(struct kl__notifier *nt, struct kl__plan *p)
 		forget(set, kl__fingerprint(&a));
 	}
 	while (firing && !kl_list_empty(&firing->head)) {
-		c = kl__container_of(firing->head.next, struct am_alert, link);
+		c = container_of(firing->head.next, struct am_alert, link);
 		kl_list_del(&c->link);
 		forget(set, c->fp);
 		kl_list_add_tail(&set->head, &c->link);

@@ -18,10 +18,12 @@
 #include "kubeclient/http.h"
 #include "notify/notify.h"
 #include "util/arena.h"
+#include "util/backoff.h"
 #include "util/buf.h"
+#include "util/clock.h"
+#include "util/container_of.h"
 #include "util/list.h"
-
-#define kl__container_of(ptr, type, member) ((type *)(void *)((char *)(ptr)-offsetof(type, member)))
+#include "util/rfc3339.h"
 
 #define KL__COMPONENT "notify"
 
@@ -101,8 +103,8 @@ struct kl__msg {
 	void *priv;  /* the driver's (freed by its msg_free) */
 	bool delivered;
 	int attempts;
-	uint64_t first_try_ms; /* uv_now() of the first attempt */
-	uint64_t backoff_ms;   /* the next wait before the Retry-After floor */
+	uint64_t first_try_ms;	   /* uv_now() of the first attempt */
+	struct kl_backoff backoff; /* the waits between attempts */
 };
 
 struct kl__notifier {
@@ -151,6 +153,7 @@ struct kl_notify {
 	const struct kl_log *log;
 	struct kl_log quiet; /* used when no log was given */
 	struct kl_notify_opts o;
+	struct kl_clock real_clock; /* o.clock when none was given */
 	const char *cluster;
 	struct kl_metric *m_total, *m_queue;
 	struct kl_http *http; /* NULL in dry-run or without HTTP notifiers */
@@ -289,8 +292,6 @@ int kl__alerts_build(struct kl__notifier *nt, struct kl__plan *p,
 		     const struct kl__alerts_render *r);
 void kl__gen_labels(struct kl__jw *w, const struct kl__alert *a);
 void kl__gen_annotations(struct kl__jw *w, const struct kl__alert *a);
-int64_t kl__wall_now(void);
-void kl__rfc3339(int64_t t, char buf[32]);
 
 /* ---- the drivers' hooks, named by the rows of types.c */
 

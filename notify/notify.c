@@ -220,7 +220,7 @@ static void pending_reset(struct kl__pending *p)
 
 static void on_window(uv_timer_t *t)
 {
-	struct kl_notify *n = kl__container_of(t, struct kl_notify, window);
+	struct kl_notify *n = container_of(t, struct kl_notify, window);
 	int rc;
 
 	rc = kl__flush(n, n->pending.v, n->pending.who, n->pending.cnt);
@@ -336,7 +336,7 @@ static void free_all(struct kl_notify *n)
 		free(n->nv[i].url);
 	}
 	while (!kl_list_empty(&n->clients)) {
-		c = kl__container_of(n->clients.next, struct kl_notify_client, link);
+		c = container_of(n->clients.next, struct kl_notify_client, link);
 		kl_list_del(&c->link);
 		free(c);
 	}
@@ -591,6 +591,10 @@ struct kl_notify *kl_notify_new(uv_loop_t *loop, const struct kl_config *config,
 	if (o)
 		n->o = *o;
 	apply_defaults(&n->o);
+	if (!n->o.clock) {
+		kl_clock_init(&n->real_clock, loop);
+		n->o.clock = &n->real_clock;
+	}
 	kl_log_init(&n->quiet, KL_LOG_TEXT, 0, NULL);
 	n->log = log ? log : &n->quiet;
 	n->cluster = n->o.cluster ? n->o.cluster : config->cluster ? config->cluster : "kubernetes";

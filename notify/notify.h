@@ -29,6 +29,7 @@
 #include <uv.h>
 
 #include "config/config.h"
+#include "util/clock.h"
 #include "util/error.h"
 #include "util/log.h"
 #include "util/metrics.h"
@@ -87,6 +88,7 @@ struct kl_notify_opts {
 	 * caller's strings are still borrowed for the call only).
 	 */
 	uint64_t window_ms;
+	struct kl_clock *clock; /* wall time (borrowed); NULL: the real clock on the loop */
 };
 
 struct kl_notify;

@@ -66,13 +66,13 @@ void kl__msg_free(struct kl__msg *m)
 
 static void on_report(uv_timer_t *t)
 {
-	struct kl_notify *n = kl__container_of(t, struct kl_notify, report);
+	struct kl_notify *n = container_of(t, struct kl_notify, report);
 	struct kl_notify_client *c;
 	struct kl__msg *m;
 	size_t i;
 
 	while (!n->closing && !kl_list_empty(&n->reports)) {
-		m = kl__container_of(n->reports.next, struct kl__msg, link);
+		m = container_of(n->reports.next, struct kl__msg, link);
 		kl_list_del(&m->link);
 		/* done_cb may send (appending here) or close (then we stop) */
 		for (i = 0; i < m->nids && !n->closing; i++) {
@@ -163,18 +163,10 @@ static void on_retry(uv_timer_t *t);
 /* When to try again (ms from now), or 0 to give up. */
 static uint64_t next_wait(struct kl__notifier *nt, struct kl__msg *m, int retry_after_s)
 {
-	const struct kl_notify_opts *o = &nt->n->o;
-	uint64_t wait, floor_ms, elapsed;
+	uint64_t wait = kl_backoff_next(&m->backoff, retry_after_s);
+	uint64_t elapsed = uv_now(nt->n->loop) - m->first_try_ms;
 
-	wait = m->backoff_ms ? m->backoff_ms : o->retry_initial_ms;
-	if (wait > o->retry_max_ms)
-		wait = o->retry_max_ms;
-	m->backoff_ms = wait * 2 > o->retry_max_ms ? o->retry_max_ms : wait * 2;
-	floor_ms = retry_after_s > 0 ? (uint64_t)retry_after_s * 1000 : 0;
-	if (wait < floor_ms)
-		wait = floor_ms;
-	elapsed = uv_now(nt->n->loop) - m->first_try_ms;
-	return elapsed + wait > o->give_up_ms ? 0 : wait;
+	return elapsed + wait > nt->n->o.give_up_ms ? 0 : wait;
 }
 
 /* The outcome of one attempt of nt->cur: status 0 and an HTTP code, or an errno. */
@@ -237,9 +229,10 @@ static void attempt(struct kl__notifier *nt)
 	};
 	int rc;
 
-	if (!m->attempts)
+	if (!m->attempts) {
 		m->first_try_ms = uv_now(n->loop);
-	else if (nt->type->refresh)
+		kl_backoff_init(&m->backoff, n->o.retry_initial_ms, n->o.retry_max_ms);
+	} else if (nt->type->refresh)
 		nt->type->refresh(nt, m); /* on failure the old body goes again */
 	m->attempts++;
 	o.url = nt->url;
@@ -254,7 +247,7 @@ static void attempt(struct kl__notifier *nt)
 
 static void on_retry(uv_timer_t *t)
 {
-	struct kl__notifier *nt = kl__container_of(t, struct kl__notifier, retry);
+	struct kl__notifier *nt = container_of(t, struct kl__notifier, retry);
 
 	if (nt->cur)
 		attempt(nt);
@@ -267,7 +260,7 @@ static void pump(struct kl__notifier *nt)
 	struct kl__msg *m;
 
 	while (!nt->n->closing && !nt->cur && !kl_list_empty(&nt->queue)) {
-		m = kl__container_of(nt->queue.next, struct kl__msg, link);
+		m = container_of(nt->queue.next, struct kl__msg, link);
 		kl_list_del(&m->link);
 		nt->nqueued--;
 		nt->cur = m;
@@ -319,14 +312,14 @@ void kl__queues_free(struct kl_notify *n)
 	size_t i;
 
 	while (!kl_list_empty(&n->reports)) {
-		m = kl__container_of(n->reports.next, struct kl__msg, link);
+		m = container_of(n->reports.next, struct kl__msg, link);
 		kl_list_del(&m->link);
 		kl__msg_free(m);
 	}
 	for (i = 0; i < n->nn; i++) {
 		nt = &n->nv[i];
 		while (!kl_list_empty(&nt->queue)) {
-			m = kl__container_of(nt->queue.next, struct kl__msg, link);
+			m = container_of(nt->queue.next, struct kl__msg, link);
 			kl_list_del(&m->link);
 			kl__msg_free(m);
 		}

@@ -26,10 +26,10 @@ static void gen_alert(struct kl__jw *w, const struct kl__alert *a, int64_t now)
 	kl__gen_labels(w, a);
 	kl__jstr(w, "annotations");
 	kl__gen_annotations(w, a);
-	kl__rfc3339(a->starts_at > 0 ? a->starts_at : now, ts);
+	kl_rfc3339_format(a->starts_at > 0 ? a->starts_at : now, ts);
 	kl__jkv(w, "startsAt", ts);
 	if (a->resolved)
-		kl__rfc3339(kl__resolved_end(a->ends_at, now), ts);
+		kl_rfc3339_format(kl__resolved_end(a->ends_at, now), ts);
 	kl__jkv(w, "endsAt", a->resolved ? ts : FIRING_ENDS_AT);
 	kl__jkv(w, "generatorURL", "");
 	snprintf(ts, sizeof(ts), "%016" PRIx64, kl__fingerprint(a));
@@ -94,7 +94,7 @@ static int body_of(struct kl__notifier *nt, const struct kl__alert *a, size_t cn
 	const char *alertname = common_label(a, cnt, 0);
 	struct kl_buf key = {0};
 	struct kl__jw w;
-	int64_t now = kl__wall_now();
+	int64_t now = kl_clock_wall_s(nt->n->o.clock);
 	size_t i;
 	int rc;
 
