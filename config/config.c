@@ -19,7 +19,6 @@
 #include <stddef.h>
 #include <stdio.h>
 #include <string.h>
-#include <strings.h>
 
 /* The key tables, kept as tables. */
 /* clang-format off */
