@@ -63,7 +63,7 @@ enum kl_alert_state {
 };
 
 /*
- * Returns a new engine or NULL on ENOMEM. ctx (its loop, log, metrics, config,
+ * Returns a new engine or NULL on ENOMEM. ctx (its clock, log, metrics, config,
  * state, flags and notify) and hooks are borrowed. Attaches to ctx->notify, the
  * process' notifier set.
  */

@@ -5,7 +5,6 @@
  * short fields, which would let "2024-1-2T3:4:5Z" through. timegm() turns the UTC
  * fields into seconds.
  */
-#define _DEFAULT_SOURCE /* timegm */
 #include "util/rfc3339.h"
 
 #include <errno.h>

@@ -31,7 +31,7 @@ static void on_fire(struct kl_timer *t)
 	r->log[r->n++] = (char)('a' + (t - r->t));
 }
 
-static void setup_rec(struct kl_clock *c, struct rec *r)
+static void timers_init(struct kl_clock *c, struct rec *r)
 {
 	int i;
 
@@ -39,6 +39,14 @@ static void setup_rec(struct kl_clock *c, struct rec *r)
 		r->t[i].data = r;
 		assert_int_equal(kl_timer_init(c, &r->t[i]), 0);
 	}
+}
+
+/* a loop, a fake clock on it at WALL0, and r's four timers on that clock */
+static void fake_open(uv_loop_t *loop, struct kl_clock *c, struct rec *r)
+{
+	assert_int_equal(uv_loop_init(loop), 0);
+	kl_clock_init_fake(c, loop, WALL0);
+	timers_init(c, r);
 }
 
 static void on_closed(struct kl_timer *t)
@@ -88,10 +96,8 @@ static void test_fake_order(void **unused)
 	uint64_t t0;
 
 	(void)unused;
-	assert_int_equal(uv_loop_init(&loop), 0);
-	kl_clock_init_fake(&c, &loop, WALL0);
+	fake_open(&loop, &c, &r);
 	t0 = kl_clock_now_ms(&c);
-	setup_rec(&c, &r);
 	kl_timer_start(&r.t[0], on_fire, 300, 0);
 	kl_timer_start(&r.t[1], on_fire, 100, 0);
 	kl_timer_start(&r.t[2], on_fire, 200, 0);
@@ -119,9 +125,7 @@ static void test_fake_restart_stop_repeat(void **unused)
 	struct rec r = { 0 };
 
 	(void)unused;
-	assert_int_equal(uv_loop_init(&loop), 0);
-	kl_clock_init_fake(&c, &loop, WALL0);
-	setup_rec(&c, &r);
+	fake_open(&loop, &c, &r);
 	kl_timer_start(&r.t[0], on_fire, 100, 0);
 	kl_timer_start(&r.t[0], on_fire, 500, 0); /* restart replaces */
 	kl_timer_start(&r.t[1], on_fire, 50, 0);
@@ -167,9 +171,7 @@ static void test_fake_callbacks_change_timers(void **unused)
 	int i;
 
 	(void)unused;
-	assert_int_equal(uv_loop_init(&loop), 0);
-	kl_clock_init_fake(&c, &loop, WALL0);
-	setup_rec(&c, &r);
+	fake_open(&loop, &c, &r);
 	kl_timer_start(&r.t[0], on_chain, 10, 0);
 	kl_timer_start(&r.t[2], on_fire, 12, 0);
 	kl_timer_start(&r.t[3], on_self_close, 20, 0);
@@ -238,7 +240,7 @@ static void test_real(void **unused)
 	(void)unused;
 	assert_int_equal(uv_loop_init(&loop), 0);
 	kl_clock_init(&c, &loop);
-	setup_rec(&c, &r);
+	timers_init(&c, &r);
 	t0 = kl_clock_now_ms(&c);
 	w0 = kl_clock_wall_ms(&c);
 	assert_true(w0 > WALL0 - 86400000LL * 3650);
