@@ -32,6 +32,7 @@
 #include <uv.h>
 #include <yajl/yajl_tree.h>
 
+#include "notify/internal.h"
 #include "notify/notify.h"
 
 #include "harness.h"
@@ -1462,6 +1463,27 @@ static void test_detach(void **state)
 	finish(t);
 }
 
+/* The type table: unique names, each found by name, a build hook; HTTP types read answers. */
+static void test_type_table(void **state)
+{
+	const struct kl__notifier_type *t, *u;
+	size_t n = 0;
+
+	for (t = kl__notifier_types; t->name; t++, n++) {
+		assert_ptr_equal(kl__notifier_type_find(t->name), t);
+		assert_non_null(t->build);
+		if (!t->deliver)
+			assert_non_null(t->answer);
+		if (t->needs_url)
+			assert_null(t->deliver);
+		for (u = kl__notifier_types; u < t; u++)
+			assert_string_not_equal(u->name, t->name);
+	}
+	assert_int_equal(n, 4);
+	assert_null(kl__notifier_type_find("teams"));
+	assert_null(kl__notifier_type_find(NULL));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1486,6 +1508,7 @@ int main(void)
 	    cmocka_unit_test(test_two_clients_one_queue),
 	    cmocka_unit_test(test_two_clients_default_bound),
 	    cmocka_unit_test(test_detach),
+	    cmocka_unit_test(test_type_table),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
