@@ -406,7 +406,7 @@ static int cw_init(struct kl_ctx *ctx, const void *conf, void **state, struct kl
 	static const char *const labels[] = { "namespace", NULL };
 	const struct kl_crash_watcher_conf *c = conf;
 	struct kl_alerts_opts ao = { "crash-watcher", "KloompasPodCrashLooping", c->for_ms,
-				     c->repeat_interval_ms, 0 };
+				     c->repeat_interval_ms, 0, "PODS IN CRASH" };
 	struct kl_alerts_hooks hooks = { prepare, team };
 	struct crash_watcher *cw = calloc(1, sizeof(*cw));
 

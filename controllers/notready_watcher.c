@@ -167,7 +167,8 @@ static int nw_init(struct kl_ctx *ctx, const void *conf, void **state, struct kl
 	const struct kl_notready_watcher_conf *c = conf;
 	const struct kl_crash_watcher_conf *cc;
 	struct kl_alerts_opts ao = { "notready-watcher", "KloompasNamespacePodsNotReady",
-				     c->for_ms, c->repeat_interval_ms, 0 };
+				     c->for_ms, c->repeat_interval_ms, 0,
+				     "NAMESPACES WITH HIGH NUMBER OF PODS NOT READY" };
 	struct kl_alerts_hooks hooks = { NULL, team };
 	struct notready_watcher *nw = calloc(1, sizeof(*nw));
 
