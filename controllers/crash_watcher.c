@@ -401,10 +401,27 @@ static void cancel_fetches(void *arg)
 
 /* ---------------------------------------------------------------- lifecycle */
 
+static void started(void *arg)
+{
+	struct crash_watcher *cw = arg;
+	char f[32], r[32], lines[16];
+
+	kl_duration_format(cw->conf->for_ms, f, sizeof(f));
+	kl_duration_format(cw->conf->repeat_interval_ms, r, sizeof(r));
+	snprintf(lines, sizeof(lines), "%u", cw->conf->log_lines);
+	kl_log_info(cw->ctx->log, "crash-watcher", "controller started", "for", f,
+		    "repeat_interval", r, "log_lines", lines);
+}
+
 static int cw_init(struct kl_ctx *ctx, const void *conf, void **state, struct kl_error *err)
 {
 	static const char *const labels[] = { "namespace", NULL };
-	static const struct kl_watcher_hooks hooks = { eval, prepare, cancel_fetches };
+	static const struct kl_watcher_hooks hooks = {
+		.eval = eval,
+		.prepare = prepare,
+		.stop = cancel_fetches,
+		.started = started,
+	};
 	const struct kl_crash_watcher_conf *c = conf;
 	struct kl_alerts_opts ao = {
 		.controller = "crash-watcher",
@@ -428,33 +445,12 @@ static int cw_init(struct kl_ctx *ctx, const void *conf, void **state, struct kl
 					      "Pods of the namespace crash-looping: waiting with a "
 					      "configured reason, or between back-offs.",
 					      labels);
-	*state = cw;
+	*state = cw->w;
 	return 0;
-}
-
-static int cw_start(void *state)
-{
-	struct crash_watcher *cw = state;
-	char f[32], r[32], lines[16];
-
-	kl_duration_format(cw->conf->for_ms, f, sizeof(f));
-	kl_duration_format(cw->conf->repeat_interval_ms, r, sizeof(r));
-	snprintf(lines, sizeof(lines), "%u", cw->conf->log_lines);
-	kl_watcher_start(cw->w);
-	kl_log_info(cw->ctx->log, "crash-watcher", "controller started", "for", f,
-		    "repeat_interval", r, "log_lines", lines);
-	return 0;
-}
-
-static void cw_stop(void *state, kl_done_cb done, void *arg)
-{
-	struct crash_watcher *cw = state;
-
-	kl_watcher_stop(cw->w, done, arg);
 }
 
 const struct kl_controller_ops kl_crash_watcher_ops = {
 	.init = cw_init,
-	.start = cw_start,
-	.stop = cw_stop,
+	.start = kl_watcher_start,
+	.stop = kl_watcher_stop,
 };

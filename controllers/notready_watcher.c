@@ -151,11 +151,23 @@ static void eval(void *arg, const char *ns, int64_t now_ms)
 	kl_alerts_update(alerts, ns, active, summary);
 }
 
+static void started(void *arg)
+{
+	struct notready_watcher *nw = arg;
+	char th[32], mp[16], age[32];
+
+	snprintf(th, sizeof(th), "%g", nw->conf->threshold_percent);
+	snprintf(mp, sizeof(mp), "%u", nw->conf->min_pods);
+	kl_duration_format(nw->conf->min_age_ms, age, sizeof(age));
+	kl_log_info(nw->ctx->log, "notready-watcher", "controller started", "threshold_percent",
+		    th, "min_pods", mp, "min_age", age);
+}
+
 static int nw_init(struct kl_ctx *ctx, const void *conf, void **state, struct kl_error *err)
 {
 	static const char *const labels[] = { "namespace", NULL };
+	static const struct kl_watcher_hooks hooks = { .eval = eval, .started = started };
 	const struct kl_notready_watcher_conf *c = conf;
-	static const struct kl_watcher_hooks hooks = { eval, NULL, NULL };
 	const struct kl_crash_watcher_conf *cc;
 	struct kl_alerts_opts ao = {
 		.controller = "notready-watcher",
@@ -181,33 +193,12 @@ static int nw_init(struct kl_ctx *ctx, const void *conf, void **state, struct kl
 					       "Share (0..1) of the namespace's pods not Ready, as "
 					       "the condition counts them (0 when gated out).",
 					       labels);
-	*state = nw;
+	*state = nw->w;
 	return 0;
-}
-
-static int nw_start(void *state)
-{
-	struct notready_watcher *nw = state;
-	char th[32], mp[16], age[32];
-
-	snprintf(th, sizeof(th), "%g", nw->conf->threshold_percent);
-	snprintf(mp, sizeof(mp), "%u", nw->conf->min_pods);
-	kl_duration_format(nw->conf->min_age_ms, age, sizeof(age));
-	kl_watcher_start(nw->w);
-	kl_log_info(nw->ctx->log, "notready-watcher", "controller started", "threshold_percent",
-		    th, "min_pods", mp, "min_age", age);
-	return 0;
-}
-
-static void nw_stop(void *state, kl_done_cb done, void *arg)
-{
-	struct notready_watcher *nw = state;
-
-	kl_watcher_stop(nw->w, done, arg);
 }
 
 const struct kl_controller_ops kl_notready_watcher_ops = {
 	.init = nw_init,
-	.start = nw_start,
-	.stop = nw_stop,
+	.start = kl_watcher_start,
+	.stop = kl_watcher_stop,
 };

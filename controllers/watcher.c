@@ -319,8 +319,10 @@ static void mark_meta(void *arg, const void *obj)
 	mark(w, m->ns[0] ? m->ns : kl_intern_find(w->intern, m->name, (size_t)-1));
 }
 
-void kl_watcher_start(struct kl_watcher *w)
+int kl_watcher_start(void *base)
 {
+	struct kl_watcher *w = base;
+
 	kl_alerts_start(w->alerts);
 	w->started = true;
 	kl_store_foreach(kl_informer_store(w->namespaces), mark_meta, w);
@@ -328,6 +330,8 @@ void kl_watcher_start(struct kl_watcher *w)
 	run_dirty(w);
 	uv_check_start(&w->check, on_check);
 	kl_alerts_synced(w->alerts);
+	w->hooks.started(w->state);
+	return 0;
 }
 
 const struct kl_store *kl_watcher_pods(const struct kl_watcher *w)
@@ -391,8 +395,10 @@ static void part_stopped(void *arg)
 	kl_watcher_release(arg);
 }
 
-void kl_watcher_stop(struct kl_watcher *w, kl_done_cb done, void *arg)
+void kl_watcher_stop(void *base, kl_done_cb done, void *arg)
 {
+	struct kl_watcher *w = base;
+
 	w->stopping = true;
 	w->done = done;
 	w->done_arg = arg;

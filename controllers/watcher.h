@@ -24,7 +24,10 @@
 
 struct kl_watcher;
 
-/* What a watcher adds to the base; state is the watcher's own (kl_watcher_new). */
+/*
+ * What a watcher adds to the base, after nginx's module hooks; state is the watcher's
+ * own (kl_watcher_new). eval and started are required.
+ */
 struct kl_watcher_hooks {
 	/*
 	 * Judge ns now (now_ms in Unix ms): its pods are
@@ -39,6 +42,8 @@ struct kl_watcher_hooks {
 	 * ends with kl_watcher_release, possibly later). NULL: nothing to end.
 	 */
 	void (*stop)(void *state);
+	/* Started: log "controller started" with the watcher's settings. */
+	void (*started)(void *state);
 };
 
 /*
@@ -51,17 +56,17 @@ struct kl_watcher *kl_watcher_new(struct kl_ctx *ctx, const struct kl_alerts_opt
 				  const struct kl_watcher_hooks *hooks, void *state,
 				  struct kl_error *err);
 /*
- * Starts the alert engine, evaluates every namespace (those with pods and those in
- * the namespace cache), then keeps evaluating dirty ones. Before start, changes are
- * only remembered. The watcher logs "controller started" with its settings after.
+ * The watcher's kl_controller_ops.start and .stop: its init sets *state to the base.
+ *
+ * start: starts the alert engine, evaluates every namespace (those with pods and those
+ * in the namespace cache), then keeps evaluating dirty ones (before start, changes
+ * are only remembered); calls hooks->started. Returns 0.
+ * stop: calls hooks->stop, stops evaluating, closes its handles and the alert engine,
+ * waits for every hold, logs "controller stopped" (when started), frees state and
+ * the base, then done(arg).
  */
-void kl_watcher_start(struct kl_watcher *w);
-/*
- * Calls hooks->stop, stops evaluating, closes its handles and the alert engine, waits
- * for every hold, logs "controller stopped" (when started), frees state and the base,
- * then done(arg).
- */
-void kl_watcher_stop(struct kl_watcher *w, kl_done_cb done, void *arg);
+int kl_watcher_start(void *w);
+void kl_watcher_stop(void *w, kl_done_cb done, void *arg);
 /* Keeps the base (and state) alive through a stop until kl_watcher_release. */
 void kl_watcher_hold(struct kl_watcher *w);
 void kl_watcher_release(struct kl_watcher *w);
