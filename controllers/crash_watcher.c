@@ -282,7 +282,8 @@ static void fetch_more(struct fetch *f)
 {
 	struct crash_watcher *cw = f->cw;
 
-	while (!kl_watcher_stopping(cw->w) && f->next_want < f->nwants && f->in_flight < LOG_FETCH_MAX) {
+	while (!kl_watcher_stopping(cw->w) && f->next_want < f->nwants &&
+	       f->in_flight < LOG_FETCH_MAX) {
 		struct want *w = &f->wants[f->next_want++];
 		int rc = kl_kube_pod_log(cw->ctx->kube, w->ns, w->ev->pod, w->ev->container, w->previous,
 					 cw->conf->log_lines, LOG_BYTES, on_log, w, &w->req);
