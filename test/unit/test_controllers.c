@@ -195,9 +195,10 @@ static void test_lifecycle(void **unused)
 	struct kl_kube_config kc;
 	struct lifecycle lc = { 0 }, closed = { 0 };
 	uv_loop_t loop;
-	void *confs[3], *state, *held[2];
+	void *confs[3], *state;
 	char *out = NULL;
 	size_t outlen = 0, i;
+	void *held[2]; /* the watchers' bases */
 	FILE *f = open_memstream(&out, &outlen);
 
 	kl_error_clear(&err);
