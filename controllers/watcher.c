@@ -13,6 +13,7 @@
  */
 #include "controllers/watcher.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -369,6 +370,7 @@ void kl_watcher_release(struct kl_watcher *w)
 
 	if (--w->refs > 0)
 		return;
+	assert(w->stopping); /* the base's own reference goes only in kl_watcher_stop */
 	for (i = 0; i < w->ndirty; i++)
 		kl_intern_put(w->intern, w->dirty[i]);
 	for (k = w->wakes; k; k = next) {
