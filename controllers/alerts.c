@@ -1,11 +1,12 @@
 /*
  * controllers/alerts.c - the per-namespace alert state machine (see alerts.h).
  *
- * Each alert record owns one uv_timer_t for its next deadline (pending -> firing,
+ * Each alert record owns one kl_timer for its next deadline (pending -> firing,
  * the next repeat, resolving -> resolved), so a thousand quiet namespaces cost
  * nothing and a deadline costs one heap entry in libuv. Deadlines are wall-clock
  * Unix milliseconds because they are persisted and must mean the same after a
- * restart. Delivery is tracked per notifier the namespace routes to (a target):
+ * restart. Times and timers come from ctx->clock, so a test drives the engine with
+ * a fake clock (test/unit/test_alerts.c). Delivery is tracked per notifier the namespace routes to (a target):
  * what it was last told, and the notice on its way to it (an id the notifiers
  * echo back). A notifier that keeps failing holds back nothing but itself: the
  * others get the next notice as soon as it is due, and each target's FIFO keeps
@@ -17,10 +18,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "kubeclient/json.h"
 #include "util/buf.h"
+#include "util/container_of.h"
 #include "util/duration.h"
 
 /* indexed by enum kl_alert_state (alerts.h); a record is never KL_ALERT_OK */
@@ -52,7 +53,7 @@ struct alert {
 	struct target *t;
 	size_t nt;
 	bool queued; /* in the next flush */
-	uv_timer_t timer;
+	struct kl_timer timer;
 	bool closing;
 };
 
@@ -63,7 +64,7 @@ struct kl_alerts {
 	void *arg;
 	struct kl_notify *notify;
 	struct alert *alerts;
-	uv_timer_t flush;
+	struct kl_timer flush;
 	uint64_t next_id;
 	bool started, stopping;
 	int batches_out;   /* batches in prepare */
@@ -74,12 +75,10 @@ struct kl_alerts {
 	struct kl_metric *m_alerts;
 };
 
-static int64_t now_ms(void)
+/* Wall-clock Unix ms: deadlines are persisted (see the top of the file). */
+static int64_t now_ms(const struct kl_alerts *a)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	return kl_clock_wall_ms(a->ctx->clock);
 }
 
 /* ---------------------------------------------------------------- metrics */
@@ -224,7 +223,7 @@ static struct alert *find(const struct kl_alerts *a, const char *ns)
 	return NULL;
 }
 
-static void on_timer(uv_timer_t *t);
+static void on_timer(struct kl_timer *t);
 
 static struct alert *alert_new(struct kl_alerts *a, const char *ns)
 {
@@ -247,8 +246,7 @@ static struct alert *alert_new(struct kl_alerts *a, const char *ns)
 		al->t[i].name = names[i];
 	al->state = KL_ALERT_PENDING; /* also a record whose state cannot be read */
 	al->a = a;
-	uv_timer_init(a->ctx->loop, &al->timer);
-	al->timer.data = al;
+	kl_timer_init(a->ctx->clock, &al->timer);
 	al->next = a->alerts;
 	a->alerts = al;
 	return al;
@@ -267,9 +265,9 @@ static void stop_step(struct kl_alerts *a)
 		cb(arg);
 }
 
-static void alert_closed(uv_handle_t *h)
+static void alert_closed(struct kl_timer *t)
 {
-	struct alert *al = h->data;
+	struct alert *al = container_of(t, struct alert, timer);
 	struct kl_alerts *a = al->a;
 
 	free(al->ns);
@@ -292,7 +290,7 @@ static void alert_free(struct alert *al)
 	*pp = al->next;
 	al->closing = true;
 	a->closing_count++;
-	uv_close((uv_handle_t *)&al->timer, alert_closed);
+	kl_timer_close(&al->timer, alert_closed);
 }
 
 static void set_summary(struct alert *al, const char *summary)
@@ -369,10 +367,10 @@ static bool resolved_done(const struct alert *al, int64_t now)
 static void schedule(struct alert *al)
 {
 	struct kl_alerts *a = al->a;
-	int64_t at = 0, now = now_ms();
+	int64_t at = 0, now = now_ms(a);
 	size_t i;
 
-	uv_timer_stop(&al->timer);
+	kl_timer_stop(&al->timer);
 	switch (al->state) {
 	case KL_ALERT_PENDING:
 		at = al->since_ms + (int64_t)a->o.for_ms;
@@ -395,7 +393,7 @@ static void schedule(struct alert *al)
 		break;
 	}
 	if (at)
-		uv_timer_start(&al->timer, on_timer, at > now ? (uint64_t)(at - now) : 0, 0);
+		kl_timer_start(&al->timer, on_timer, at > now ? (uint64_t)(at - now) : 0, 0);
 }
 
 static void fire(struct alert *al)
@@ -413,7 +411,7 @@ static void resolve(struct alert *al)
 	char why[64];
 
 	set_state(al, KL_ALERT_RESOLVED, for_why(al, "gone for", why, sizeof(why)));
-	al->cleared_ms = now_ms();
+	al->cleared_ms = now_ms(al->a);
 	persist(al);
 	if (resolved_done(al, al->cleared_ms)) {
 		/* nobody heard it fire (or is hearing it now): nothing to resolve */
@@ -426,9 +424,9 @@ static void resolve(struct alert *al)
 	recount(al->a);
 }
 
-static void on_timer(uv_timer_t *t)
+static void on_timer(struct kl_timer *t)
 {
-	struct alert *al = t->data;
+	struct alert *al = container_of(t, struct alert, timer);
 
 	switch (al->state) {
 	case KL_ALERT_PENDING:
@@ -461,7 +459,7 @@ void kl_alerts_update(struct kl_alerts *a, const char *ns, bool active, const ch
 		if (!al)
 			return;
 		al->state = KL_ALERT_PENDING;
-		al->since_ms = now_ms();
+		al->since_ms = now_ms(a);
 		al->reported = true;
 		al->active = true;
 		set_summary(al, summary);
@@ -495,7 +493,7 @@ void kl_alerts_update(struct kl_alerts *a, const char *ns, bool active, const ch
 		if (active)
 			return;
 		set_state(al, KL_ALERT_RESOLVING, "condition gone");
-		al->cleared_ms = now_ms();
+		al->cleared_ms = now_ms(a);
 		persist(al);
 		if (a->o.for_ms == 0)
 			resolve(al);
@@ -517,7 +515,7 @@ void kl_alerts_update(struct kl_alerts *a, const char *ns, bool active, const ch
 			return;
 		/* it came back before the resolved notice went out: a new alert */
 		set_state(al, KL_ALERT_PENDING, "condition started again");
-		al->since_ms = now_ms();
+		al->since_ms = now_ms(a);
 		al->cleared_ms = 0;
 		persist(al);
 		if (a->o.for_ms == 0)
@@ -551,7 +549,7 @@ void kl_alerts_synced(struct kl_alerts *a)
 
 /* ---------------------------------------------------------------- flush */
 
-static void on_flush(uv_timer_t *t);
+static void on_flush(struct kl_timer *t);
 
 /* The next flush looks at what each of the alert's targets needs (need()). */
 static void queue_notice(struct alert *al)
@@ -561,8 +559,8 @@ static void queue_notice(struct alert *al)
 	if (al->queued)
 		return;
 	al->queued = true;
-	if (!uv_is_active((uv_handle_t *)&a->flush))
-		uv_timer_start(&a->flush, on_flush, a->o.flush_ms, 0);
+	if (!kl_timer_is_active(&a->flush))
+		kl_timer_start(&a->flush, on_flush, a->o.flush_ms, 0);
 }
 
 /* Fills one notice of alert al for the targets in who (names from the batch arena). */
@@ -604,12 +602,12 @@ static int make_notice(struct kl_alerts *a, struct kl_alert_batch *b, struct ale
  * One notice per alert and kind of message its targets need: the first firing
  * notice (or the resolved one) and the repeat, each to just those targets.
  */
-static void on_flush(uv_timer_t *t)
+static void on_flush(struct kl_timer *t)
 {
-	struct kl_alerts *a = t->data;
+	struct kl_alerts *a = container_of(t, struct kl_alerts, flush);
 	struct kl_alert_batch *b;
 	struct alert *al;
-	int64_t now = now_ms();
+	int64_t now = now_ms(a);
 	size_t n = 0;
 
 	if (a->stopping)
@@ -654,7 +652,7 @@ static void on_flush(uv_timer_t *t)
 			kl_log_error(a->ctx->log, "alerts", "out of memory for a notice", "namespace",
 				     al->ns);
 		if (nfirst || nagain)
-			uv_timer_stop(&al->timer);
+			kl_timer_stop(&al->timer);
 	}
 	if (!b->n) {
 		kl_arena_free(&b->arena);
@@ -718,7 +716,7 @@ static void on_delivered(void *arg, uint64_t id, const char *notifier, bool deli
 	struct kl_alerts *a = arg;
 	struct alert *al = NULL;
 	struct target *t = a->stopping ? NULL : by_id(a, id, notifier, &al);
-	int64_t now = now_ms();
+	int64_t now = now_ms(a);
 
 	if (!t)
 		return;
@@ -768,8 +766,7 @@ struct kl_alerts *kl_alerts_new(struct kl_ctx *ctx, const struct kl_alerts_opts 
 		free(a);
 		return NULL;
 	}
-	uv_timer_init(ctx->loop, &a->flush);
-	a->flush.data = a;
+	kl_timer_init(ctx->clock, &a->flush);
 	if (ctx->metrics) {
 		a->m_alerts = kl_metrics_find(ctx->metrics, "kloompas_alerts");
 		if (!a->m_alerts)
@@ -879,10 +876,10 @@ int kl_alerts_start(struct kl_alerts *a)
 		next = al->next;
 		count++;
 		/* undelivered at the last stop: say it now; else go on from the record */
-		if (resolved_done(al, now_ms())) {
+		if (resolved_done(al, now_ms(a))) {
 			unpersist(al); /* stopped between the last answer and the delete */
 			alert_free(al);
-		} else if (any_need(al, now_ms())) {
+		} else if (any_need(al, now_ms(a))) {
 			queue_notice(al);
 		} else {
 			schedule(al);
@@ -901,9 +898,9 @@ static void notify_closed(void *arg)
 	stop_step(arg);
 }
 
-static void flush_closed(uv_handle_t *h)
+static void flush_closed(struct kl_timer *t)
 {
-	notify_closed(h->data);
+	notify_closed(container_of(t, struct kl_alerts, flush));
 }
 
 void kl_alerts_stop(struct kl_alerts *a, void (*cb)(void *arg), void *arg)
@@ -920,7 +917,6 @@ void kl_alerts_stop(struct kl_alerts *a, void (*cb)(void *arg), void *arg)
 		a->stop_pending++;
 		alert_free(al);
 	}
-	uv_timer_stop(&a->flush);
-	uv_close((uv_handle_t *)&a->flush, flush_closed);
+	kl_timer_close(&a->flush, flush_closed);
 	kl_notify_close(a->notify, notify_closed, a);
 }

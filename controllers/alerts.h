@@ -62,7 +62,7 @@ enum kl_alert_state {
 };
 
 /*
- * Returns a new engine or NULL on ENOMEM. ctx (its loop, log, metrics, config,
+ * Returns a new engine or NULL on ENOMEM. ctx (its clock, log, metrics, config,
  * state and flags) and hooks are borrowed. Creates the controller's notifiers.
  */
 struct kl_alerts *kl_alerts_new(struct kl_ctx *ctx, const struct kl_alerts_opts *o,

@@ -20,6 +20,7 @@
 #include "kubeclient/client.h"
 #include "kubeclient/informer.h"
 #include "kubeclient/resource.h"
+#include "util/clock.h"
 #include "util/error.h"
 #include "util/health.h"
 #include "util/httpd.h"
@@ -32,6 +33,7 @@
  */
 struct kl_ctx {
 	uv_loop_t *loop;
+	struct kl_clock *clock; /* time and timers: the real clock on loop (tests: a fake one) */
 	const struct kl_log *log;
 	const struct kl_flags *flags;
 	const struct kl_config *config;

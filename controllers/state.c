@@ -13,7 +13,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "util/backoff.h"
 #include "util/buf.h"
+#include "util/container_of.h"
 
 struct entry {
 	char *key, *value; /* value NULL: deleted, to be written as null */
@@ -23,16 +25,16 @@ struct entry {
 };
 
 struct kl_state {
-	uv_loop_t *loop;
+	struct kl_clock *clock;
 	struct kl_kube *kube;
 	const struct kl_log *log;
 	char *ns, *name;
 	bool read_only, loaded, exists, writing;
 	uint64_t flush_ms;
 	struct entry *entries;
-	uv_timer_t timer;
-	uv_timer_t retry;	/* the next attempt to load */
-	uint64_t retry_ms;	/* its backoff */
+	struct kl_timer timer; /* the next flush */
+	struct kl_timer retry; /* the next attempt to load */
+	struct kl_backoff load_backoff;
 	kl_state_loaded_cb loaded_cb;
 	void *loaded_arg;
 	struct kl_kube_req *call;
@@ -63,13 +65,13 @@ const char *kl_state_get(const struct kl_state *s, const char *key)
 	return e ? e->value : NULL;
 }
 
-static void on_timer(uv_timer_t *t);
+static void on_timer(struct kl_timer *t);
 
 /* the first change after a write starts the batch window */
 static void arm(struct kl_state *s)
 {
-	if (!s->read_only && !s->closing && !uv_is_active((uv_handle_t *)&s->timer))
-		uv_timer_start(&s->timer, on_timer, s->flush_ms, 0);
+	if (!s->read_only && !s->closing && !kl_timer_is_active(&s->timer))
+		kl_timer_start(&s->timer, on_timer, s->flush_ms, 0);
 }
 
 int kl_state_set(struct kl_state *s, const char *key, const char *value)
@@ -120,13 +122,14 @@ void kl_state_foreach(const struct kl_state *s, const char *prefix,
 static void close_step(struct kl_state *s);
 static int load_now(struct kl_state *s);
 
-static void on_retry(uv_timer_t *t)
+static void on_retry(struct kl_timer *t)
 {
-	struct kl_state *s = t->data;
+	struct kl_state *s = container_of(t, struct kl_state, retry);
 	int rc = load_now(s);
 
-	if (rc < 0) /* cannot even start the GET: try again later */
-		uv_timer_start(&s->retry, on_retry, s->retry_ms, 0);
+	/* cannot even start the GET: try again after the current step, not a longer one */
+	if (rc < 0)
+		kl_timer_start(&s->retry, on_retry, s->load_backoff.step_ms, 0);
 }
 
 static void on_loaded(void *arg, const struct kl_kube_status *st, const struct kl_json *obj)
@@ -157,15 +160,11 @@ static void on_loaded(void *arg, const struct kl_kube_status *st, const struct k
 		 * Starting empty would send again every notice already delivered: wait
 		 * for the real state instead (controllers start once it is loaded).
 		 */
-		uint64_t wait = s->retry_ms;
+		uint64_t wait = kl_backoff_next(&s->load_backoff, st->retry_after_s);
 
-		if (st->retry_after_s > 0 && (uint64_t)st->retry_after_s * 1000 > wait)
-			wait = (uint64_t)st->retry_after_s * 1000;
 		kl_log_warn(s->log, "state", "cannot read the state ConfigMap; will retry",
 			    "namespace", s->ns, "name", s->name, "error", st->message);
-		s->retry_ms = s->retry_ms * 2 > LOAD_RETRY_MAX_MS ? LOAD_RETRY_MAX_MS
-								  : s->retry_ms * 2;
-		uv_timer_start(&s->retry, on_retry, wait, 0);
+		kl_timer_start(&s->retry, on_retry, wait, 0);
 		return;
 	}
 	s->loaded = true;
@@ -185,7 +184,7 @@ int kl_state_load(struct kl_state *s, kl_state_loaded_cb cb, void *arg)
 {
 	s->loaded_cb = cb;
 	s->loaded_arg = arg;
-	s->retry_ms = LOAD_RETRY_FIRST_MS;
+	kl_backoff_init(&s->load_backoff, LOAD_RETRY_FIRST_MS, LOAD_RETRY_MAX_MS);
 	return load_now(s);
 }
 
@@ -235,7 +234,7 @@ static void on_written(void *arg, const struct kl_kube_status *st, const struct 
 			e->dirty = e->dirty || e->sending;
 			e->sending = false;
 		}
-		uv_timer_start(&s->timer, on_timer, s->flush_ms * 5, 0);
+		kl_timer_start(&s->timer, on_timer, s->flush_ms * 5, 0);
 		finish_flush(s);
 		return;
 	}
@@ -323,9 +322,9 @@ static void write_now(struct kl_state *s)
 		s->writing = true;
 }
 
-static void on_timer(uv_timer_t *t)
+static void on_timer(struct kl_timer *t)
 {
-	write_now(t->data);
+	write_now(container_of(t, struct kl_state, timer));
 }
 
 void kl_state_flush(struct kl_state *s, void (*cb)(void *arg), void *arg)
@@ -337,13 +336,13 @@ void kl_state_flush(struct kl_state *s, void (*cb)(void *arg), void *arg)
 			finish_flush(s);
 		return; /* the write in flight calls back */
 	}
-	uv_timer_stop(&s->timer);
+	kl_timer_stop(&s->timer);
 	write_now(s);
 }
 
 /* ---------------------------------------------------------------- life */
 
-struct kl_state *kl_state_new(uv_loop_t *loop, struct kl_kube *kube, const char *ns,
+struct kl_state *kl_state_new(struct kl_clock *clock, struct kl_kube *kube, const char *ns,
 			      const char *name, bool read_only, uint64_t flush_ms,
 			      const struct kl_log *log)
 {
@@ -359,14 +358,14 @@ struct kl_state *kl_state_new(uv_loop_t *loop, struct kl_kube *kube, const char 
 		free(s);
 		return NULL;
 	}
-	s->loop = loop;
+	s->clock = clock;
 	s->kube = kube;
 	s->log = log;
 	s->read_only = read_only;
 	s->flush_ms = flush_ms ? flush_ms : 1000;
-	uv_timer_init(loop, &s->timer);
+	kl_timer_init(clock, &s->timer);
 	s->timer.data = s;
-	uv_timer_init(loop, &s->retry);
+	kl_timer_init(clock, &s->retry);
 	s->retry.data = s;
 	return s;
 }
@@ -393,9 +392,9 @@ static void close_step(struct kl_state *s)
 		cb(arg);
 }
 
-static void timer_closed(uv_handle_t *h)
+static void timer_closed(struct kl_timer *t)
 {
-	close_step(h->data);
+	close_step(t->data);
 }
 
 void kl_state_close(struct kl_state *s, void (*cb)(void *arg), void *arg)
@@ -409,8 +408,6 @@ void kl_state_close(struct kl_state *s, void (*cb)(void *arg), void *arg)
 		s->close_pending++;
 		kl_kube_cancel(s->call);
 	}
-	uv_timer_stop(&s->timer);
-	uv_close((uv_handle_t *)&s->timer, timer_closed);
-	uv_timer_stop(&s->retry);
-	uv_close((uv_handle_t *)&s->retry, timer_closed);
+	kl_timer_close(&s->timer, timer_closed);
+	kl_timer_close(&s->retry, timer_closed);
 }

@@ -16,6 +16,7 @@
 #include <uv.h>
 
 #include "kubeclient/client.h"
+#include "util/clock.h"
 #include "util/log.h"
 
 struct kl_state;
@@ -30,9 +31,11 @@ typedef void (*kl_state_loaded_cb)(void *arg, int err);
 
 /*
  * Returns a new state store over namespace/name (copied), or NULL on ENOMEM.
- * read_only: never write (dry-run). kube and log borrowed.
+ * read_only: never write (dry-run). clock (its timers: the flush window, load
+ * retries), kube and log borrowed. Nothing is read or written through kube until
+ * kl_state_load or a flush, so a read-only store needs no kube (tests).
  */
-struct kl_state *kl_state_new(uv_loop_t *loop, struct kl_kube *kube, const char *ns,
+struct kl_state *kl_state_new(struct kl_clock *clock, struct kl_kube *kube, const char *ns,
 			      const char *name, bool read_only, uint64_t flush_ms,
 			      const struct kl_log *log);
 /* Loads (GET); cb once. Calls made before loading completes see an empty store. */

@@ -19,6 +19,7 @@
 
 #include "kubeclient/internal.h"
 #include "kubeclient/json.h"
+#include "util/rfc3339.h"
 
 #define EXEC_TIMEOUT_MS 60000
 #define EXEC_MAX_OUTPUT (1 << 20)
@@ -66,52 +67,6 @@ struct kl__auth {
 
 	bool closing;
 };
-
-/* ---------------------------------------------------------------- time */
-
-static bool two_digits(const char *p)
-{
-	return p[0] >= '0' && p[0] <= '9' && p[1] >= '0' && p[1] <= '9';
-}
-
-int kl__time_parse(const char *s, int64_t *out)
-{
-	struct tm tm;
-	const char *p;
-	int64_t off = 0;
-	time_t t;
-
-	memset(&tm, 0, sizeof(tm));
-	p = strptime(s, "%Y-%m-%dT%H:%M:%S", &tm);
-	if (!p)
-		return -EINVAL;
-	if (*p == '.') {
-		p++;
-		while (*p >= '0' && *p <= '9')
-			p++;
-	}
-	if (*p == 'Z' || *p == 'z') {
-		p++;
-	} else if (*p == '+' || *p == '-') {
-		/* exactly "+HH:MM": a shorter offset must not move p past the NUL */
-		if (!two_digits(p + 1) || p[3] != ':' || !two_digits(p + 4))
-			return -EINVAL;
-		off = ((p[1] - '0') * 10 + (p[2] - '0')) * 3600;
-		off += ((p[4] - '0') * 10 + (p[5] - '0')) * 60;
-		if (*p == '-')
-			off = -off;
-		p += 6;
-	} else {
-		return -EINVAL;
-	}
-	if (*p)
-		return -EINVAL;
-	t = timegm(&tm);
-	if (t == (time_t)-1)
-		return -EINVAL;
-	*out = (int64_t)t - off;
-	return 0;
-}
 
 /* ---------------------------------------------------------------- tokens */
 
@@ -265,7 +220,7 @@ static int on_credential(void *arg, enum kl_json_what what, const struct kl_json
 		return c->err = -EPROTO;
 	}
 	exp = kl_json_str(kl_json_get(st, "expirationTimestamp"), NULL);
-	if (exp && kl__time_parse(exp, &t) < 0) {
+	if (exp && kl_rfc3339_parse(exp, &t) < 0) {
 		snprintf(c->msg, sizeof(c->msg), "exec plugin: bad expirationTimestamp \"%.40s\"",
 			 exp);
 		return c->err = -EPROTO;

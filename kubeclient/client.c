@@ -19,6 +19,7 @@
 #include "kl_version.h"
 #include "kubeclient/http.h"
 #include "kubeclient/internal.h"
+#include "util/url.h"
 
 #define ERRBODY_MAX 65536
 #define URL_MAX 4096
@@ -803,7 +804,6 @@ static void list_next_page(struct kl_kube_req *r)
 {
 	size_t len = strlen(r->list_base) + 64 + (r->cont ? strlen(r->cont) * 3 : 0);
 	char *p = malloc(len), *q;
-	const char *c;
 
 	if (!p) {
 		fail(r, -ENOMEM, 0, "out of memory");
@@ -812,16 +812,10 @@ static void list_next_page(struct kl_kube_req *r)
 	q = p + snprintf(p, len, "%s%slimit=%u", r->list_base,
 			 strchr(r->list_base, '?') ? "&" : "?", r->limit);
 	if (r->cont && r->cont[0]) {
-		/* continue tokens are base64: escape what a query cannot carry */
+		/* continue tokens are base64: escape what a query cannot carry (len has room
+		 * for every byte escaped, so nothing is cut) */
 		q += sprintf(q, "&continue=");
-		for (c = r->cont; *c; c++) {
-			if ((*c >= 'A' && *c <= 'Z') || (*c >= 'a' && *c <= 'z') ||
-			    (*c >= '0' && *c <= '9') || *c == '-' || *c == '_' || *c == '.')
-				*q++ = *c;
-			else
-				q += sprintf(q, "%%%02X", (unsigned char)*c);
-		}
-		*q = '\0';
+		kl_url_escape(q, len - (size_t)(q - p), r->cont);
 	}
 	free(r->path);
 	r->path = p;
@@ -881,22 +875,6 @@ int kl_kube_watch(struct kl_kube *k, const char *path, const char *query,
 	return 0;
 }
 
-static void url_escape(char *dst, size_t len, const char *s)
-{
-	size_t o = 0;
-
-	for (; *s && o + 4 < len; s++) {
-		unsigned char c = (unsigned char)*s;
-
-		if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-		    c == '-' || c == '_' || c == '.' || c == '~')
-			dst[o++] = (char)c;
-		else
-			o += (size_t)snprintf(dst + o, len - o, "%%%02X", c);
-	}
-	dst[o] = '\0';
-}
-
 int kl_kube_pod_log(struct kl_kube *k, const char *ns, const char *pod, const char *container,
 		    bool previous, unsigned tail_lines, size_t max_bytes, kl_kube_text_cb cb,
 		    void *arg, struct kl_kube_req **out)
@@ -905,9 +883,9 @@ int kl_kube_pod_log(struct kl_kube *k, const char *ns, const char *pod, const ch
 	struct kl_kube_req *r;
 	int n;
 
-	url_escape(e_ns, sizeof(e_ns), ns);
-	url_escape(e_pod, sizeof(e_pod), pod);
-	url_escape(e_c, sizeof(e_c), container);
+	kl_url_escape(e_ns, sizeof(e_ns), ns);
+	kl_url_escape(e_pod, sizeof(e_pod), pod);
+	kl_url_escape(e_c, sizeof(e_c), container);
 	n = snprintf(path, sizeof(path),
 		     "/api/v1/namespaces/%s/pods/%s/log?container=%s&previous=%s&tailLines=%u",
 		     e_ns, e_pod, e_c, previous ? "true" : "false", tail_lines);

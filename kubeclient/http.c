@@ -34,9 +34,8 @@
 
 #include <curl/curl.h>
 
+#include "util/container_of.h"
 #include "util/list.h"
-
-#define container_of(ptr, type, member) ((type *)(void *)((char *)(ptr)-offsetof(type, member)))
 
 #define DEFAULT_CONNECT_TIMEOUT_MS 10000L
 #define KEEPALIVE_IDLE_S 30L

@@ -14,6 +14,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "util/url.h"
+
 #define MAX_HANDLERS 16
 
 struct kl_informer {
@@ -220,32 +222,16 @@ static char *dup_or_null(const char *s)
 	return s && *s ? strdup(s) : NULL;
 }
 
-static void query_escape(char *dst, size_t len, const char *s)
-{
-	size_t o = 0;
-
-	for (; *s && o + 4 < len; s++) {
-		unsigned char c = (unsigned char)*s;
-
-		if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-		    c == '-' || c == '_' || c == '.' || c == '~')
-			dst[o++] = (char)c;
-		else
-			o += (size_t)snprintf(dst + o, len - o, "%%%02X", c);
-	}
-	dst[o] = '\0';
-}
-
 static int build_query(struct kl_informer *i)
 {
 	char q[2048] = "", esc[900];
 
 	if (i->label) {
-		query_escape(esc, sizeof(esc), i->label);
+		kl_url_escape(esc, sizeof(esc), i->label);
 		snprintf(q, sizeof(q), "labelSelector=%s", esc);
 	}
 	if (i->field) {
-		query_escape(esc, sizeof(esc), i->field);
+		kl_url_escape(esc, sizeof(esc), i->field);
 		snprintf(q + strlen(q), sizeof(q) - strlen(q), "%sfieldSelector=%s",
 			 q[0] ? "&" : "", esc);
 	}

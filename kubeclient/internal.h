@@ -52,7 +52,4 @@ void kl__auth_apply(const struct kl__auth *a, char *hdr, size_t len, struct kl_h
 /* How many times the exec plugin ran (tests and logs). */
 unsigned kl__auth_exec_runs(const struct kl__auth *a);
 
-/* RFC 3339 "2026-11-25T21:00:00Z" (fraction and offset allowed) to Unix seconds. */
-int kl__time_parse(const char *s, int64_t *out);
-
 #endif

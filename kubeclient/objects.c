@@ -20,7 +20,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
+
+#include "util/rfc3339.h"
 
 /* More than this many containers in one pod is not a pod we believe. */
 #define MAX_CONTAINERS 1000
@@ -75,19 +76,6 @@ static uint64_t parse_rv(const struct kl_json *v)
 	return acc;
 }
 
-/* Reads n digits at *p; -1 when any is not a digit. */
-static int digits(const char **p, int n)
-{
-	int x = 0;
-
-	for (; n; n--, (*p)++) {
-		if (**p < '0' || **p > '9')
-			return -1;
-		x = x * 10 + (**p - '0');
-	}
-	return x;
-}
-
 /*
  * RFC 3339 "2026-11-25T21:00:00Z", with optional fractional seconds (dropped) and
  * a numeric offset instead of Z. Returns Unix seconds, 0 when absent or malformed:
@@ -97,69 +85,11 @@ static int digits(const char **p, int n)
  */
 static uint32_t parse_time(const struct kl_json *v)
 {
-	const char *p;
-	struct tm tm = {0};
-	int year, mon, day, hour, min, sec, off = 0, oh, om;
-	time_t t;
+	int64_t t;
 
-	if (!v || v->type != KL_JSON_STRING)
+	if (!v || v->type != KL_JSON_STRING || kl_rfc3339_parse(v->str, &t) < 0 || t <= 0)
 		return 0;
-	p = v->str;
-	year = digits(&p, 4);
-	if (year < 0 || *p++ != '-')
-		return 0;
-	mon = digits(&p, 2);
-	if (mon < 1 || mon > 12 || *p++ != '-')
-		return 0;
-	day = digits(&p, 2);
-	if (day < 1 || day > 31 || (*p != 'T' && *p != 't' && *p != ' '))
-		return 0;
-	p++;
-	hour = digits(&p, 2);
-	if (hour < 0 || hour > 23 || *p++ != ':')
-		return 0;
-	min = digits(&p, 2);
-	if (min < 0 || min > 59 || *p++ != ':')
-		return 0;
-	sec = digits(&p, 2);
-	if (sec < 0 || sec > 60) /* 60: a leap second, which timegm folds over */
-		return 0;
-	if (*p == '.') {
-		if (p[1] < '0' || p[1] > '9')
-			return 0;
-		for (p++; *p >= '0' && *p <= '9'; p++)
-			;
-	}
-	if (*p == 'Z' || *p == 'z') {
-		p++;
-	} else if (*p == '+' || *p == '-') {
-		int sign = *p++ == '-' ? -1 : 1;
-
-		oh = digits(&p, 2);
-		if (oh < 0 || oh > 23 || *p++ != ':')
-			return 0;
-		om = digits(&p, 2);
-		if (om < 0 || om > 59)
-			return 0;
-		off = sign * (oh * 3600 + om * 60);
-	} else {
-		return 0;
-	}
-	if (*p)
-		return 0;
-	tm.tm_year = year - 1900;
-	tm.tm_mon = mon - 1;
-	tm.tm_mday = day;
-	tm.tm_hour = hour;
-	tm.tm_min = min;
-	tm.tm_sec = sec;
-	t = timegm(&tm);
-	/* the wall time was off seconds ahead of UTC */
-	if ((int64_t)t - off <= 0)
-		return 0;
-	if ((int64_t)t - off > (int64_t)UINT32_MAX)
-		return UINT32_MAX;
-	return (uint32_t)((int64_t)t - off);
+	return t > (int64_t)UINT32_MAX ? UINT32_MAX : (uint32_t)t;
 }
 
 /* ---------------------------------------------------------------- strings */

@@ -12,6 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "util/backoff.h"
+
 enum state { R_IDLE, R_LISTING, R_WATCHING, R_WAITING, R_STOPPED };
 
 struct kl_reflector {
@@ -23,7 +25,7 @@ struct kl_reflector {
 	const char *resource;
 	char *path, *query;
 	unsigned page_size, min_watch_s, max_watch_s;
-	uint64_t backoff_initial_ms, backoff_max_ms, backoff_ms;
+	struct kl_backoff backoff;
 
 	enum state state;
 	struct kl_kube_req *call;
@@ -84,19 +86,9 @@ static void backoff(struct kl_reflector *r, bool relist, int retry_after_s)
 
 	r->stats.errors++;
 	r->next_is_list = relist;
-	wait = r->backoff_ms + rnd(r) % (r->backoff_ms / 2 + 1);
-	if (retry_after_s > 0 && (uint64_t)retry_after_s * 1000 > wait)
-		wait = (uint64_t)retry_after_s * 1000;
-	r->backoff_ms *= 2;
-	if (r->backoff_ms > r->backoff_max_ms)
-		r->backoff_ms = r->backoff_max_ms;
+	wait = kl_backoff_next_jitter(&r->backoff, rnd(r), retry_after_s);
 	r->state = R_WAITING;
 	uv_timer_start(&r->timer, on_timer, wait, 0);
-}
-
-static void backoff_reset(struct kl_reflector *r)
-{
-	r->backoff_ms = r->backoff_initial_ms;
 }
 
 /* ---------------------------------------------------------------- LIST */
@@ -132,7 +124,7 @@ static void on_list_done(void *arg, const struct kl_kube_status *st, const char 
 	snprintf(r->last_rv, sizeof(r->last_rv), "%s", rv);
 	r->stats.last_error[0] = '\0';
 	r->ops->list_done(r->arg, rv);
-	backoff_reset(r);
+	kl_backoff_reset(&r->backoff);
 	kl_log_v(r->log, 1, "reflector", "listed", "resource", r->resource, "rv", rv);
 	do_watch(r);
 }
@@ -196,7 +188,7 @@ static void on_watch_done(void *arg, const struct kl_kube_status *st)
 		/* the server's timeout: resume where we were, no relist */
 		kl_log_v(r->log, 1, "reflector", "watch closed", "resource", r->resource, "rv",
 			 r->last_rv);
-		backoff_reset(r);
+		kl_backoff_reset(&r->backoff);
 		do_watch(r);
 		return;
 	}
@@ -209,7 +201,7 @@ static void on_watch_done(void *arg, const struct kl_kube_status *st)
 	kl_log_warn(r->log, "reflector", "watch failed", "resource", r->resource, "error",
 		    st->message[0] ? st->message : strerror(-st->err));
 	if (r->events_this_watch)
-		backoff_reset(r);
+		kl_backoff_reset(&r->backoff);
 	backoff(r, false, st->retry_after_s);
 }
 
@@ -263,9 +255,8 @@ struct kl_reflector *kl_reflector_new(uv_loop_t *loop, struct kl_kube *kube,
 	r->max_watch_s = o->max_watch_s ? o->max_watch_s : 600;
 	if (r->max_watch_s < r->min_watch_s)
 		r->max_watch_s = r->min_watch_s;
-	r->backoff_initial_ms = o->backoff_initial_ms ? o->backoff_initial_ms : 800;
-	r->backoff_max_ms = o->backoff_max_ms ? o->backoff_max_ms : 30000;
-	r->backoff_ms = r->backoff_initial_ms;
+	kl_backoff_init(&r->backoff, o->backoff_initial_ms ? o->backoff_initial_ms : 800,
+			o->backoff_max_ms ? o->backoff_max_ms : 30000);
 	r->seed = (uint64_t)(uintptr_t)r ^ uv_hrtime() ^ 0x9e3779b97f4a7c15ULL;
 	uv_timer_init(loop, &r->timer);
 	r->timer.data = r;

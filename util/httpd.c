@@ -40,6 +40,7 @@
  *   client resetting its connection kills it.
  */
 #include "util/httpd.h"
+#include "util/container_of.h"
 #include "util/list.h"
 
 #include <assert.h>
@@ -60,8 +61,6 @@
 #define LISTEN_BACKLOG 511
 #define DEFAULT_CONTENT_TYPE "text/plain; charset=utf-8"
 #define NO_OFFSET SIZE_MAX
-
-#define container_of(ptr, type, member) ((type *)(void *)((char *)(ptr)-offsetof(type, member)))
 
 struct route {
 	char *path; /* owned */

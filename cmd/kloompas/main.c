@@ -34,6 +34,7 @@
 
 struct app {
 	uv_loop_t loop;
+	struct kl_clock clock;
 	struct kl_log log;
 	struct kl_flags flags;
 	struct kl_config config;
@@ -373,7 +374,7 @@ static void on_state_loaded(void *arg, int err)
 static int become_leader(struct app *app)
 {
 	app->leader = true;
-	app->state = kl_state_new(&app->loop, app->kube, app->own_ns, "kloompas-state",
+	app->state = kl_state_new(&app->clock, app->kube, app->own_ns, "kloompas-state",
 				  app->flags.dry_run, 1000, &app->log);
 	if (!app->state)
 		return -ENOMEM;
@@ -460,7 +461,9 @@ static int start_loop_parts(struct app *app, struct kl_error *err)
 	kl_health_init(&app->health);
 	kl_health_add(&app->health, "shutdown", check_shutdown, app);
 	kl_health_add(&app->health, "controllers", check_controllers, app);
+	kl_clock_init(&app->clock, &app->loop);
 	app->ctx.loop = &app->loop;
+	app->ctx.clock = &app->clock;
 	app->ctx.log = &app->log;
 	app->ctx.flags = &app->flags;
 	app->ctx.config = &app->config;

@@ -6,9 +6,9 @@
  * after uv_spawn, too slow to fuzz through. This target runs the same decoding
  * the same way: the whole output fed at once to a DOCUMENT stream bounded like
  * auth.c's (1 MiB), and a callback that reads the fields auth.c reads - kind,
- * apiVersion, status.expirationTimestamp through kl__time_parse(), token and the
+ * apiVersion, status.expirationTimestamp through kl_rfc3339_parse(), token and the
  * client certificate and key. Each line of the input is also given to
- * kl__time_parse() on its own, as a NUL-terminated string of exactly its bytes,
+ * kl_rfc3339_parse() on its own, as a NUL-terminated string of exactly its bytes,
  * so a read past the end is caught.
  */
 #include <stdint.h>
@@ -19,6 +19,7 @@
 #include "kubeclient/json.h"
 #include "test/fuzz/fuzz.h"
 #include "util/error.h"
+#include "util/rfc3339.h"
 
 #define EXEC_MAX_OUTPUT (1 << 20)
 
@@ -56,7 +57,7 @@ static int on_credential(void *arg, enum kl_json_what what, const struct kl_json
 	if (!st || st->type != KL_JSON_OBJECT)
 		return c->err = -EPROTO;
 	exp = kl_json_str(kl_json_get(st, "expirationTimestamp"), NULL);
-	if (exp && kl__time_parse(exp, &c->expiry) < 0)
+	if (exp && kl_rfc3339_parse(exp, &c->expiry) < 0)
 		return c->err = -EPROTO;
 	if (field(kl_json_get(st, "token"), &c->token_len) < 0 ||
 	    field(kl_json_get(st, "clientCertificateData"), &c->cert_len) < 0 ||
@@ -99,7 +100,7 @@ static void check_time(const char *s, int rc, int64_t t)
 	tm.tm_year -= 1900;
 	tm.tm_mon -= 1;
 	if (rc != 0 || t != (int64_t)timegm(&tm))
-		fuzz_fail("kl__time_parse(\"%s\") = %d, %lld", s, rc, (long long)t);
+		fuzz_fail("kl_rfc3339_parse(\"%s\") = %d, %lld", s, rc, (long long)t);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -131,7 +132,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		len = nl ? (size_t)(nl - p) : (size_t)(data + size - p);
 		if (len <= 64) {
 			s = fuzz_strndup(p, len);
-			rc = kl__time_parse(s, &t);
+			rc = kl_rfc3339_parse(s, &t);
 			check_time(s, rc, t);
 			free(s);
 		}

@@ -193,6 +193,7 @@ static void test_lifecycle(void **unused)
 	struct kl_kube_config kc;
 	struct lifecycle lc = { 0 }, closed = { 0 };
 	uv_loop_t loop;
+	struct kl_clock clock;
 	void *confs[3], *state;
 	char *out = NULL;
 	size_t outlen = 0, i;
@@ -208,6 +209,8 @@ static void test_lifecycle(void **unused)
 	assert_int_equal(uv_loop_init(&loop), 0);
 	memset(&ctx, 0, sizeof(ctx));
 	ctx.loop = &loop;
+	kl_clock_init(&clock, &loop);
+	ctx.clock = &clock;
 	ctx.log = &log;
 	ctx.flags = &flags;
 	ctx.config = &c;
@@ -578,6 +581,7 @@ static void test_notready_leaves_crashes_to_crash_watcher(void **unused)
 
 struct engine {
 	uv_loop_t loop;
+	struct kl_clock clock;
 	struct kl_config config;
 	struct kl_flags flags;
 	struct kl_log log;
@@ -602,6 +606,8 @@ static void engine_open(struct engine *e, uint64_t for_ms)
 	kl_log_init(&e->log, KL_LOG_TEXT, 1, e->f);
 	assert_int_equal(uv_loop_init(&e->loop), 0);
 	e->ctx.loop = &e->loop;
+	kl_clock_init(&e->clock, &e->loop);
+	e->ctx.clock = &e->clock;
 	e->ctx.log = &e->log;
 	e->ctx.flags = &e->flags;
 	e->ctx.config = &e->config;
