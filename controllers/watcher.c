@@ -6,7 +6,8 @@
  * namespace whose last pod went away can still be evaluated - and found empty);
  * a per-string flag is kept in a small open hash to de-duplicate. A uv_check runs
  * after each round of I/O callbacks, so every change of the round is in the cache
- * when the namespaces are evaluated. Wake-ups are a short list under one timer.
+ * when the namespaces are evaluated. Wake-ups are a short list under one timer;
+ * times are ctx->clock's wall time (Unix ms), as the alert engine's deadlines.
  * Stopping counts what it waits for in one reference count: the base's own (dropped
  * at the end of kl_watcher_stop), the three handles, the alert engine and the
  * watcher's holds; the last one frees.
@@ -17,9 +18,9 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "kubeclient/objects.h"
+#include "util/container_of.h"
 
 struct wake {
 	const char *ns; /* interned, one reference */
@@ -45,19 +46,11 @@ struct kl_watcher {
 	struct wake *wakes;
 	uv_check_t check;
 	uv_idle_t idle; /* active while namespaces are dirty: the loop must not block */
-	uv_timer_t timer;
+	struct kl_timer timer; /* on ctx->clock */
 	int refs; /* see the top of the file */
 	kl_done_cb done;
 	void *done_arg;
 };
-
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* ---------------------------------------------------------------- dirty set */
 
@@ -135,7 +128,7 @@ static void mark(struct kl_watcher *w, const char *ns)
 
 static void run_dirty(struct kl_watcher *w)
 {
-	int64_t now = now_ms();
+	int64_t now = kl_watcher_now_ms(w);
 	size_t i, n = w->ndirty;
 
 	if (!n || !w->started)
@@ -191,27 +184,27 @@ static void pod_del(void *arg, const void *obj, bool unknown)
 
 /* ---------------------------------------------------------------- wake-ups */
 
-static void on_wake(uv_timer_t *t);
+static void on_wake(struct kl_timer *t);
 
 /* one timer for the earliest wake-up */
 static void arm(struct kl_watcher *w)
 {
 	struct wake *k;
-	int64_t first = 0, now = now_ms();
+	int64_t first = 0, now = kl_watcher_now_ms(w);
 
 	for (k = w->wakes; k; k = k->next)
 		if (!first || k->at < first)
 			first = k->at;
-	uv_timer_stop(&w->timer);
+	kl_timer_stop(&w->timer);
 	if (first)
-		uv_timer_start(&w->timer, on_wake, first > now ? (uint64_t)(first - now) : 0, 0);
+		kl_timer_start(&w->timer, on_wake, first > now ? (uint64_t)(first - now) : 0, 0);
 }
 
-static void on_wake(uv_timer_t *t)
+static void on_wake(struct kl_timer *t)
 {
-	struct kl_watcher *w = t->data;
+	struct kl_watcher *w = container_of(t, struct kl_watcher, timer);
 	struct wake **pp = &w->wakes, *k;
-	int64_t now = now_ms();
+	int64_t now = kl_watcher_now_ms(w);
 
 	while ((k = *pp)) {
 		if (k->at <= now) {
@@ -297,8 +290,8 @@ struct kl_watcher *kl_watcher_new(struct kl_ctx *ctx, const struct kl_alerts_opt
 		goto out_handler;
 	uv_check_init(ctx->loop, &w->check);
 	uv_idle_init(ctx->loop, &w->idle);
-	uv_timer_init(ctx->loop, &w->timer);
-	w->check.data = w->timer.data = w->idle.data = w;
+	kl_timer_init(ctx->clock, &w->timer);
+	w->check.data = w->idle.data = w;
 	w->refs = 1;
 	return w;
 
@@ -347,8 +340,7 @@ struct kl_alerts *kl_watcher_alerts(const struct kl_watcher *w)
 
 int64_t kl_watcher_now_ms(const struct kl_watcher *w)
 {
-	(void)w;
-	return now_ms();
+	return kl_clock_wall_ms(w->ctx->clock);
 }
 
 bool kl_watcher_stopping(const struct kl_watcher *w)
@@ -392,6 +384,11 @@ static void closed(uv_handle_t *h)
 	kl_watcher_release(h->data);
 }
 
+static void timer_closed(struct kl_timer *t)
+{
+	kl_watcher_release(container_of(t, struct kl_watcher, timer));
+}
+
 static void part_stopped(void *arg)
 {
 	kl_watcher_release(arg);
@@ -410,7 +407,7 @@ void kl_watcher_stop(void *base, kl_done_cb done, void *arg)
 	kl_informer_remove_handler(w->pods, w);
 	uv_close((uv_handle_t *)&w->idle, closed);
 	uv_close((uv_handle_t *)&w->check, closed);
-	uv_close((uv_handle_t *)&w->timer, closed);
+	kl_timer_close(&w->timer, timer_closed);
 	kl_alerts_stop(w->alerts, part_stopped, w);
 	kl_watcher_release(w);
 }

@@ -79,7 +79,7 @@ void kl_watcher_wake_at(struct kl_watcher *w, const char *ns, int64_t at_ms);
 const struct kl_store *kl_watcher_pods(const struct kl_watcher *w);
 /* The watcher's alert engine. */
 struct kl_alerts *kl_watcher_alerts(const struct kl_watcher *w);
-/* Now in Unix ms, the clock evaluations are given. */
+/* ctx->clock's wall time in Unix ms: the now evaluations are given. */
 int64_t kl_watcher_now_ms(const struct kl_watcher *w);
 
 #endif

@@ -1,9 +1,10 @@
 /*
  * test/unit/test_watcher.c - the watchers' base (controllers/watcher.h) on a real loop
- * with a real (unreachable, never started) API client and informer factory: start
- * evaluates every namespace it knows (none here), a wake-up evaluates its namespace
- * once at its time, and a hold keeps the base and the watcher's state through a stop
- * until it is released, as the crash-watcher's log fetches do.
+ * and a fake clock, with a real (unreachable, never started) API client and informer
+ * factory: start evaluates every namespace it knows (none here), a wake-up evaluates
+ * its namespace once, at its time exactly, and a hold keeps the base and the
+ * watcher's state through a stop until it is released, as the crash-watcher's log
+ * fetches do.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -14,6 +15,8 @@
 #include <cmocka.h>
 
 #include "controllers/watcher.h"
+
+#define WALL0 1764000000000LL /* the fake clock's wall time at the start, Unix ms */
 
 /* What the hooks saw; outlives the watcher's state, which the base frees. */
 struct seen {
@@ -83,9 +86,9 @@ static void test_wake_and_hold(void **unused)
 	struct seen seen = { 0 };
 	struct probe *p = calloc(1, sizeof(*p));
 	uv_loop_t loop;
+	struct kl_clock clock;
 	const char *ns;
-	int64_t at;
-	int i, nclosed = 0;
+	int nclosed = 0;
 	char *out = NULL;
 	size_t outlen = 0;
 	FILE *f = open_memstream(&out, &outlen);
@@ -101,6 +104,8 @@ static void test_wake_and_hold(void **unused)
 	assert_int_equal(uv_loop_init(&loop), 0);
 	memset(&ctx, 0, sizeof(ctx));
 	ctx.loop = &loop;
+	kl_clock_init_fake(&clock, &loop, WALL0);
+	ctx.clock = &clock;
 	ctx.log = &log;
 	ctx.flags = &flags;
 	ctx.config = &c;
@@ -114,18 +119,25 @@ static void test_wake_and_hold(void **unused)
 	assert_int_equal(seen.started, 1);
 	assert_int_equal(seen.evals, 0); /* empty caches: nothing to judge */
 
-	/* a namespace the caches know of (interned), to be looked at again in 20 ms */
+	/* a namespace the caches know of (interned), to be looked at again in 20 ms; the
+	 * evaluation runs in the loop turn after the wake-up (the check handle) */
 	ns = kl_intern_get(kl_informers_intern(ctx.informers), "team-a", (size_t)-1);
 	assert_non_null(ns);
-	at = kl_watcher_now_ms(seen.w) + 20;
-	kl_watcher_wake_at(seen.w, "team-a", at + 1000);
-	kl_watcher_wake_at(seen.w, "team-a", at); /* the earlier time wins */
-	kl_watcher_wake_at(seen.w, "unknown", at); /* not interned: nothing to wake */
-	for (i = 0; i < 1000 && !seen.evals; i++)
-		uv_run(&loop, UV_RUN_ONCE);
+	assert_int_equal(kl_watcher_now_ms(seen.w), WALL0);
+	kl_watcher_wake_at(seen.w, "team-a", WALL0 + 1020);
+	kl_watcher_wake_at(seen.w, "team-a", WALL0 + 20); /* the earlier time wins */
+	kl_watcher_wake_at(seen.w, "unknown", WALL0 + 20); /* not interned: nothing to wake */
+	kl_clock_advance(&clock, 19);
+	uv_run(&loop, UV_RUN_NOWAIT);
+	assert_int_equal(seen.evals, 0);
+	kl_clock_advance(&clock, 1);
+	uv_run(&loop, UV_RUN_NOWAIT);
 	assert_int_equal(seen.evals, 1);
 	assert_ptr_equal(seen.ns, ns);
-	assert_true(seen.now_ms >= at);
+	assert_int_equal(seen.now_ms, WALL0 + 20);
+	kl_clock_advance(&clock, 2000); /* the later time was replaced, not added */
+	uv_run(&loop, UV_RUN_NOWAIT);
+	assert_int_equal(seen.evals, 1);
 
 	/* a hold outlasts the stop: done only at the release */
 	kl_watcher_hold(seen.w);
