@@ -3,10 +3,10 @@
  *
  * The types and the generic checks (unknown keys, wrong kinds, secret files) come
  * from the key tables below and kl_conf_bind(); this file adds what a table cannot
- * say: notifier names unique and known to routes, a URL where a notifier needs
- * one, chat-ops rules complete, and the API tokens file read as "TOKEN USER"
+ * say: notifier names unique and known to routes, chat-ops rules complete, and the API tokens file read as "TOKEN USER"
  * lines. The "controllers" section is not bound here: it is kept as a node for
- * each controller's own table, so config/ does not know the controllers.
+ * each controller's own table, so config/ does not know the controllers; nor
+ * does it know the notifier types: each entry keeps its node for notify/.
  *
  * Everything lives in c->arena; a failed load frees the arena, so no error path
  * has anything else to undo. Secrets (URLs, signing secret, tokens) are never put
@@ -19,7 +19,6 @@
 #include <stddef.h>
 #include <stdio.h>
 #include <string.h>
-#include <strings.h>
 
 /* The key tables, kept as tables. */
 /* clang-format off */
@@ -73,17 +72,6 @@ static const struct kl_conf_key top_keys[] = {
 };
 #undef T
 
-static const struct {
-	const char *name;
-	enum kl_notifier_type type;
-	int needs_url;
-} notifier_types[] = {
-	{ "slack", KL_NOTIFIER_SLACK, 1 },
-	{ "webhook", KL_NOTIFIER_WEBHOOK, 1 },
-	{ "alertmanager", KL_NOTIFIER_ALERTMANAGER, 1 },
-	{ "log", KL_NOTIFIER_LOG, 0 },
-	{ NULL, 0, 0 },
-};
 /* clang-format on */
 
 void kl_config_init(struct kl_config *c)
@@ -170,31 +158,11 @@ static int bind_top(struct kl_config *c, const struct kl_conf_node *root, struct
 	return kl_conf_bind(&c->arena, c->path, copy, top_keys, c, "", err);
 }
 
-/* A URL we can post to. Only the shape is checked; the URL is never printed. */
-static int url_ok(const char *u)
-{
-	const char *rest;
-
-	if (!strncasecmp(u, "http://", 7))
-		rest = u + 7;
-	else if (!strncasecmp(u, "https://", 8))
-		rest = u + 8;
-	else
-		return 0;
-	if (!*rest || *rest == '/')
-		return 0;
-	for (; *u; u++)
-		if ((unsigned char)*u <= ' ' || *u == 0x7f)
-			return 0;
-	return 1;
-}
-
 static int check_notifier(struct kl_config *c, struct kl_notifier_conf *nc, size_t i,
 			  const struct kl_conf_node *node, struct kl_error *err)
 {
 	const struct kl_notifier_conf *v = c->notifiers.items;
-	const struct kl_conf_node *un;
-	size_t j, t;
+	size_t j;
 
 	nc->line = node->line;
 	if (!nc->name || !*nc->name)
@@ -205,33 +173,7 @@ static int check_notifier(struct kl_config *c, struct kl_notifier_conf *nc, size
 			    c, err, node->line,
 			    "notifiers[%zu]: duplicate notifier name \"%s\" (first at line %d)", i,
 			    nc->name, v[j].line);
-	if (!nc->type_name)
-		return fail(
-		    c, err, node->line,
-		    "notifiers[%zu]: type is required (slack, webhook, alertmanager or log)", i);
-	for (t = 0; notifier_types[t].name; t++)
-		if (!strcmp(notifier_types[t].name, nc->type_name))
-			break;
-	if (!notifier_types[t].name)
-		return fail(
-		    c, err, kl_conf_get(node, "type")->key_line,
-		    "notifiers[%zu].type: unknown notifier type \"%s\" (want slack, webhook, "
-		    "alertmanager or log)",
-		    i, nc->type_name);
-	nc->type = notifier_types[t].type;
-	if (!nc->url) {
-		if (notifier_types[t].needs_url)
-			return fail(c, err, node->line,
-				    "notifiers[%zu]: url or url_file is required for type %s", i,
-				    nc->type_name);
-		return 0;
-	}
-	un = kl_conf_get(node, "url");
-	if (!un)
-		un = kl_conf_get(node, "url_file");
-	if (!url_ok(nc->url))
-		return fail(c, err, un->key_line,
-			    "notifiers[%zu].%s: must be an http:// or https:// URL", i, un->key);
+	nc->node = node;
 	return 0;
 }
 

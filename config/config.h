@@ -14,19 +14,16 @@
 #include "util/arena.h"
 #include "util/error.h"
 
-enum kl_notifier_type {
-	KL_NOTIFIER_SLACK,
-	KL_NOTIFIER_WEBHOOK,
-	KL_NOTIFIER_ALERTMANAGER,
-	KL_NOTIFIER_LOG
-};
-
+/*
+ * What every notifier has. The type and its needs (a URL, keys) are notify/'s
+ * business (kl_notifiers_configure, from its table of types), not config/'s.
+ */
 struct kl_notifier_conf {
 	const char *name;
 	const char *type_name; /* as written */
-	enum kl_notifier_type type;
-	const char *url; /* secret: from url or url_file; never logged */
-	int line;	 /* where the entry starts, for later messages */
+	const char *url;       /* secret: from url or url_file; never logged */
+	int line;	       /* where the entry starts, for later messages */
+	const struct kl_conf_node *node; /* the entry, for notify/'s checks (NULL in tests) */
 };
 
 struct kl_route_conf {
@@ -70,9 +67,9 @@ void kl_config_init(struct kl_config *c);
 /*
  * kl_config_init() then loads path. On error returns a negative errno, sets err
  * ("FILE:LINE: what is wrong") and leaves c freed (kl_config_free() is still safe).
- * Checks beyond types: notifier names unique, type known, url required for
- * slack/webhook/alertmanager, routes name existing notifiers, api tokens file lines
- * "TOKEN USER" (errors name the tokens file and line, never the token).
+ * Checks beyond types: notifier names unique, routes name existing notifiers, api
+ * tokens file lines "TOKEN USER" (errors name the tokens file and line, never the
+ * token). Notifier types and URLs are checked by notify/'s kl_notifiers_configure().
  */
 int kl_config_load(struct kl_config *c, const char *path, struct kl_error *err);
 void kl_config_free(struct kl_config *c);

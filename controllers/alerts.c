@@ -62,7 +62,7 @@ struct kl_alerts {
 	struct kl_alerts_opts o;
 	struct kl_alerts_hooks hooks;
 	void *arg;
-	struct kl_notify *notify;
+	struct kl_notify_client *notify; /* our client of ctx->notify */
 	struct alert *alerts;
 	struct kl_timer flush;
 	uint64_t next_id;
@@ -234,7 +234,7 @@ static struct alert *alert_new(struct kl_alerts *a, const char *ns)
 	if (!al)
 		return NULL;
 	al->ns = strdup(ns);
-	al->nt = kl_notify_route(a->notify, ns, names, MAX_TARGETS);
+	al->nt = kl_notify_route(a->ctx->notify, ns, names, MAX_TARGETS);
 	al->t = calloc(al->nt ? al->nt : 1, sizeof(*al->t));
 	if (!al->ns || !al->t) {
 		free(al->ns);
@@ -577,6 +577,7 @@ static int make_notice(struct kl_alerts *a, struct kl_alert_batch *b, struct ale
 	b->n++;
 	nt->id = ++a->next_id;
 	nt->controller = a->o.controller;
+	nt->title = a->o.title;
 	nt->alertname = a->o.alertname;
 	nt->ns = kl_arena_strdup(&b->arena, al->ns);
 	nt->team = a->hooks.team ? a->hooks.team(a->arg, al->ns) : NULL;
@@ -746,7 +747,6 @@ struct kl_alerts *kl_alerts_new(struct kl_ctx *ctx, const struct kl_alerts_opts 
 				const struct kl_alerts_hooks *hooks, void *arg)
 {
 	static const char *const labels[] = { "controller", "state", NULL };
-	struct kl_notify_opts no = { 0 };
 	struct kl_alerts *a = calloc(1, sizeof(*a));
 
 	if (!a)
@@ -758,10 +758,7 @@ struct kl_alerts *kl_alerts_new(struct kl_ctx *ctx, const struct kl_alerts_opts 
 	if (hooks)
 		a->hooks = *hooks;
 	a->arg = arg;
-	no.cluster = ctx->config->cluster;
-	no.dry_run = ctx->flags->dry_run;
-	a->notify = kl_notify_new(ctx->loop, ctx->config, &no, ctx->log, ctx->metrics,
-				  on_delivered, a);
+	a->notify = kl_notify_attach(ctx->notify, on_delivered, a);
 	if (!a->notify) {
 		free(a);
 		return NULL;
@@ -910,7 +907,7 @@ void kl_alerts_stop(struct kl_alerts *a, void (*cb)(void *arg), void *arg)
 	a->stopping = true;
 	a->stop_cb = cb;
 	a->stop_arg = arg;
-	/* the flush timer, the notifiers, batches still in prepare, and every record */
+	/* the flush timer, the notifier client, batches still in prepare, and every record */
 	a->stop_pending = 2 + (a->batches_out > 0) + a->closing_count;
 	for (al = a->alerts; al; al = next) {
 		next = al->next;
@@ -918,5 +915,7 @@ void kl_alerts_stop(struct kl_alerts *a, void (*cb)(void *arg), void *arg)
 		alert_free(al);
 	}
 	kl_timer_close(&a->flush, flush_closed);
-	kl_notify_close(a->notify, notify_closed, a);
+	/* no done_cb after this; messages already queued go on (the records were persisted) */
+	kl_notify_detach(a->notify);
+	notify_closed(a);
 }

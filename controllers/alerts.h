@@ -19,8 +19,8 @@
 #include <stdint.h>
 
 #include "controllers/controller.h"
-#include "controllers/notify.h"
 #include "controllers/state.h"
+#include "notify/notify.h"
 #include "util/arena.h"
 
 /* One flush on its way out; the watcher may add evidence to the notices. */
@@ -47,6 +47,7 @@ struct kl_alerts_opts {
 	const char *alertname;	/* "KloompasPodCrashLooping" */
 	uint64_t for_ms, repeat_ms;
 	uint64_t flush_ms; /* 0: 50 ms */
+	const char *title; /* its notices' chat heading ("PODS IN CRASH"); NULL: none */
 };
 
 struct kl_alerts;
@@ -63,7 +64,8 @@ enum kl_alert_state {
 
 /*
  * Returns a new engine or NULL on ENOMEM. ctx (its clock, log, metrics, config,
- * state and flags) and hooks are borrowed. Creates the controller's notifiers.
+ * state, flags and notify) and hooks are borrowed. Attaches to ctx->notify, the
+ * process' notifier set.
  */
 struct kl_alerts *kl_alerts_new(struct kl_ctx *ctx, const struct kl_alerts_opts *o,
 				const struct kl_alerts_hooks *hooks, void *arg);
@@ -86,7 +88,7 @@ const char *kl_alert_state_name(enum kl_alert_state s);
 void kl_alerts_synced(struct kl_alerts *a);
 /* Sends a prepared batch (from the prepare hook) and frees it. */
 void kl_alerts_send(struct kl_alert_batch *b);
-/* Stops timers and notifiers, frees everything, then cb(arg). */
+/* Stops timers, detaches from the notifier set, frees everything, then cb(arg). */
 void kl_alerts_stop(struct kl_alerts *a, void (*cb)(void *arg), void *arg);
 
 #endif

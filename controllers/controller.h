@@ -27,6 +27,8 @@
 #include "util/log.h"
 #include "util/metrics.h"
 
+struct kl_notify; /* notify/notify.h */
+
 /*
  * Everything a controller may use, passed explicitly (no globals). Owned by main;
  * valid from init until the controller's stop has called done.
@@ -43,6 +45,7 @@ struct kl_ctx {
 	struct kl_informers *informers; /* the shared informers (take, never watch yourself) */
 	struct kl_state *state;		/* kloompas-state, loaded before controllers start */
 	struct kl_httpd *chatops;	/* the chat-ops listener, or NULL when off */
+	struct kl_notify *notify;	/* the process' one notifier set (notify/notify.h) */
 	const char *own_namespace;	/* Kloompas' namespace (Lease, state ConfigMap) */
 	/*
 	 * The controller table as configured, one slot per row of kl_controllers: whether

@@ -429,6 +429,7 @@ static int cw_init(struct kl_ctx *ctx, const void *conf, void **state, struct kl
 		.alertname = "KloompasPodCrashLooping",
 		.for_ms = c->for_ms,
 		.repeat_ms = c->repeat_interval_ms,
+		.title = "PODS IN CRASH",
 	};
 	struct crash_watcher *cw = calloc(1, sizeof(*cw));
 

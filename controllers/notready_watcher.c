@@ -174,6 +174,7 @@ static int nw_init(struct kl_ctx *ctx, const void *conf, void **state, struct kl
 		.alertname = "KloompasNamespacePodsNotReady",
 		.for_ms = c->for_ms,
 		.repeat_ms = c->repeat_interval_ms,
+		.title = "NAMESPACES WITH HIGH NUMBER OF PODS NOT READY",
 	};
 	struct notready_watcher *nw = calloc(1, sizeof(*nw));
 

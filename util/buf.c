@@ -4,6 +4,7 @@
 #include "util/buf.h"
 
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -93,6 +94,76 @@ void kl_buf_json_string(struct kl_buf *b, const char *s)
 		}
 	}
 	kl_buf_add(b, "\"", 1);
+}
+
+size_t kl_utf8_seq(const char *str, size_t n)
+{
+	const unsigned char *s = (const unsigned char *)str;
+	size_t len, i;
+	uint32_t cp;
+
+	if (s[0] < 0x80)
+		return 1;
+	if (s[0] >= 0xc2 && s[0] <= 0xdf) {
+		len = 2;
+		cp = s[0] & 0x1f;
+	} else if (s[0] >= 0xe0 && s[0] <= 0xef) {
+		len = 3;
+		cp = s[0] & 0x0f;
+	} else if (s[0] >= 0xf0 && s[0] <= 0xf4) {
+		len = 4;
+		cp = s[0] & 0x07;
+	} else {
+		return 0;
+	}
+	if (len > n)
+		return 0;
+	for (i = 1; i < len; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+		cp = (cp << 6) | (s[i] & 0x3f);
+	}
+	if ((len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) || cp > 0x10ffff ||
+	    (cp >= 0xd800 && cp <= 0xdfff))
+		return 0;
+	return len;
+}
+
+bool kl_utf8_valid(const char *s)
+{
+	size_t n = strlen(s), k;
+
+	while (n) {
+		k = kl_utf8_seq(s, n);
+		if (!k)
+			return false;
+		s += k;
+		n -= k;
+	}
+	return true;
+}
+
+void kl_buf_utf8(struct kl_buf *b, const char *s, size_t n)
+{
+	size_t k;
+
+	while (n) {
+		k = kl_utf8_seq(s, n);
+		if (!k) {
+			kl_buf_add(b, "\xef\xbf\xbd", 3);
+			k = 1;
+		} else {
+			kl_buf_add(b, s, k);
+		}
+		s += k;
+		n -= k;
+	}
+}
+
+void kl_buf_chomp(struct kl_buf *b)
+{
+	while (b->len && b->p[b->len - 1] == '\n')
+		b->p[--b->len] = '\0';
 }
 
 const char *kl_buf_str(const struct kl_buf *b)

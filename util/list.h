@@ -1,7 +1,7 @@
 /*
  * util/list.h - an intrusive doubly linked list (the kernel's list_head, reduced).
  *
- * Queues of requests and messages (kubeclient/http.c, controllers/notify.c) need
+ * Queues of requests and messages (kubeclient/http.c, notify/queue.c) need
  * O(1) removal from the middle when something is cancelled; embedding the link in
  * the element needs no allocation. An empty head points at itself.
  */

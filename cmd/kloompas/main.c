@@ -24,6 +24,7 @@
 #include "kubeclient/informer.h"
 #include "kubeclient/kubeconfig.h"
 #include "kubeclient/lease.h"
+#include "notify/notify.h"
 #include "util/error.h"
 #include "util/health.h"
 #include "util/httpd.h"
@@ -266,6 +267,11 @@ static void controller_stopped(void *arg)
 
 	if (--app->ctl_pending > 0)
 		return;
+	if (app->ctx.notify) {
+		app->pending++; /* after every controller detached from it */
+		kl_notify_close(app->ctx.notify, pending_done, app);
+		app->ctx.notify = NULL;
+	}
 	if (app->state)
 		kl_state_flush(app->state, state_flushed, app);
 	else
@@ -447,6 +453,18 @@ static int init_controllers(struct app *app, struct kl_error *err)
 	return 0;
 }
 
+/* One notifier set for every controller; a 50 ms window joins their flushes. */
+static struct kl_notify *new_notify(struct app *app)
+{
+	struct kl_notify_opts no = { 0 };
+
+	no.cluster = app->config.cluster;
+	no.dry_run = app->flags.dry_run;
+	no.window_ms = 50;
+	no.clock = &app->clock;
+	return kl_notify_new(&app->loop, &app->config, &no, &app->log, app->metrics);
+}
+
 static int start_loop_parts(struct app *app, struct kl_error *err)
 {
 	struct kl_kube_opts kopts = { 0 };
@@ -471,6 +489,9 @@ static int start_loop_parts(struct app *app, struct kl_error *err)
 	app->ctx.health = &app->health;
 	app->ctx.controllers_enabled = app->enabled;
 	app->ctx.controller_confs = app->confs;
+	app->ctx.notify = new_notify(app);
+	if (!app->ctx.notify)
+		return -ENOMEM;
 
 	kopts.qps = app->flags.kube_api_qps;
 	kopts.burst = app->flags.kube_api_burst;
@@ -624,7 +645,9 @@ int main(int argc, char **argv)
 		kl_config_free(&app.config);
 		return usage_error(prog, &err);
 	}
-	rc = kl_controllers_configure(&app.config, app.confs, &err);
+	rc = kl_notifiers_configure(&app.config, &err);
+	if (rc == 0)
+		rc = kl_controllers_configure(&app.config, app.confs, &err);
 	if (rc < 0) {
 		kl_config_free(&app.config);
 		if (rc == -ENOMEM)

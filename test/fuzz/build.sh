@@ -39,8 +39,8 @@ CFLAGS="-std=c11 -D_GNU_SOURCE -g -O1 -fno-omit-frame-pointer \
 	-I$root -I$out $(pkg-config --cflags $pkgs)"
 LIBS="$(pkg-config --libs $pkgs) -lhttp_parser -lm"
 
-# The library: every source of the four layers (cmd/ has main() and stays out).
-srcs=$(ls util/*.c config/*.c kubeclient/*.c controllers/*.c)
+# The library: every source of the five layers (cmd/ has main() and stays out).
+srcs=$(ls util/*.c config/*.c kubeclient/*.c notify/*.c controllers/*.c)
 objs=""
 pids=""
 jobs=$(nproc 2>/dev/null || echo 2)
@@ -49,7 +49,7 @@ for src in $srcs; do
 	obj="$out/obj/$(echo "$src" | tr / _ | sed 's/\.c$/.o/')"
 	objs="$objs $obj"
 	# rebuild when the source, or any header of the tree, is newer than the object
-	if [ -f "$obj" ] && [ -z "$(find "$src" util config kubeclient controllers \
+	if [ -f "$obj" ] && [ -z "$(find "$src" util config kubeclient notify controllers \
 		-name '*.h' -newer "$obj" -o -path "$src" -newer "$obj" | head -n 1)" ]; then
 		continue
 	fi

@@ -18,6 +18,7 @@
 #include "config/node.h"
 #include "controllers/chatops.h"
 #include "controllers/controller.h"
+#include "notify/notify.h"
 #include "test/fuzz/fuzz.h"
 #include "util/arena.h"
 #include "util/error.h"
@@ -126,6 +127,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		fuzz_write_str(tokens_path, "s3cr3t-token-1 alex.guerra\ns3cr3t-token-2 ci-bot\n");
 	kl_error_clear(&err);
 	rc = kl_config_load(&c, cfg_path, &err);
+	if (rc == 0)
+		rc = kl_notifiers_configure(&c, &err);
 	if (rc < 0) {
 		if (!kl_error_isset(&err))
 			fuzz_fail("load failed with %d and no message", rc);

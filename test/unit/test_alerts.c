@@ -58,18 +58,31 @@ struct env {
 /* ---------------------------------------------------------------- setup */
 
 /*
- * The notifier set the engine sends through: a config without notifiers, so
- * "log" alone. Today kl_alerts_new() builds the set from ctx->config; when the set
- * moves onto the context (ctx->notify), this is the one place to create it.
+ * The notifier set the engine sends through (ctx->notify, on the fake clock): a
+ * config without notifiers, so "log" alone. Engines attach and detach; the set
+ * outlives them, as it does in the process.
  */
 static void notify_setup(struct env *e)
 {
+	struct kl_notify_opts o = { .clock = &e->clock };
+
 	kl_config_init(&e->config);
 	e->ctx.config = &e->config;
+	e->ctx.notify = kl_notify_new(&e->loop, &e->config, &o, &e->log, NULL);
+	assert_non_null(e->ctx.notify);
 }
 
+static void on_notify_closed(void *arg)
+{
+	((struct env *)arg)->ctx.notify = NULL;
+}
+
+/* Closes the set (before the loop closes), then frees the config. */
 static void notify_teardown(struct env *e)
 {
+	kl_notify_close(e->ctx.notify, on_notify_closed, e);
+	uv_run(&e->loop, UV_RUN_DEFAULT);
+	assert_null(e->ctx.notify);
 	kl_config_free(&e->config);
 }
 
@@ -104,7 +117,7 @@ static void on_prepare(void *arg, struct kl_alert_batch *b)
 static void engine_new(struct env *e, uint64_t for_ms)
 {
 	const struct kl_alerts_opts o = { "crash-watcher", "KloompasPodCrashLooping", for_ms,
-					  REPEAT_MS, FLUSH_MS };
+					  REPEAT_MS, FLUSH_MS, "PODS IN CRASH" };
 	const struct kl_alerts_hooks hooks = { on_prepare, NULL };
 
 	e->alerts = kl_alerts_new(&e->ctx, &o, &hooks, e);
@@ -170,8 +183,8 @@ static void env_close(struct env *e)
 	engine_stop(e);
 	kl_state_close(e->ctx.state, on_stopped, e);
 	uv_run(&e->loop, UV_RUN_DEFAULT);
-	assert_int_equal(uv_loop_close(&e->loop), 0);
 	notify_teardown(e);
+	assert_int_equal(uv_loop_close(&e->loop), 0);
 	fclose(e->logf);
 	free(e->logbuf);
 }

@@ -219,6 +219,8 @@ static void test_lifecycle(void **unused)
 	assert_int_equal(kl_kube_new(&loop, &kc, NULL, &log, ctx.metrics, &ctx.kube, &err), 0);
 	ctx.informers = kl_informers_new(&loop, ctx.kube, NULL, &log, ctx.metrics);
 	assert_non_null(ctx.informers);
+	ctx.notify = kl_notify_new(&loop, &c, NULL, &log, ctx.metrics);
+	assert_non_null(ctx.notify);
 	assert_int_equal(kl_controllers_configure(&c, confs, &err), 0);
 	for (i = 0; i < kl_controllers_count(); i++) {
 		assert_int_equal(kl_controllers[i].ops->init(&ctx, confs[i], &state, &err), 0);
@@ -229,8 +231,9 @@ static void test_lifecycle(void **unused)
 	assert_int_equal(lc.done, 3);
 	kl_informers_stop(ctx.informers, closed_cb, &closed);
 	kl_kube_close(ctx.kube, closed_cb, &closed);
+	kl_notify_close(ctx.notify, closed_cb, &closed);
 	uv_run(&loop, UV_RUN_DEFAULT);
-	assert_int_equal(closed.done, 2);
+	assert_int_equal(closed.done, 3);
 	assert_int_equal(uv_loop_close(&loop), 0);
 	fclose(f);
 	assert_non_null(strstr(out, "component=crash-watcher msg=\"controller started\""));
@@ -596,7 +599,7 @@ struct engine {
 static void engine_open(struct engine *e, uint64_t for_ms)
 {
 	struct kl_alerts_opts o = { "notready-watcher", "KloompasNamespacePodsNotReady", for_ms,
-				    3600000, 10 };
+				    3600000, 10, NULL };
 
 	memset(e, 0, sizeof(*e));
 	e->f = open_memstream(&e->out, &e->outlen);
@@ -611,6 +614,8 @@ static void engine_open(struct engine *e, uint64_t for_ms)
 	e->ctx.log = &e->log;
 	e->ctx.flags = &e->flags;
 	e->ctx.config = &e->config;
+	e->ctx.notify = kl_notify_new(&e->loop, &e->config, NULL, &e->log, NULL);
+	assert_non_null(e->ctx.notify);
 	e->alerts = kl_alerts_new(&e->ctx, &o, NULL, NULL);
 	assert_non_null(e->alerts);
 	assert_int_equal(kl_alerts_start(e->alerts), 0);
@@ -638,8 +643,9 @@ static void engine_stopped(void *arg)
 static void engine_close(struct engine *e)
 {
 	kl_alerts_stop(e->alerts, engine_stopped, e);
+	kl_notify_close(e->ctx.notify, engine_stopped, e);
 	uv_run(&e->loop, UV_RUN_DEFAULT);
-	assert_int_equal(e->stopped, 1);
+	assert_int_equal(e->stopped, 2);
 	assert_int_equal(uv_loop_close(&e->loop), 0);
 	fclose(e->f);
 	kl_config_free(&e->config);

@@ -32,7 +32,8 @@
 #include <uv.h>
 #include <yajl/yajl_tree.h>
 
-#include "controllers/notify.h"
+#include "notify/internal.h"
+#include "notify/notify.h"
 
 #include "harness.h"
 
@@ -170,6 +171,7 @@ struct done {
 	char notifier[32];
 	bool delivered;
 	uint64_t at; /* uv_now */
+	int client;  /* 0: the fixture's t->c, 2: a second client (on_done_b) */
 };
 
 struct tctx {
@@ -193,6 +195,7 @@ struct tctx {
 	size_t nroutes;
 	struct kl_notify_opts opts;
 	struct kl_notify *n;
+	struct kl_notify_client *c;
 	struct done done[MAX_DONE];
 	size_t ndone;
 	bool in_send; /* done_cb must never run inside kl_notify_send */
@@ -234,6 +237,15 @@ static void on_done(void *arg, uint64_t id, const char *notifier, bool delivered
 	}
 }
 
+/* The second client's done_cb: the same checks, entries marked client 2. */
+static void on_done_b(void *arg, uint64_t id, const char *notifier, bool delivered)
+{
+	struct tctx *t = arg;
+
+	on_done(t, id, notifier, delivered);
+	t->done[t->ndone - 1].client = 2;
+}
+
 static struct tctx *t_new(void **state, const char *name)
 {
 	struct tctx *t = calloc(1, sizeof(*t));
@@ -261,17 +273,15 @@ static struct tctx *t_new(void **state, const char *name)
  * Adds a notifier; HTTP ones post to the receiver at /SCRIPT/TEST/NAME (suffix
  * appended as is). Returns its index, for path().
  */
-static size_t add_notifier_url(struct tctx *t, const char *name, enum kl_notifier_type type,
+static size_t add_notifier_url(struct tctx *t, const char *name, const char *type,
 			       const char *script, const char *suffix)
 {
-	static const char *const type_names[] = {"slack", "webhook", "alertmanager", "log"};
 	struct kl_notifier_conf *nc = &t->nots[t->nnots];
 
 	assert_true(t->nnots < MAX_NOTIFIERS);
 	nc->name = name;
-	nc->type = type;
-	nc->type_name = type_names[type];
-	if (type != KL_NOTIFIER_LOG) {
+	nc->type_name = type;
+	if (strcmp(type, "log")) {
 		char path[sizeof(t->paths[0])];
 
 		snprintf(path, sizeof(path), "/%s/%s/%s", script, t->name, name);
@@ -283,7 +293,7 @@ static size_t add_notifier_url(struct tctx *t, const char *name, enum kl_notifie
 	return t->nnots++;
 }
 
-static size_t add_notifier(struct tctx *t, const char *name, enum kl_notifier_type type,
+static size_t add_notifier(struct tctx *t, const char *name, const char *type,
 			   const char *script)
 {
 	return add_notifier_url(t, name, type, script, "");
@@ -315,20 +325,28 @@ static void start(struct tctx *t)
 	t->cfg.notifiers.n = t->nnots;
 	t->cfg.routes.items = t->routes;
 	t->cfg.routes.n = t->nroutes;
-	t->n = kl_notify_new(&t->loop, &t->cfg, &t->opts, &t->log, t->metrics, on_done, t);
+	t->n = kl_notify_new(&t->loop, &t->cfg, &t->opts, &t->log, t->metrics);
 	assert_non_null(t->n);
+	t->c = kl_notify_attach(t->n, on_done, t);
+	assert_non_null(t->c);
 }
 
-static int do_send(struct tctx *t, const struct kl_notice *v, size_t cnt)
+static int send_as(struct tctx *t, struct kl_notify_client *c, const struct kl_notice *v,
+		   size_t cnt)
 {
 	int rc;
 
 	uv_update_time(&t->loop);
 	t->sent_at = uv_now(&t->loop);
 	t->in_send = true;
-	rc = kl_notify_send(t->n, v, cnt);
+	rc = kl_notify_send(c, v, cnt);
 	t->in_send = false;
 	return rc;
+}
+
+static int do_send(struct tctx *t, const struct kl_notice *v, size_t cnt)
+{
+	return send_as(t, t->c, v, cnt);
 }
 
 /* Runs the loop until cond holds or ms pass; then asserts cond. */
@@ -385,15 +403,24 @@ static double queue_len(struct tctx *t, const char *notifier)
 	return kl_metric_get(f, v);
 }
 
-static const struct done *done_of(struct tctx *t, uint64_t id, const char *notifier)
+/* The report of notice id at notifier to client (0 or 2). */
+static const struct done *done_of_client(struct tctx *t, int client, uint64_t id,
+					 const char *notifier)
 {
 	size_t i;
 
 	for (i = 0; i < t->ndone; i++)
-		if (t->done[i].id == id && !strcmp(t->done[i].notifier, notifier))
+		if (t->done[i].id == id && !strcmp(t->done[i].notifier, notifier) &&
+		    t->done[i].client == client)
 			return &t->done[i];
-	fail_msg("no done_cb for notice %llu at %s", (unsigned long long)id, notifier);
+	fail_msg("no done_cb for notice %llu at %s (client %d)", (unsigned long long)id,
+		 notifier, client);
 	return NULL;
+}
+
+static const struct done *done_of(struct tctx *t, uint64_t id, const char *notifier)
+{
+	return done_of_client(t, 0, id, notifier);
 }
 
 /* Closes the set, checks the close contract and the log, frees t. */
@@ -502,6 +529,7 @@ static struct kl_notice crash(uint64_t id, const char *ns, const char *team, con
 	struct kl_notice x = {
 	    .id = id,
 	    .controller = "crash-watcher",
+	    .title = "PODS IN CRASH",
 	    .alertname = "KloompasPodCrashLooping",
 	    .ns = ns,
 	    .team = team,
@@ -516,6 +544,7 @@ static struct kl_notice notready(uint64_t id, const char *ns, const char *team, 
 	struct kl_notice x = {
 	    .id = id,
 	    .controller = "notready-watcher",
+	    .title = "NAMESPACES WITH HIGH NUMBER OF PODS NOT READY",
 	    .alertname = "KloompasNamespacePodsNotReady",
 	    .ns = ns,
 	    .team = team,
@@ -558,7 +587,7 @@ static char *slack_text_at(struct tctx *t, size_t idx, size_t which)
 static void test_slack_crash_text(void **state)
 {
 	struct tctx *t = t_new(state, "slack_crash");
-	size_t slack = add_notifier(t, "slack", KL_NOTIFIER_SLACK, "200");
+	size_t slack = add_notifier(t, "slack", "slack", "200");
 	struct kl_notice v[2];
 	char *text, *metrics;
 	size_t mlen;
@@ -618,7 +647,7 @@ static void test_slack_crash_text(void **state)
 static void test_slack_resolved_and_notready(void **state)
 {
 	struct tctx *t = t_new(state, "slack_resolved");
-	size_t slack = add_notifier(t, "slack", KL_NOTIFIER_SLACK, "200");
+	size_t slack = add_notifier(t, "slack", "slack", "200");
 	struct kl_notice v[4], r;
 	char *text;
 
@@ -665,7 +694,7 @@ static void test_slack_resolved_and_notready(void **state)
 static void test_slack_cut(void **state)
 {
 	struct tctx *t = t_new(state, "slack_cut");
-	size_t slack = add_notifier(t, "slack", KL_NOTIFIER_SLACK, "200");
+	size_t slack = add_notifier(t, "slack", "slack", "200");
 	struct kl_notice_pod pods[40];
 	char names[40][16], logs[40][4096], *text, *more;
 	struct kl_notice x;
@@ -721,7 +750,7 @@ static void test_slack_cut(void **state)
 static void test_webhook_payload(void **state)
 {
 	struct tctx *t = t_new(state, "webhook");
-	size_t hook = add_notifier(t, "hook", KL_NOTIFIER_WEBHOOK, "200");
+	size_t hook = add_notifier(t, "hook", "webhook", "200");
 	static const struct kl_notice_pod pods[] = {
 	    {.pod = "api-1",
 	     .container = "app",
@@ -838,7 +867,7 @@ static void test_alertmanager(void **state)
 {
 	struct tctx *t = t_new(state, "alertmanager");
 	/* a trailing slash on the base URL is fine */
-	size_t am = add_notifier_url(t, "am", KL_NOTIFIER_ALERTMANAGER, "200", "/");
+	size_t am = add_notifier_url(t, "am", "alertmanager", "200", "/");
 	char prefix[160], now_s[32], later_s[32], ts[32];
 	struct kl_notice x, rep, res;
 	size_t n0, n1, i;
@@ -938,7 +967,7 @@ static void test_alertmanager(void **state)
 static void test_alertmanager_retry(void **state)
 {
 	struct tctx *t = t_new(state, "am_retry");
-	size_t am = add_notifier(t, "am", KL_NOTIFIER_ALERTMANAGER, "429r2,200");
+	size_t am = add_notifier(t, "am", "alertmanager", "429r2,200");
 	struct kl_notice x = crash(1, "mon-a", "@a", "1 Pod(s) in CrashLoopBackOff");
 	char prefix[160];
 	const char *e1, *e2;
@@ -975,7 +1004,7 @@ static void test_alertmanager_retry(void **state)
 static void test_alertmanager_repost_not_counted(void **state)
 {
 	struct tctx *t = t_new(state, "am_repost_queue");
-	size_t am = add_notifier(t, "am", KL_NOTIFIER_ALERTMANAGER, "200,slow1");
+	size_t am = add_notifier(t, "am", "alertmanager", "200,slow1");
 	struct kl_notice x = crash(1, "mon-a", "@a", "1 Pod(s) in CrashLoopBackOff");
 	struct kl_notice y = crash(2, "mon-b", "@b", "1 Pod(s) in CrashLoopBackOff");
 
@@ -996,8 +1025,8 @@ static void test_alertmanager_repost_not_counted(void **state)
 static void test_routing(void **state)
 {
 	struct tctx *t = t_new(state, "routing");
-	size_t h1 = add_notifier(t, "hook1", KL_NOTIFIER_WEBHOOK, "200");
-	size_t h2 = add_notifier(t, "hook2", KL_NOTIFIER_WEBHOOK, "200");
+	size_t h1 = add_notifier(t, "hook1", "webhook", "200");
+	size_t h2 = add_notifier(t, "hook2", "webhook", "200");
 	static const struct kl_notice_pod pod = {.pod = "p1",
 						 .container = "c",
 						 .reason = "CrashLoopBackOff",
@@ -1008,7 +1037,7 @@ static void test_routing(void **state)
 	struct reqs q;
 	yajl_val j;
 
-	add_notifier(t, "audit", KL_NOTIFIER_LOG, NULL);
+	add_notifier(t, "audit", "log", NULL);
 	add_route(t, LIST("moc-*"), LIST("hook1"));
 	add_route(t, LIST("moc-pricing-*", "mon-*"), LIST("hook2", "audit", "hook2"));
 	start(t);
@@ -1065,7 +1094,7 @@ static void test_routing(void **state)
 static void test_retry_5xx(void **state)
 {
 	struct tctx *t = t_new(state, "retry_5xx");
-	size_t hook = add_notifier(t, "hook", KL_NOTIFIER_WEBHOOK, "500,500,200");
+	size_t hook = add_notifier(t, "hook", "webhook", "500,500,200");
 	struct kl_notice x = crash(7, "mon-a", "@a", "1 Pod(s) in CrashLoopBackOff");
 	struct reqs q;
 
@@ -1097,7 +1126,7 @@ static void test_retry_5xx(void **state)
 static void test_retry_after(void **state)
 {
 	struct tctx *t = t_new(state, "retry_after");
-	size_t hook = add_notifier(t, "hook", KL_NOTIFIER_SLACK, "429r1,200");
+	size_t hook = add_notifier(t, "hook", "slack", "429r1,200");
 	struct kl_notice x = crash(1, "mon-a", "@a", "1 Pod(s) in CrashLoopBackOff");
 	struct reqs q;
 
@@ -1122,7 +1151,7 @@ static void test_retry_after(void **state)
 static void test_bad_request_drops(void **state)
 {
 	struct tctx *t = t_new(state, "bad_request");
-	size_t hook = add_notifier(t, "hook", KL_NOTIFIER_WEBHOOK, "400");
+	size_t hook = add_notifier(t, "hook", "webhook", "400");
 	struct kl_notice x = crash(1, "mon-a", "@a", "1 Pod(s) in CrashLoopBackOff");
 
 	add_route(t, LIST("*"), LIST("hook"));
@@ -1144,7 +1173,7 @@ static void test_bad_request_drops(void **state)
 static void test_give_up(void **state)
 {
 	struct tctx *t = t_new(state, "give_up");
-	size_t hook = add_notifier(t, "hook", KL_NOTIFIER_WEBHOOK, "500");
+	size_t hook = add_notifier(t, "hook", "webhook", "500");
 	struct kl_notice x = crash(1, "mon-a", "@a", "1 Pod(s) in CrashLoopBackOff");
 	size_t n;
 
@@ -1168,7 +1197,7 @@ static void test_give_up(void **state)
 static void test_queue_overflow(void **state)
 {
 	struct tctx *t = t_new(state, "overflow");
-	size_t hook = add_notifier(t, "hook", KL_NOTIFIER_WEBHOOK, "slow1,200");
+	size_t hook = add_notifier(t, "hook", "webhook", "slow1,200");
 	struct kl_notice a = crash(1, "mon-a", "@a", "1 Pod(s) in CrashLoopBackOff");
 	struct kl_notice b[2] = {crash(2, "mon-b", "@b", "1 Pod(s) in CrashLoopBackOff"),
 				 notready(3, "mon-c", "@c", "50 % of pods Not Ready")};
@@ -1203,9 +1232,9 @@ static void test_dry_run(void **state)
 	char prefix[64];
 
 	t->opts.dry_run = true;
-	add_notifier(t, "slack", KL_NOTIFIER_SLACK, "200");
-	add_notifier(t, "hook", KL_NOTIFIER_WEBHOOK, "200");
-	add_notifier(t, "am", KL_NOTIFIER_ALERTMANAGER, "200");
+	add_notifier(t, "slack", "slack", "200");
+	add_notifier(t, "hook", "webhook", "200");
+	add_notifier(t, "am", "alertmanager", "200");
 	add_route(t, LIST("*"), LIST("slack", "hook", "am"));
 	start(t);
 	x.pods = apigee_pods;
@@ -1232,7 +1261,7 @@ static void test_dry_run(void **state)
 static void test_close_in_flight(void **state)
 {
 	struct tctx *t = t_new(state, "close");
-	size_t hook = add_notifier(t, "hook", KL_NOTIFIER_WEBHOOK, "slow3");
+	size_t hook = add_notifier(t, "hook", "webhook", "slow3");
 	struct kl_notice v[3] = {crash(1, "mon-a", "@a", "1 Pod(s) in CrashLoopBackOff"),
 				 crash(2, "mon-b", "@b", "1 Pod(s) in CrashLoopBackOff"),
 				 crash(3, "mon-c", "@c", "1 Pod(s) in CrashLoopBackOff")};
@@ -1290,6 +1319,171 @@ static void test_send_errors(void **state)
 	finish(t);
 }
 
+/* ----------------------------------------------- one set, several clients (issue 13) */
+
+/*
+ * Two clients (the two watchers) flushing within one window: one Slack message with
+ * both groups; each client hears of its own notice (both use id 1); the notices
+ * were copied (the caller's strings change right after the send).
+ */
+static void test_window_one_message_two_clients(void **state)
+{
+	struct tctx *t = t_new(state, "window");
+	size_t slack = add_notifier(t, "slack", "slack", "200");
+	char ns_a[] = "mon-a", ns_b[] = "mon-b";
+	struct kl_notice a = crash(1, ns_a, "@a", "1 Pod(s) in CrashLoopBackOff");
+	struct kl_notice b = notready(1, ns_b, "@b", "50 % of pods Not Ready");
+	struct kl_notify_client *c2;
+	char *text;
+
+	a.pods = apigee_pods;
+	a.npods = 1;
+	t->opts.window_ms = 30;
+	add_route(t, LIST("*"), LIST("slack"));
+	start(t);
+	c2 = kl_notify_attach(t->n, on_done_b, t);
+	assert_non_null(c2);
+	assert_int_equal(do_send(t, &a, 1), 1);
+	assert_int_equal(send_as(t, c2, &b, 1), 1);
+	memcpy(ns_a, "XXXXX", 5);
+	memcpy(ns_b, "YYYYY", 5);
+	assert_true(queue_len(t, "slack") == 0); /* still in the window */
+	run_until(t, t->ndone == 2, 5000);
+	assert_true(done_of_client(t, 0, 1, "slack")->delivered);
+	assert_true(done_of_client(t, 2, 1, "slack")->delivered);
+	assert_int_equal(nreq(t->rcv, t->paths[slack]), 1);
+	text = slack_text_at(t, slack, 0);
+	assert_string_equal(text, "PODS IN CRASH on *PRODUCTION*:\n"
+				  "mon-a: (@a) 1 Pod(s) in CrashLoopBackOff\n"
+				  "\xe2\x80\xa2 `apigee-5c7d8` container `proxy`: CrashLoopBackOff, "
+				  "5 restarts, last exit 1 (Error)\n"
+				  "```\n"
+				  "starting\n"
+				  "fatal: cannot bind :8080\n"
+				  "```\n"
+				  "\n"
+				  "NAMESPACES WITH HIGH NUMBER OF PODS NOT READY on *PRODUCTION*:\n"
+				  "mon-b: (@b) 50 % of pods Not Ready");
+	free(text);
+	assert_true(metric(t, "slack", "success") == 1);
+	finish(t);
+}
+
+/*
+ * Two clients queueing to one notifier: one queue, one gauge (it counts both
+ * clients' messages), one bound (queue_max across both), each refusal reported to
+ * the client whose notice it was.
+ */
+static void test_two_clients_one_queue(void **state)
+{
+	struct tctx *t = t_new(state, "one_queue");
+	size_t hook = add_notifier(t, "hook", "webhook", "slow1,200");
+	struct kl_notice a = crash(1, "mon-a", "@a", "1 Pod(s) in CrashLoopBackOff");
+	struct kl_notice b = notready(1, "mon-b", "@b", "50 % of pods Not Ready");
+	struct kl_notice c = notready(2, "mon-c", "@c", "60 % of pods Not Ready");
+	struct kl_notify_client *c2;
+
+	t->opts.queue_max = 2;
+	add_route(t, LIST("*"), LIST("hook"));
+	start(t);
+	c2 = kl_notify_attach(t->n, on_done_b, t);
+	assert_non_null(c2);
+	assert_int_equal(do_send(t, &a, 1), 1);
+	assert_true(queue_len(t, "hook") == 1);
+	assert_int_equal(send_as(t, c2, &b, 1), 1);
+	assert_true(queue_len(t, "hook") == 2);
+	/* the bound is the notifier's, not a client's: c2's second flush is refused */
+	assert_int_equal(send_as(t, c2, &c, 1), 1);
+	run_until(t, t->ndone == 1, 5000);
+	assert_int_equal(t->done[0].client, 2);
+	assert_int_equal(t->done[0].id, 2);
+	assert_false(t->done[0].delivered);
+	assert_true(metric(t, "hook", "dropped") == 1);
+	assert_true(log_has(t, "reason=\"queue full\""));
+	run_until(t, t->ndone == 3, 5000);
+	assert_true(done_of_client(t, 0, 1, "hook")->delivered);
+	assert_true(done_of_client(t, 2, 1, "hook")->delivered);
+	assert_int_equal(nreq(t->rcv, t->paths[hook]), 2);
+	assert_true(queue_len(t, "hook") == 0);
+	finish(t);
+}
+
+/* The default bound, 1000 messages, holds across both clients together. */
+static void test_two_clients_default_bound(void **state)
+{
+	struct tctx *t = t_new(state, "bound_1000");
+	struct kl_notice x = crash(1, "mon-a", "@a", "1 Pod(s) in CrashLoopBackOff");
+	struct kl_notify_client *c2;
+	size_t i;
+
+	add_notifier(t, "hook", "webhook", "slow3");
+	add_route(t, LIST("*"), LIST("hook"));
+	start(t);
+	c2 = kl_notify_attach(t->n, on_done_b, t);
+	assert_non_null(c2);
+	for (i = 0; i < 1000; i++) {
+		x.id = i + 1;
+		assert_int_equal(send_as(t, i % 2 ? c2 : t->c, &x, 1), 1);
+	}
+	assert_true(queue_len(t, "hook") == 1000);
+	x.id = 5000;
+	assert_int_equal(send_as(t, c2, &x, 1), 1);
+	assert_true(queue_len(t, "hook") == 1000);
+	run_until(t, t->ndone == 1, 5000);
+	assert_int_equal(t->done[0].client, 2);
+	assert_int_equal(t->done[0].id, 5000);
+	assert_false(t->done[0].delivered);
+	assert_true(metric(t, "hook", "dropped") == 1);
+	finish(t); /* abandons the queue: nobody is told */
+}
+
+/* A detached client hears nothing more; its queued message still goes out. */
+static void test_detach(void **state)
+{
+	struct tctx *t = t_new(state, "detach");
+	size_t hook = add_notifier(t, "hook", "webhook", "200");
+	struct kl_notice a = crash(1, "mon-a", "@a", "1 Pod(s) in CrashLoopBackOff");
+	struct kl_notice b = notready(2, "mon-b", "@b", "50 % of pods Not Ready");
+	struct kl_notify_client *c2;
+	size_t i;
+
+	add_route(t, LIST("*"), LIST("hook"));
+	start(t);
+	c2 = kl_notify_attach(t->n, on_done_b, t);
+	assert_non_null(c2);
+	assert_int_equal(send_as(t, c2, &b, 1), 1);
+	kl_notify_detach(c2);
+	assert_int_equal(do_send(t, &a, 1), 1);
+	run_until(t, t->ndone == 1 && nreq(t->rcv, t->paths[hook]) == 2, 5000);
+	run_for(t, 100);
+	assert_int_equal(t->ndone, 1);
+	for (i = 0; i < t->ndone; i++)
+		assert_int_equal(t->done[i].client, 0);
+	assert_true(done_of(t, 1, "hook")->delivered);
+	finish(t);
+}
+
+/* The type table: unique names, each found by name, a build hook; HTTP types read answers. */
+static void test_type_table(void **state)
+{
+	const struct kl__notifier_type *t, *u;
+	size_t n = 0;
+
+	for (t = kl__notifier_types; t->name; t++, n++) {
+		assert_ptr_equal(kl__notifier_type_find(t->name), t);
+		assert_non_null(t->build);
+		if (!t->deliver)
+			assert_non_null(t->answer);
+		if (t->needs_url)
+			assert_null(t->deliver);
+		for (u = kl__notifier_types; u < t; u++)
+			assert_string_not_equal(u->name, t->name);
+	}
+	assert_int_equal(n, 4);
+	assert_null(kl__notifier_type_find("teams"));
+	assert_null(kl__notifier_type_find(NULL));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1310,6 +1504,11 @@ int main(void)
 	    cmocka_unit_test(test_close_in_flight),
 	    cmocka_unit_test(test_close_from_done_cb),
 	    cmocka_unit_test(test_send_errors),
+	    cmocka_unit_test(test_window_one_message_two_clients),
+	    cmocka_unit_test(test_two_clients_one_queue),
+	    cmocka_unit_test(test_two_clients_default_bound),
+	    cmocka_unit_test(test_detach),
+	    cmocka_unit_test(test_type_table),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);

@@ -1,7 +1,7 @@
 /*
  * test/unit/test_watcher.c - the watchers' base (controllers/watcher.h) on a real loop
  * and a fake clock, with a real (unreachable, never started) API client and informer
- * factory: start evaluates every namespace it knows (none here), a wake-up evaluates
+ * factory and a notifier set (only its log notifier): start evaluates every namespace it knows (none here), a wake-up evaluates
  * its namespace once, at its time exactly, and a hold keeps the base and the
  * watcher's state through a stop until it is released, as the crash-watcher's log
  * fetches do.
@@ -83,6 +83,7 @@ static void test_wake_and_hold(void **unused)
 	struct kl_ctx ctx;
 	struct kl_error err;
 	struct kl_kube_config kc;
+	struct kl_notify_opts no = { 0 };
 	struct seen seen = { 0 };
 	struct probe *p = calloc(1, sizeof(*p));
 	uv_loop_t loop;
@@ -112,6 +113,9 @@ static void test_wake_and_hold(void **unused)
 	assert_int_equal(kl_kube_new(&loop, &kc, NULL, &log, NULL, &ctx.kube, &err), 0);
 	ctx.informers = kl_informers_new(&loop, ctx.kube, NULL, &log, NULL);
 	assert_non_null(ctx.informers);
+	no.clock = &clock;
+	ctx.notify = kl_notify_new(&loop, &c, &no, &log, NULL);
+	assert_non_null(ctx.notify);
 
 	seen.w = kl_watcher_new(&ctx, &ao, &hooks, p, &err);
 	assert_non_null(seen.w);
@@ -152,8 +156,9 @@ static void test_wake_and_hold(void **unused)
 	kl_intern_put(kl_informers_intern(ctx.informers), ns);
 	kl_informers_stop(ctx.informers, closed, &nclosed);
 	kl_kube_close(ctx.kube, closed, &nclosed);
+	kl_notify_close(ctx.notify, closed, &nclosed);
 	uv_run(&loop, UV_RUN_DEFAULT);
-	assert_int_equal(nclosed, 2);
+	assert_int_equal(nclosed, 3);
 	assert_int_equal(uv_loop_close(&loop), 0);
 	fclose(f);
 	assert_non_null(strstr(out, "component=test-watcher msg=\"controller stopped\""));
