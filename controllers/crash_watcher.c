@@ -10,9 +10,11 @@
  * seen before), so the verdict, the `for` timer and the gauge are the same after a
  * restart or a change of leader, and stay steady while a container keeps
  * restarting. The end of a running container's settle window comes with no event:
- * the namespace asks nswatch for a wake-up then. nswatch re-evaluates a namespace
- * when its pods change; the shared alert engine (alerts.c) turns the condition into
- * pending/firing/resolved notices. The not-ready watcher calls the same rule. Before a firing notice leaves, the evidence is
+ * the namespace asks the watcher base (watcher.h) for a wake-up then. The base
+ * re-evaluates a namespace when its pods change and owns the alert engine (alerts.c),
+ * which turns the condition into pending/firing/resolved notices; this file is the
+ * config, the rule and the evidence. The not-ready watcher calls the same rule.
+ * Before a firing notice leaves (the engine's prepare hook), the evidence is
  * gathered: per pod the container, reason, restarts, last termination and the
  * tail of the previous instance's log, fetched concurrently (at most
  * LOG_FETCH_MAX in flight, each with the client's timeout). A log that cannot be
@@ -25,8 +27,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "controllers/alerts.h"
-#include "controllers/nswatch.h"
+#include "controllers/watcher.h"
 #include "util/duration.h"
 
 #define MAX_LOG_LINES 1000
@@ -98,14 +99,9 @@ struct fetch {
 struct crash_watcher {
 	struct kl_ctx *ctx;
 	const struct kl_crash_watcher_conf *conf;
-	struct kl_nswatch *nsw;
-	struct kl_alerts *alerts;
+	struct kl_watcher *w;
 	struct kl_metric *m_pods;
-	bool started, stopping;
-	int stop_pending;
-	kl_done_cb done;
-	void *done_arg;
-	struct fetch *fetches;
+	struct fetch *fetches; /* each holds w */
 };
 
 /* ---------------------------------------------------------------- the rule */
@@ -198,7 +194,7 @@ static const char *summary_reason(const struct kl_crash_hit *h)
 static void eval(void *arg, const char *ns, int64_t now_ms)
 {
 	struct crash_watcher *cw = arg;
-	const struct kl_store *pods = kl_nswatch_pods(cw->nsw);
+	const struct kl_store *pods = kl_watcher_pods(cw->w);
 	const struct kl_pod *p;
 	const char *labels[] = { ns };
 	const char *reasons[8];
@@ -224,7 +220,7 @@ static void eval(void *arg, const char *ns, int64_t now_ms)
 	}
 	/* a container that keeps running stops counting with no event to say so */
 	if (recheck)
-		kl_nswatch_wake_at(cw->nsw, ns, recheck);
+		kl_watcher_wake_at(cw->w, ns, recheck);
 	if (cw->m_pods) {
 		if (n)
 			kl_metric_set(cw->m_pods, labels, n);
@@ -239,19 +235,10 @@ static void eval(void *arg, const char *ns, int64_t now_ms)
 			 r ? "/" : "", reasons[r]);
 	snprintf(summary, sizeof(summary), "%u Pod(s) in %s", n, joined);
 	/* a namespace with no alert and nothing stuck needs no record at all */
-	kl_alerts_update(cw->alerts, ns, n > 0, summary);
-}
-
-static const char *team(void *arg, const char *ns)
-{
-	struct crash_watcher *cw = arg;
-
-	return kl_nswatch_team(cw->nsw, ns);
+	kl_alerts_update(kl_watcher_alerts(cw->w), ns, n > 0, summary);
 }
 
 /* ---------------------------------------------------------------- evidence */
-
-static void stop_step(struct crash_watcher *cw);
 
 static void fetch_done(struct fetch *f)
 {
@@ -264,8 +251,7 @@ static void fetch_done(struct fetch *f)
 	kl_alerts_send(f->b);
 	free(f->wants);
 	free(f);
-	if (cw->stopping)
-		stop_step(cw);
+	kl_watcher_release(cw->w);
 }
 
 static void fetch_more(struct fetch *f);
@@ -296,7 +282,8 @@ static void fetch_more(struct fetch *f)
 {
 	struct crash_watcher *cw = f->cw;
 
-	while (!cw->stopping && f->next_want < f->nwants && f->in_flight < LOG_FETCH_MAX) {
+	while (!kl_watcher_stopping(cw->w) && f->next_want < f->nwants &&
+	       f->in_flight < LOG_FETCH_MAX) {
 		struct want *w = &f->wants[f->next_want++];
 		int rc = kl_kube_pod_log(cw->ctx->kube, w->ns, w->ev->pod, w->ev->container, w->previous,
 					 cw->conf->log_lines, LOG_BYTES, on_log, w, &w->req);
@@ -307,7 +294,7 @@ static void fetch_more(struct fetch *f)
 		}
 		f->in_flight++;
 	}
-	if (f->in_flight == 0 && (f->next_want == f->nwants || cw->stopping))
+	if (f->in_flight == 0 && (f->next_want == f->nwants || kl_watcher_stopping(cw->w)))
 		fetch_done(f);
 }
 
@@ -343,13 +330,13 @@ static size_t add_evidence(struct crash_watcher *cw, struct kl_alert_batch *b,
 {
 	const struct kl_pod *p;
 	struct kl_notice_pod *ev;
-	int64_t now = kl_now_ms();
+	int64_t now = kl_watcher_now_ms(cw->w);
 	size_t k = 0, nw = 0;
 
 	ev = kl_arena_alloc(&b->arena, EVIDENCE_PODS * sizeof(*ev));
 	if (!ev)
 		return 0;
-	for (p = kl_store_ns_first(kl_nswatch_pods(cw->nsw), n->ns); p && k < EVIDENCE_PODS;
+	for (p = kl_store_ns_first(kl_watcher_pods(cw->w), n->ns); p && k < EVIDENCE_PODS;
 	     p = kl_store_ns_next(p)) {
 		struct kl_crash_hit h;
 		bool previous;
@@ -396,30 +383,62 @@ static void prepare(void *arg, struct kl_alert_batch *b)
 		f->wants[i].f = f;
 	f->next = cw->fetches;
 	cw->fetches = f;
+	kl_watcher_hold(cw->w);
 	fetch_more(f);
+}
+
+/* Stopping: cancel the log requests of batches gathering them; each ends through fetch_done. */
+static void cancel_fetches(void *arg)
+{
+	struct crash_watcher *cw = arg;
+	struct fetch *f;
+	size_t i;
+
+	for (f = cw->fetches; f; f = f->next)
+		for (i = 0; i < f->next_want; i++)
+			if (f->wants[i].req)
+				kl_kube_cancel(f->wants[i].req);
 }
 
 /* ---------------------------------------------------------------- lifecycle */
 
+static void started(void *arg)
+{
+	struct crash_watcher *cw = arg;
+	char f[32], r[32], lines[16];
+
+	kl_duration_format(cw->conf->for_ms, f, sizeof(f));
+	kl_duration_format(cw->conf->repeat_interval_ms, r, sizeof(r));
+	snprintf(lines, sizeof(lines), "%u", cw->conf->log_lines);
+	kl_log_info(cw->ctx->log, "crash-watcher", "controller started", "for", f,
+		    "repeat_interval", r, "log_lines", lines);
+}
+
 static int cw_init(struct kl_ctx *ctx, const void *conf, void **state, struct kl_error *err)
 {
 	static const char *const labels[] = { "namespace", NULL };
+	static const struct kl_watcher_hooks hooks = {
+		.eval = eval,
+		.prepare = prepare,
+		.stop = cancel_fetches,
+		.started = started,
+	};
 	const struct kl_crash_watcher_conf *c = conf;
-	struct kl_alerts_opts ao = { "crash-watcher", "KloompasPodCrashLooping", c->for_ms,
-				     c->repeat_interval_ms, 0, "PODS IN CRASH" };
-	struct kl_alerts_hooks hooks = { prepare, team };
+	struct kl_alerts_opts ao = {
+		.controller = "crash-watcher",
+		.alertname = "KloompasPodCrashLooping",
+		.for_ms = c->for_ms,
+		.repeat_ms = c->repeat_interval_ms,
+		.title = "PODS IN CRASH",
+	};
 	struct crash_watcher *cw = calloc(1, sizeof(*cw));
 
 	if (!cw)
 		return -ENOMEM;
 	cw->ctx = ctx;
 	cw->conf = c;
-	cw->nsw = kl_nswatch_new(ctx, eval, cw);
-	cw->alerts = cw->nsw ? kl_alerts_new(ctx, &ao, &hooks, cw) : NULL;
-	if (!cw->alerts) {
-		kl_error_set(err, NULL, 0, 0, "crash-watcher: out of memory");
-		if (cw->nsw)
-			kl_nswatch_stop(cw->nsw, NULL, NULL);
+	cw->w = kl_watcher_new(ctx, &ao, &hooks, cw, err);
+	if (!cw->w) {
 		free(cw);
 		return -ENOMEM;
 	}
@@ -428,69 +447,12 @@ static int cw_init(struct kl_ctx *ctx, const void *conf, void **state, struct kl
 					      "Pods of the namespace crash-looping: waiting with a "
 					      "configured reason, or between back-offs.",
 					      labels);
-	*state = cw;
+	*state = cw->w;
 	return 0;
-}
-
-static int cw_start(void *state)
-{
-	struct crash_watcher *cw = state;
-	char f[32], r[32], lines[16];
-
-	kl_duration_format(cw->conf->for_ms, f, sizeof(f));
-	kl_duration_format(cw->conf->repeat_interval_ms, r, sizeof(r));
-	snprintf(lines, sizeof(lines), "%u", cw->conf->log_lines);
-	kl_alerts_start(cw->alerts);
-	kl_nswatch_start(cw->nsw);
-	kl_alerts_synced(cw->alerts);
-	cw->started = true;
-	kl_log_info(cw->ctx->log, "crash-watcher", "controller started", "for", f,
-		    "repeat_interval", r, "log_lines", lines);
-	return 0;
-}
-
-static void stop_step(struct crash_watcher *cw)
-{
-	kl_done_cb done = cw->done;
-	void *arg = cw->done_arg;
-
-	if (--cw->stop_pending > 0)
-		return;
-	if (cw->started)
-		kl_log_info(cw->ctx->log, "crash-watcher", "controller stopped");
-	free(cw);
-	done(arg);
-}
-
-static void part_stopped(void *arg)
-{
-	stop_step(arg);
-}
-
-static void cw_stop(void *state, kl_done_cb done, void *arg)
-{
-	struct crash_watcher *cw = state;
-	struct fetch *f;
-	size_t i;
-
-	cw->stopping = true;
-	cw->done = done;
-	cw->done_arg = arg;
-	cw->stop_pending = 3;
-	/* batches gathering logs: cancel their requests; each ends through fetch_done */
-	for (f = cw->fetches; f; f = f->next) {
-		cw->stop_pending++;
-		for (i = 0; i < f->next_want; i++)
-			if (f->wants[i].req)
-				kl_kube_cancel(f->wants[i].req);
-	}
-	kl_nswatch_stop(cw->nsw, part_stopped, cw);
-	kl_alerts_stop(cw->alerts, part_stopped, cw);
-	stop_step(cw);
 }
 
 const struct kl_controller_ops kl_crash_watcher_ops = {
 	.init = cw_init,
-	.start = cw_start,
-	.stop = cw_stop,
+	.start = kl_watcher_start,
+	.stop = kl_watcher_stop,
 };

@@ -10,8 +10,10 @@
  * runs (its config reaches us through ctx), a pod crash-looping by its rule
  * (kl_crash_pod) is its message, not ours: not counted as not Ready. A pod younger
  * than min_age, or a crash-looping container reaching its settle time, changes the
- * count with no event to say so: the namespace asks nswatch to look again then.
- * The count itself (kl_notready_tally) is a pure function of the pods and a clock.
+ * count with no event to say so: the namespace asks the watcher base (watcher.h,
+ * which also evaluates a namespace when its pods change and owns the alert engine)
+ * to look again then. This file is the config and the count; the count itself
+ * (kl_notready_tally) is a pure function of the pods and a clock.
  */
 #include "controllers/notready_watcher.h"
 
@@ -20,9 +22,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "controllers/alerts.h"
 #include "controllers/crash_watcher.h"
-#include "controllers/nswatch.h"
+#include "controllers/watcher.h"
 #include "util/duration.h"
 
 #define K(f) offsetof(struct kl_notready_watcher_conf, f)
@@ -69,14 +70,9 @@ int kl_notready_watcher_check(const void *conf, const struct kl_conf_node *sec, 
 struct notready_watcher {
 	struct kl_ctx *ctx;
 	const struct kl_notready_watcher_conf *conf;
-	struct kl_nswatch *nsw;
-	struct kl_alerts *alerts;
+	struct kl_watcher *w;
 	struct kl_metric *m_ratio;
 	const struct kl_strv *crash_reasons; /* the crash-watcher's when it runs, else NULL */
-	bool started;
-	int stop_pending;
-	kl_done_cb done;
-	void *done_arg;
 };
 
 /* ---------------------------------------------------------------- the count */
@@ -128,7 +124,8 @@ static void eval(void *arg, const char *ns, int64_t now_ms)
 	struct kl_notready_tally t = { 0 };
 	const struct kl_pod *p;
 	const char *labels[] = { ns };
-	enum kl_alert_state st = kl_alerts_state(nw->alerts, ns);
+	struct kl_alerts *alerts = kl_watcher_alerts(nw->w);
+	enum kl_alert_state st = kl_alerts_state(alerts, ns);
 	char summary[128];
 	double ratio;
 	bool active;
@@ -137,10 +134,10 @@ static void eval(void *arg, const char *ns, int64_t now_ms)
 	t.crash_reasons = nw->crash_reasons;
 	t.ongoing = st == KL_ALERT_PENDING || st == KL_ALERT_FIRING || st == KL_ALERT_RESOLVING;
 	t.now_ms = now_ms;
-	for (p = kl_store_ns_first(kl_nswatch_pods(nw->nsw), ns); p; p = kl_store_ns_next(p))
+	for (p = kl_store_ns_first(kl_watcher_pods(nw->w), ns); p; p = kl_store_ns_next(p))
 		kl_notready_tally_add(&t, p);
 	if (t.wake_ms)
-		kl_nswatch_wake_at(nw->nsw, ns, t.wake_ms);
+		kl_watcher_wake_at(nw->w, ns, t.wake_ms);
 	active = kl_notready_tally_active(&t, &ratio);
 	if (nw->m_ratio) {
 		/* the share the condition used; a namespace with no live pod has no series */
@@ -151,25 +148,34 @@ static void eval(void *arg, const char *ns, int64_t now_ms)
 	}
 	snprintf(summary, sizeof(summary), "%u %% of pods Not Ready",
 		 ratio > 0 ? t.notready * 100 / t.counted : 0);
-	kl_alerts_update(nw->alerts, ns, active, summary);
+	kl_alerts_update(alerts, ns, active, summary);
 }
 
-static const char *team(void *arg, const char *ns)
+static void started(void *arg)
 {
 	struct notready_watcher *nw = arg;
+	char th[32], mp[16], age[32];
 
-	return kl_nswatch_team(nw->nsw, ns);
+	snprintf(th, sizeof(th), "%g", nw->conf->threshold_percent);
+	snprintf(mp, sizeof(mp), "%u", nw->conf->min_pods);
+	kl_duration_format(nw->conf->min_age_ms, age, sizeof(age));
+	kl_log_info(nw->ctx->log, "notready-watcher", "controller started", "threshold_percent",
+		    th, "min_pods", mp, "min_age", age);
 }
 
 static int nw_init(struct kl_ctx *ctx, const void *conf, void **state, struct kl_error *err)
 {
 	static const char *const labels[] = { "namespace", NULL };
+	static const struct kl_watcher_hooks hooks = { .eval = eval, .started = started };
 	const struct kl_notready_watcher_conf *c = conf;
 	const struct kl_crash_watcher_conf *cc;
-	struct kl_alerts_opts ao = { "notready-watcher", "KloompasNamespacePodsNotReady",
-				     c->for_ms, c->repeat_interval_ms, 0,
-				     "NAMESPACES WITH HIGH NUMBER OF PODS NOT READY" };
-	struct kl_alerts_hooks hooks = { NULL, team };
+	struct kl_alerts_opts ao = {
+		.controller = "notready-watcher",
+		.alertname = "KloompasNamespacePodsNotReady",
+		.for_ms = c->for_ms,
+		.repeat_ms = c->repeat_interval_ms,
+		.title = "NAMESPACES WITH HIGH NUMBER OF PODS NOT READY",
+	};
 	struct notready_watcher *nw = calloc(1, sizeof(*nw));
 
 	if (!nw)
@@ -178,12 +184,8 @@ static int nw_init(struct kl_ctx *ctx, const void *conf, void **state, struct kl
 	nw->conf = c;
 	cc = kl_ctx_controller_conf(ctx, "crash-watcher");
 	nw->crash_reasons = cc ? &cc->reasons : NULL;
-	nw->nsw = kl_nswatch_new(ctx, eval, nw);
-	nw->alerts = nw->nsw ? kl_alerts_new(ctx, &ao, &hooks, nw) : NULL;
-	if (!nw->alerts) {
-		kl_error_set(err, NULL, 0, 0, "notready-watcher: out of memory");
-		if (nw->nsw)
-			kl_nswatch_stop(nw->nsw, NULL, NULL);
+	nw->w = kl_watcher_new(ctx, &ao, &hooks, nw, err);
+	if (!nw->w) {
 		free(nw);
 		return -ENOMEM;
 	}
@@ -192,54 +194,12 @@ static int nw_init(struct kl_ctx *ctx, const void *conf, void **state, struct kl
 					       "Share (0..1) of the namespace's pods not Ready, as "
 					       "the condition counts them (0 when gated out).",
 					       labels);
-	*state = nw;
+	*state = nw->w;
 	return 0;
-}
-
-static int nw_start(void *state)
-{
-	struct notready_watcher *nw = state;
-	char th[32], mp[16], age[32];
-
-	snprintf(th, sizeof(th), "%g", nw->conf->threshold_percent);
-	snprintf(mp, sizeof(mp), "%u", nw->conf->min_pods);
-	kl_duration_format(nw->conf->min_age_ms, age, sizeof(age));
-	kl_alerts_start(nw->alerts);
-	kl_nswatch_start(nw->nsw);
-	kl_alerts_synced(nw->alerts);
-	nw->started = true;
-	kl_log_info(nw->ctx->log, "notready-watcher", "controller started", "threshold_percent",
-		    th, "min_pods", mp, "min_age", age);
-	return 0;
-}
-
-static void part_stopped(void *arg)
-{
-	struct notready_watcher *nw = arg;
-	kl_done_cb done = nw->done;
-	void *done_arg = nw->done_arg;
-
-	if (--nw->stop_pending > 0)
-		return;
-	if (nw->started)
-		kl_log_info(nw->ctx->log, "notready-watcher", "controller stopped");
-	free(nw);
-	done(done_arg);
-}
-
-static void nw_stop(void *state, kl_done_cb done, void *arg)
-{
-	struct notready_watcher *nw = state;
-
-	nw->done = done;
-	nw->done_arg = arg;
-	nw->stop_pending = 2;
-	kl_nswatch_stop(nw->nsw, part_stopped, nw);
-	kl_alerts_stop(nw->alerts, part_stopped, nw);
 }
 
 const struct kl_controller_ops kl_notready_watcher_ops = {
 	.init = nw_init,
-	.start = nw_start,
-	.stop = nw_stop,
+	.start = kl_watcher_start,
+	.stop = kl_watcher_stop,
 };

@@ -1,20 +1,26 @@
 /*
- * controllers/nswatch.c - dirty namespaces, evaluated once per loop turn (see nswatch.h).
+ * controllers/watcher.c - the watchers' base: dirty namespaces evaluated once per loop
+ * turn, the alert engine, the team lookup, start and stop (see watcher.h).
  *
  * The dirty set is a list of interned namespace strings (a reference each, so a
  * namespace whose last pod went away can still be evaluated - and found empty);
  * a per-string flag is kept in a small open hash to de-duplicate. A uv_check runs
  * after each round of I/O callbacks, so every change of the round is in the cache
- * when the namespaces are evaluated. Wake-ups are a short list under one timer.
+ * when the namespaces are evaluated. Wake-ups are a short list under one timer;
+ * times are ctx->clock's wall time (Unix ms), as the alert engine's deadlines.
+ * Stopping counts what it waits for in one reference count: the base's own (dropped
+ * at the end of kl_watcher_stop), the three handles, the alert engine and the
+ * watcher's holds; the last one frees.
  */
-#include "controllers/nswatch.h"
+#include "controllers/watcher.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "kubeclient/objects.h"
+#include "util/container_of.h"
 
 struct wake {
 	const char *ns; /* interned, one reference */
@@ -22,10 +28,12 @@ struct wake {
 	struct wake *next;
 };
 
-struct kl_nswatch {
+struct kl_watcher {
 	struct kl_ctx *ctx;
-	kl_nswatch_eval_cb eval;
-	void *arg;
+	const char *name; /* the controller's (borrowed from its alert options) */
+	struct kl_watcher_hooks hooks;
+	void *state; /* the watcher's own, freed with the base */
+	struct kl_alerts *alerts;
 	struct kl_intern *intern;
 	struct kl_informer *pods, *namespaces;
 	bool started, stopping;
@@ -38,19 +46,11 @@ struct kl_nswatch {
 	struct wake *wakes;
 	uv_check_t check;
 	uv_idle_t idle; /* active while namespaces are dirty: the loop must not block */
-	uv_timer_t timer;
-	int closing;
-	void (*stop_cb)(void *arg);
-	void *stop_arg;
+	struct kl_timer timer; /* on ctx->clock */
+	int refs; /* see the top of the file */
+	kl_done_cb done;
+	void *done_arg;
 };
-
-int64_t kl_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* ---------------------------------------------------------------- dirty set */
 
@@ -60,12 +60,12 @@ static void on_idle(uv_idle_t *h)
 	(void)h;
 }
 
-static size_t slot_of(const struct kl_nswatch *w, const char *ns)
+static size_t slot_of(const struct kl_watcher *w, const char *ns)
 {
 	return ((uintptr_t)ns >> 4) * 0x9e3779b97f4a7c15ULL % w->setcap;
 }
 
-static bool set_has(const struct kl_nswatch *w, const char *ns)
+static bool set_has(const struct kl_watcher *w, const char *ns)
 {
 	size_t i;
 
@@ -77,7 +77,7 @@ static bool set_has(const struct kl_nswatch *w, const char *ns)
 	return false;
 }
 
-static int set_grow(struct kl_nswatch *w)
+static int set_grow(struct kl_watcher *w)
 {
 	size_t cap = w->setcap ? w->setcap * 2 : 64, i, j;
 	const char **old = w->set, **set = calloc(cap, sizeof(*set));
@@ -98,7 +98,7 @@ static int set_grow(struct kl_nswatch *w)
 	return 0;
 }
 
-static void mark(struct kl_nswatch *w, const char *ns)
+static void mark(struct kl_watcher *w, const char *ns)
 {
 	size_t i;
 
@@ -126,9 +126,9 @@ static void mark(struct kl_nswatch *w, const char *ns)
 		uv_idle_start(&w->idle, on_idle);
 }
 
-static void run_dirty(struct kl_nswatch *w)
+static void run_dirty(struct kl_watcher *w)
 {
-	int64_t now = kl_now_ms();
+	int64_t now = kl_watcher_now_ms(w);
 	size_t i, n = w->ndirty;
 
 	if (!n || !w->started)
@@ -146,7 +146,7 @@ static void run_dirty(struct kl_nswatch *w)
 		}
 		memcpy(batch, w->dirty, n * sizeof(*batch));
 		for (i = 0; i < n; i++) {
-			w->eval(w->arg, batch[i], now);
+			w->hooks.eval(w->state, batch[i], now);
 			kl_intern_put(w->intern, batch[i]);
 		}
 		free(batch);
@@ -155,7 +155,7 @@ static void run_dirty(struct kl_nswatch *w)
 
 static void on_check(uv_check_t *c)
 {
-	struct kl_nswatch *w = c->data;
+	struct kl_watcher *w = c->data;
 
 	run_dirty(w);
 	if (!w->ndirty)
@@ -184,27 +184,27 @@ static void pod_del(void *arg, const void *obj, bool unknown)
 
 /* ---------------------------------------------------------------- wake-ups */
 
-static void on_wake(uv_timer_t *t);
+static void on_wake(struct kl_timer *t);
 
 /* one timer for the earliest wake-up */
-static void arm(struct kl_nswatch *w)
+static void arm(struct kl_watcher *w)
 {
 	struct wake *k;
-	int64_t first = 0, now = kl_now_ms();
+	int64_t first = 0, now = kl_watcher_now_ms(w);
 
 	for (k = w->wakes; k; k = k->next)
 		if (!first || k->at < first)
 			first = k->at;
-	uv_timer_stop(&w->timer);
+	kl_timer_stop(&w->timer);
 	if (first)
-		uv_timer_start(&w->timer, on_wake, first > now ? (uint64_t)(first - now) : 0, 0);
+		kl_timer_start(&w->timer, on_wake, first > now ? (uint64_t)(first - now) : 0, 0);
 }
 
-static void on_wake(uv_timer_t *t)
+static void on_wake(struct kl_timer *t)
 {
-	struct kl_nswatch *w = t->data;
+	struct kl_watcher *w = container_of(t, struct kl_watcher, timer);
 	struct wake **pp = &w->wakes, *k;
-	int64_t now = kl_now_ms();
+	int64_t now = kl_watcher_now_ms(w);
 
 	while ((k = *pp)) {
 		if (k->at <= now) {
@@ -219,7 +219,7 @@ static void on_wake(uv_timer_t *t)
 	arm(w);
 }
 
-void kl_nswatch_wake_at(struct kl_nswatch *w, const char *ns, int64_t at_ms)
+void kl_watcher_wake_at(struct kl_watcher *w, const char *ns, int64_t at_ms)
 {
 	const char *in = kl_intern_find(w->intern, ns, (size_t)-1);
 	struct wake *k;
@@ -245,73 +245,124 @@ void kl_nswatch_wake_at(struct kl_nswatch *w, const char *ns, int64_t at_ms)
 	arm(w);
 }
 
+/* ---------------------------------------------------------------- alert engine hooks */
+
+static void prepare(void *arg, struct kl_alert_batch *b)
+{
+	struct kl_watcher *w = arg;
+
+	w->hooks.prepare(w->state, b);
+}
+
+/* The team of ns from the namespace cache (annotation or label), or NULL. */
+static const char *team(void *arg, const char *ns)
+{
+	struct kl_watcher *w = arg;
+	const struct kl_namespace *n = kl_store_get(kl_informer_store(w->namespaces), "", ns);
+
+	return n ? n->team : NULL;
+}
+
 /* ---------------------------------------------------------------- life */
 
-struct kl_nswatch *kl_nswatch_new(struct kl_ctx *ctx, kl_nswatch_eval_cb eval, void *arg)
+struct kl_watcher *kl_watcher_new(struct kl_ctx *ctx, const struct kl_alerts_opts *ao,
+				  const struct kl_watcher_hooks *hooks, void *state,
+				  struct kl_error *err)
 {
-	struct kl_nswatch *w = calloc(1, sizeof(*w));
+	struct kl_watcher *w = calloc(1, sizeof(*w));
 	struct kl_informer_handler h = { pod_add, pod_update, pod_del, NULL, NULL };
+	struct kl_alerts_hooks ah = { hooks->prepare ? prepare : NULL, team };
 
 	if (!w)
-		return NULL;
+		goto out_err;
 	w->ctx = ctx;
-	w->eval = eval;
-	w->arg = arg;
+	w->name = ao->controller;
+	w->hooks = *hooks;
+	w->state = state;
 	w->intern = kl_informers_intern(ctx->informers);
 	w->pods = kl_informers_get(ctx->informers, KL_RES_PODS, NULL);
 	w->namespaces = kl_informers_get(ctx->informers, KL_RES_NAMESPACES, NULL);
 	h.arg = w;
-	if (!w->pods || !w->namespaces || kl_informer_add_handler(w->pods, &h) < 0) {
-		free(w);
-		return NULL;
-	}
+	if (!w->pods || !w->namespaces || kl_informer_add_handler(w->pods, &h) < 0)
+		goto out_free;
+	w->alerts = kl_alerts_new(ctx, ao, &ah, w);
+	if (!w->alerts)
+		goto out_handler;
 	uv_check_init(ctx->loop, &w->check);
 	uv_idle_init(ctx->loop, &w->idle);
-	uv_timer_init(ctx->loop, &w->timer);
-	w->check.data = w->timer.data = w->idle.data = w;
+	kl_timer_init(ctx->clock, &w->timer);
+	w->check.data = w->idle.data = w;
+	w->refs = 1;
 	return w;
+
+out_handler:
+	kl_informer_remove_handler(w->pods, w);
+out_free:
+	free(w);
+out_err:
+	kl_error_set(err, NULL, 0, 0, "%s: out of memory", ao->controller);
+	return NULL;
 }
 
 static void mark_meta(void *arg, const void *obj)
 {
-	struct kl_nswatch *w = arg;
+	struct kl_watcher *w = arg;
 	const struct kl_meta *m = obj;
 
 	/* a namespace object's own name is its namespace */
 	mark(w, m->ns[0] ? m->ns : kl_intern_find(w->intern, m->name, (size_t)-1));
 }
 
-void kl_nswatch_start(struct kl_nswatch *w)
+int kl_watcher_start(void *base)
 {
+	struct kl_watcher *w = base;
+
+	kl_alerts_start(w->alerts);
 	w->started = true;
 	kl_store_foreach(kl_informer_store(w->namespaces), mark_meta, w);
 	kl_store_foreach(kl_informer_store(w->pods), mark_meta, w);
 	run_dirty(w);
 	uv_check_start(&w->check, on_check);
+	kl_alerts_synced(w->alerts);
+	w->hooks.started(w->state);
+	return 0;
 }
 
-const struct kl_store *kl_nswatch_pods(const struct kl_nswatch *w)
+const struct kl_store *kl_watcher_pods(const struct kl_watcher *w)
 {
 	return kl_informer_store(w->pods);
 }
 
-const char *kl_nswatch_team(const struct kl_nswatch *w, const char *ns)
+struct kl_alerts *kl_watcher_alerts(const struct kl_watcher *w)
 {
-	const struct kl_namespace *n = kl_store_get(kl_informer_store(w->namespaces), "", ns);
-
-	return n ? n->team : NULL;
+	return w->alerts;
 }
 
-static void closed(uv_handle_t *h)
+int64_t kl_watcher_now_ms(const struct kl_watcher *w)
 {
-	struct kl_nswatch *w = h->data;
-	void (*cb)(void *) = w->stop_cb;
-	void *arg = w->stop_arg;
+	return kl_clock_wall_ms(w->ctx->clock);
+}
+
+bool kl_watcher_stopping(const struct kl_watcher *w)
+{
+	return w->stopping;
+}
+
+void kl_watcher_hold(struct kl_watcher *w)
+{
+	w->refs++;
+}
+
+void kl_watcher_release(struct kl_watcher *w)
+{
+	kl_done_cb done = w->done;
+	void *arg = w->done_arg;
 	struct wake *k, *next;
 	size_t i;
 
-	if (--w->closing > 0)
+	if (--w->refs > 0)
 		return;
+	assert(w->stopping); /* the base's own reference goes only in kl_watcher_stop */
 	for (i = 0; i < w->ndirty; i++)
 		kl_intern_put(w->intern, w->dirty[i]);
 	for (k = w->wakes; k; k = next) {
@@ -319,21 +370,44 @@ static void closed(uv_handle_t *h)
 		kl_intern_put(w->intern, k->ns);
 		free(k);
 	}
+	if (w->started)
+		kl_log_info(w->ctx->log, w->name, "controller stopped");
 	free(w->dirty);
 	free(w->set);
+	free(w->state);
 	free(w);
-	if (cb)
-		cb(arg);
+	done(arg);
 }
 
-void kl_nswatch_stop(struct kl_nswatch *w, void (*cb)(void *arg), void *arg)
+static void closed(uv_handle_t *h)
 {
-	kl_informer_remove_handler(w->pods, w);
+	kl_watcher_release(h->data);
+}
+
+static void timer_closed(struct kl_timer *t)
+{
+	kl_watcher_release(container_of(t, struct kl_watcher, timer));
+}
+
+static void part_stopped(void *arg)
+{
+	kl_watcher_release(arg);
+}
+
+void kl_watcher_stop(void *base, kl_done_cb done, void *arg)
+{
+	struct kl_watcher *w = base;
+
 	w->stopping = true;
-	w->stop_cb = cb;
-	w->stop_arg = arg;
-	w->closing = 3;
+	w->done = done;
+	w->done_arg = arg;
+	w->refs += 4; /* the three handles and the alert engine */
+	if (w->hooks.stop)
+		w->hooks.stop(w->state);
+	kl_informer_remove_handler(w->pods, w);
 	uv_close((uv_handle_t *)&w->idle, closed);
 	uv_close((uv_handle_t *)&w->check, closed);
-	uv_close((uv_handle_t *)&w->timer, closed);
+	kl_timer_close(&w->timer, timer_closed);
+	kl_alerts_stop(w->alerts, part_stopped, w);
+	kl_watcher_release(w);
 }
