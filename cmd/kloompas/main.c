@@ -199,8 +199,11 @@ static int register_metrics(struct app *app)
 		if ((rc = kl_metric_set(enabled, name, app->enabled[i] ? 1 : 0)) < 0)
 			return rc;
 	}
-	/* with leader election the Lease sets it; without, this replica always acts */
-	return app->flags.leader_elect ? 0 : kl_metric_set(leader, NULL, 1);
+	/* with leader election the Lease sets it; without, this replica always acts;
+	 * a dry run never acts on anything, so it is never counted as a leader */
+	if (app->flags.leader_elect || app->flags.dry_run)
+		return 0;
+	return kl_metric_set(leader, NULL, 1);
 }
 
 /* ---------------------------------------------------------------- shutdown */
@@ -523,6 +526,13 @@ static int start_loop_parts(struct app *app, struct kl_error *err)
 		own = "default";
 	snprintf(app->own_ns, sizeof(app->own_ns), "%s", own);
 	app->ctx.own_namespace = app->own_ns;
+	if (app->flags.dry_run && app->flags.leader_elect) {
+		/* a dry run writes nothing to the cluster, the Lease included: one that took
+		 * the Lease would leave the real replicas idle as followers */
+		kl_log_info(&app->log, "main", "dry run: leader election off, the Lease is not taken",
+			    "lease", app->flags.leader_elect_name);
+		app->flags.leader_elect = false;
+	}
 	if (app->flags.leader_elect) {
 		struct kl_lease_opts lo = {
 			.ns = app->own_ns,

@@ -267,15 +267,22 @@ def test_dry_run_sends_nothing(cluster, kubelet, kloompas, receiver, tmp_path):
     ns = fresh_ns(cluster)
     own = fresh_ns(cluster)
     cluster.kube.create_pod(ns, "boom", annotations=sim_crash())
-    kl = start(kloompas, cluster, config(tmp_path, receiver, ns), own, "--dry-run")
+    # with leader election asked for: a dry run must not take the Lease either (one that
+    # did would leave the real replicas idle as followers)
+    kl = start(kloompas, cluster, config(tmp_path, receiver, ns), own, "--dry-run",
+               "--leader-elect=true")
     deadline = time.monotonic() + 30
     while "would notify" not in kl.log():
         assert time.monotonic() < deadline, kl.log()
         time.sleep(0.2)
     assert receiver.requests == []
     assert receiver.url not in kl.log()
+    assert "dry run: leader election off" in kl.log()
     time.sleep(1.5)
     assert cluster.kube.get("configmaps", name="kloompas-state", ns=own, missing_ok=True) is None
+    assert cluster.kube.get("leases", name="kloompas", ns=own, missing_ok=True) is None
+    body = __import__("conftest").get(kl.port, "/metrics")[2].decode()
+    assert "\nkloompas_leader 0\n" in body, "a dry run acts on nothing"
 
 
 def free_port():
