@@ -110,9 +110,19 @@ static void run_set(struct replica_enforcer *re, const struct kl__replica_reply 
 	char why[1024];
 
 	if ((lo >= 0 && cmd->replicas < lo) || (hi >= 0 && cmd->replicas > hi)) {
-		snprintf(why, sizeof(why),
-			 "%s/%s must stay within %d..%d replicas (its %s/%s annotations)", cmd->ns,
-			 cmd->deployment, lo < 0 ? 0 : lo, hi, KL__ANN_MIN, KL__ANN_MAX);
+		/* name only the bounds that are set: "within 2..-1" read as nonsense */
+		if (lo >= 0 && hi >= 0)
+			snprintf(why, sizeof(why),
+				 "%s/%s must stay within %d..%d replicas (its %s/%s annotations)",
+				 cmd->ns, cmd->deployment, lo, hi, KL__ANN_MIN, KL__ANN_MAX);
+		else if (lo >= 0)
+			snprintf(why, sizeof(why),
+				 "%s/%s must keep at least %d replicas (its %s annotation)", cmd->ns,
+				 cmd->deployment, lo, KL__ANN_MIN);
+		else
+			snprintf(why, sizeof(why),
+				 "%s/%s must keep at most %d replicas (its %s annotation)", cmd->ns,
+				 cmd->deployment, hi, KL__ANN_MAX);
 		refuse(re, reply, req, user, "set-replicas", R_DENIED, 403, why);
 		return;
 	}

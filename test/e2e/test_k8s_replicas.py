@@ -208,3 +208,13 @@ def test_bounds_enforced_after_an_outside_scale(setup):
                get(s["kl"].port, "/metrics")[2].decode(), timeout=10,
                message="two bounds changes counted")
     assert any("bounds" in e["message"] for e in events(k, ns))
+    # one bound alone is named alone (it read "within 2..-1" before)
+    k.patch("deployments", {"metadata": {"annotations": {"kloompas.io/max-replicas": None}}},
+            name="web", ns=ns)
+    k.wait_for(lambda: "kloompas.io/max-replicas" not in
+               k.get("deployments", name="web", ns=ns)["metadata"]["annotations"], timeout=10,
+               message="max annotation not removed")
+    time.sleep(1)  # the informer sees the change
+    status, _, out = slash(port, f"set-replicas {ns} web 1")
+    text = json.loads(out)["text"]
+    assert status == 200 and "must keep at least 2 replicas" in text and "-1" not in text, text
