@@ -856,6 +856,35 @@ static void restore_one(void *arg, const char *key, const char *value)
 	kl_json_stream_free(js);
 }
 
+/*
+ * A firing alert read back from the state: the notifiers that were told it get it
+ * back into their memory (Alertmanager's re-post set), without a new notice.
+ */
+static void restore_told(struct kl_alerts *a, const struct alert *al)
+{
+	const char *who[MAX_TARGETS];
+	struct kl_notice x = {0};
+	size_t i, n = 0;
+
+	if (al->state != KL_ALERT_FIRING && al->state != KL_ALERT_RESOLVING)
+		return;
+	for (i = 0; i < al->nt && n < MAX_TARGETS; i++)
+		if (al->t[i].got == N_FIRING)
+			who[n++] = al->t[i].name;
+	if (!n)
+		return;
+	x.controller = a->o.controller;
+	x.title = a->o.title;
+	x.alertname = a->o.alertname;
+	x.ns = al->ns;
+	x.team = a->hooks.team ? a->hooks.team(a->arg, al->ns) : NULL;
+	x.starts_at = al->since_ms / 1000;
+	x.summary = al->summary ? al->summary : "";
+	x.only = who;
+	x.nonly = n;
+	kl_notify_restore(a->ctx->notify, &x);
+}
+
 int kl_alerts_start(struct kl_alerts *a)
 {
 	struct restore r = { a, strlen(a->o.controller) + 1 };
@@ -877,8 +906,10 @@ int kl_alerts_start(struct kl_alerts *a)
 			unpersist(al); /* stopped between the last answer and the delete */
 			alert_free(al);
 		} else if (any_need(al, now_ms(a))) {
+			restore_told(a, al);
 			queue_notice(al);
 		} else {
+			restore_told(a, al);
 			schedule(al);
 		}
 	}

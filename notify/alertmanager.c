@@ -302,6 +302,29 @@ void kl__am_plan_free(struct kl__plan *p)
 	list_free(p->priv);
 }
 
+/*
+ * Into the set, re-posted at once (the next loop turn; several restores make one
+ * re-post), then every am_resend_ms: Alertmanager may have resolved it while no
+ * process posted it. Without memory it is simply not restored: the next repeat
+ * posts it again.
+ */
+void kl__am_restore(struct kl__notifier *nt, const struct kl_notice *x)
+{
+	struct am_list *set = nt->priv;
+	struct kl__alert a = {0};
+	struct am_alert *c;
+
+	kl__notice_labels(nt->n, x, &a);
+	a.summary = x->summary;
+	a.starts_at = x->starts_at > 0 ? x->starts_at : kl_clock_wall_s(nt->n->o.clock);
+	c = alert_copy(&a);
+	if (!c)
+		return;
+	forget(set, c->fp);
+	kl_list_add_tail(&set->head, &c->link);
+	uv_timer_start(&nt->timer, on_resend, 0, nt->n->o.am_resend_ms);
+}
+
 int kl__am_init(struct kl__notifier *nt)
 {
 	nt->priv = list_new();

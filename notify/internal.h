@@ -66,6 +66,12 @@ struct kl__notifier_type {
 	/* Frees m->priv and p->priv. */
 	void (*msg_free)(struct kl__msg *m);
 	void (*plan_free)(struct kl__plan *p);
+	/*
+	 * x (firing) was delivered here by an earlier process: take it back into what
+	 * the type keeps in memory (alertmanager: the re-post set). No message, no
+	 * report. NULL: the type keeps nothing.
+	 */
+	void (*restore)(struct kl__notifier *nt, const struct kl_notice *x);
 };
 
 /* The table, ended by a row with name NULL; and a row by name (NULL: none). */
@@ -304,6 +310,7 @@ void kl__am_msg_free(struct kl__msg *m);
 void kl__am_plan_free(struct kl__plan *p);
 int kl__am_init(struct kl__notifier *nt);
 void kl__am_free(struct kl__notifier *nt);
+void kl__am_restore(struct kl__notifier *nt, const struct kl_notice *x);
 int kl__log_build(struct kl__notifier *nt, struct kl__plan *p);
 void kl__log_deliver(struct kl__notifier *nt, struct kl__plan *p);
 

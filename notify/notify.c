@@ -319,6 +319,22 @@ size_t kl_notify_route(const struct kl_notify *n, const char *ns, const char **n
 	return i;
 }
 
+void kl_notify_restore(struct kl_notify *n, const struct kl_notice *x)
+{
+	const size_t *idx;
+	struct kl__notifier *nt;
+	size_t k, j;
+
+	if (n->closing || n->o.dry_run || x->resolved)
+		return;
+	k = kl__targets(n, x->ns, &idx);
+	for (j = 0; j < k; j++) {
+		nt = &n->nv[idx[j]];
+		if (nt->type->restore && kl__wanted(x, nt->name))
+			nt->type->restore(nt, x);
+	}
+}
+
 /* ------------------------------------------------------------ lifecycle */
 
 /* Frees what kl_notify_new made; the handles are closed already (or never started). */

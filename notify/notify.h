@@ -135,6 +135,15 @@ int kl_notify_send(struct kl_notify_client *c, const struct kl_notice *notices, 
  */
 size_t kl_notify_route(const struct kl_notify *n, const char *ns, const char **names, size_t max);
 /*
+ * A firing notice that an earlier process delivered (read back from the state
+ * after a restart or a failover): the notifiers of x (its `only`, else its route)
+ * that keep delivered alerts in memory take it back - Alertmanager's re-post set,
+ * which would otherwise forget the alert until its next repeat, letting
+ * Alertmanager resolve it meanwhile. Nothing else is sent; no done_cb. Strings
+ * borrowed for the call.
+ */
+void kl_notify_restore(struct kl_notify *n, const struct kl_notice *x);
+/*
  * Stops: abandons queued messages and flushes still in their window (no done_cb
  * for them: the clients persisted them as undelivered), cancels requests in
  * flight, frees every client, frees, then cb(arg).

@@ -25,6 +25,7 @@ const struct kl__notifier_type kl__notifier_types[] = {
 		.init = kl__am_init, .free = kl__am_free,
 		.commit = kl__am_commit, .refresh = kl__am_refresh,
 		.msg_free = kl__am_msg_free, .plan_free = kl__am_plan_free,
+		.restore = kl__am_restore,
 	},
 	{
 		.name = "log",

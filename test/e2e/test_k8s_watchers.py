@@ -263,6 +263,33 @@ def test_restart_while_firing_does_not_resend(cluster, kubelet, kloompas, receiv
     assert "restored alert state" in kl2.log()
 
 
+def test_restart_while_firing_keeps_alertmanager_posted(cluster, kubelet, kloompas, receiver,
+                                                        tmp_path):
+    """Alertmanager forgets an alert whose endsAt passes: the process after a restart
+    re-posts the firing alert it read back from the state at once (not only at the next
+    repeat_interval), and tells nobody else again."""
+    ns = fresh_ns(cluster)
+    own = fresh_ns(cluster)
+    am = "/am/api/v2/alerts"
+    cluster.kube.create_pod(ns, "boom", annotations=sim_crash())
+    cfg = config(tmp_path, receiver, ns, route_to=["slack", "am"], extra_notifiers=(
+        f"  - name: am\n    type: alertmanager\n    url: {receiver.url}/am\n"))
+    kl = start(kloompas, cluster, cfg, own)
+    receiver.wait(lambda r: crash_lines(r.slack_texts(), ns) and r.bodies(am),
+                  what="the first notice at Slack and Alertmanager")
+    time.sleep(2.5)  # the state write is batched (1 s)
+    assert kl.stop() == 0
+    posted = len(receiver.bodies(am))
+    kl2 = start(kloompas, cluster, cfg, own)
+    receiver.wait(lambda r: len(r.bodies(am)) > posted, timeout=20,
+                  what="a re-post to Alertmanager after the restart")
+    alerts = json.loads(receiver.bodies(am)[-1])
+    assert [a["labels"]["namespace"] for a in alerts] == [ns]
+    assert alerts[0]["endsAt"] > alerts[0]["startsAt"]
+    assert len(crash_lines(receiver.slack_texts(), ns)) == 1, "Slack told again"
+    assert "restored alert state" in kl2.log()
+
+
 def test_dry_run_sends_nothing(cluster, kubelet, kloompas, receiver, tmp_path):
     ns = fresh_ns(cluster)
     own = fresh_ns(cluster)

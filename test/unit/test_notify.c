@@ -963,6 +963,45 @@ static void test_alertmanager(void **state)
 	finish(t);
 }
 
+/*
+ * After a restart: a firing alert read back from the state goes back into the
+ * alertmanager set (re-posted at once, then every am_resend_ms) without a notice to
+ * anyone else and without a done_cb; a resolved one or a dry run restores nothing.
+ */
+static void test_alertmanager_restore(void **state)
+{
+	struct tctx *t = t_new(state, "am_restore");
+	size_t am = add_notifier(t, "am", "alertmanager", "200");
+	size_t slack = add_notifier(t, "slack", "slack", "200");
+	struct kl_notice x = crash(0, "mon-apigee", "@arquitectura", "1 Pod(s) in CrashLoopBackOff");
+	struct kl_notice r = resolved(x, (int64_t)time(NULL));
+	char prefix[160];
+	struct reqs q;
+	yajl_val v;
+
+	t->opts.am_resend_ms = 200;
+	add_route(t, LIST("*"), LIST("am", "slack"));
+	start(t);
+	snprintf(prefix, sizeof(prefix), "%s/api/v2/alerts", t->paths[am]);
+	kl_notify_restore(t->n, &r);
+	run_for(t, 300);
+	assert_int_equal(nreq(t->rcv, prefix), 0);
+	kl_notify_restore(t->n, &x);
+	run_until(t, nreq(t->rcv, prefix) >= 1, 150); /* at once, not after am_resend_ms */
+	run_until(t, nreq(t->rcv, prefix) >= 3, 3000);
+	fetch(t->rcv, prefix, &q);
+	v = am_alerts(&q.v[0]);
+	assert_int_equal(v->u.array.len, 1);
+	assert_string_equal(JSTR(v->u.array.values[0], "labels", "namespace"), "mon-apigee");
+	assert_string_equal(JSTR(v->u.array.values[0], "labels", "team"), "@arquitectura");
+	assert_string_equal(JSTR(v->u.array.values[0], "startsAt"), "2023-11-14T22:13:20Z");
+	yajl_tree_free(v);
+	reqs_free(&q);
+	assert_int_equal(nreq(t->rcv, t->paths[slack]), 0);
+	assert_int_equal(t->ndone, 0);
+	finish(t);
+}
+
 /* A retried alertmanager post carries a fresh endsAt: the first one may have passed. */
 static void test_alertmanager_retry(void **state)
 {
@@ -1494,6 +1533,7 @@ int main(void)
 	    cmocka_unit_test(test_alertmanager),
 	    cmocka_unit_test(test_alertmanager_retry),
 	    cmocka_unit_test(test_alertmanager_repost_not_counted),
+	    cmocka_unit_test(test_alertmanager_restore),
 	    cmocka_unit_test(test_routing),
 	    cmocka_unit_test(test_retry_5xx),
 	    cmocka_unit_test(test_retry_after),
