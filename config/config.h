@@ -1,5 +1,5 @@
 /*
- * config/config.h - the Kloompas config file (SPEC: Config file) as typed structs.
+ * config/config.h - the Kloompas config file (docs/configuration.md) as typed structs.
  *
  * Everything loaded lives in the config's own arena: a failed load frees it all,
  * and kl_config_free() is the one call that ends it. Controller sections

@@ -34,7 +34,7 @@ struct kl_flags {
 	uint64_t lease_duration_ms;
 	uint64_t renew_deadline_ms;
 	uint64_t retry_period_ms;
-	const char *leader_elect_namespace; /* NULL: see SPEC (POD_NAMESPACE, ...) */
+	const char *leader_elect_namespace; /* NULL: docs/configuration.md */
 	const char *leader_elect_name;
 	/* logging */
 	enum kl_log_format log_format;

@@ -181,7 +181,7 @@ const char *kl_alert_state_name(enum kl_alert_state s)
 }
 
 /*
- * One line per state change at -v 1 (SPEC: Alerts): from and to ("ok" for no alert),
+ * One line per state change at -v 1 (docs/alerts.md): from and to ("ok" for no alert),
  * why (what the engine saw: "condition started", "held for 30s"), and the summary,
  * the figure that made it ("2 Pod(s) in CrashLoopBackOff", "33 % of pods Not Ready").
  */

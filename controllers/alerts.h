@@ -1,5 +1,5 @@
 /*
- * controllers/alerts.h - the alert state machine both watchers share (SPEC: Alerts).
+ * controllers/alerts.h - the alert state machine both watchers share (docs/alerts.md).
  *
  * Per (controller, namespace): ok -> pending when the condition starts; pending ->
  * firing once it held for `for`; a firing alert is notified once, re-notified every

@@ -1,6 +1,6 @@
 /*
  * controllers/chatops.h - chat-ops authorization: the allow list of the config's
- * chatops section (SPEC: Replica enforcer and chat-ops) says who may read or scale
+ * chatops section (docs/chatops.md) says who may read or scale
  * which namespaces, and up to how many replicas.
  *
  * The rest of the chat-ops front door has one header per noun, each a pure function

@@ -1,6 +1,5 @@
 /*
- * controllers/command.h - the chat command grammar (SPEC: Replica enforcer and
- * chat-ops): "set-replicas NS DEPLOY N [for DURATION]" and its kin, from text.
+ * controllers/command.h - the chat command grammar (docs/chatops.md): "set-replicas NS DEPLOY N [for DURATION]" and its kin, from text.
  *
  * Pure functions over bytes, so they can be unit-tested and fuzzed on their own;
  * Slack's text and the HTTP API's JSON body both become this one grammar.

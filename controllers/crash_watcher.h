@@ -56,7 +56,7 @@ struct kl_crash_hit {
 };
 
 /*
- * The crash rule (SPEC: Alerts, crash-watcher condition), from the pod status alone
+ * The crash rule (docs/alerts.md), from the pod status alone
  * so that it holds the same after a restart or a change of leader. A pod that is not
  * terminating counts when one of its init or app containers
  * - is waiting with one of reasons; or, when CrashLoopBackOff is one of reasons and

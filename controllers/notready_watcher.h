@@ -20,7 +20,7 @@ struct kl_notready_watcher_conf {
 };
 
 /*
- * One namespace's count as the condition sees it (SPEC: notready-watcher condition).
+ * One namespace's count as the condition sees it (docs/alerts.md).
  * Set the inputs (the rest zero), add every pod of the namespace, then ask
  * kl_notready_tally_active().
  * - live: pods not Succeeded/Failed and not terminating;

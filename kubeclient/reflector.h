@@ -2,7 +2,7 @@
  * kubeclient/reflector.h - keeps one resource's objects flowing from the API server:
  * LIST, then WATCH from the list's resourceVersion, forever.
  *
- * The contract is client-go's reflector (SPEC: Informers): paginated LIST (limit
+ * The contract is client-go's reflector (README: How it talks to Kubernetes): paginated LIST (limit
  * 500, the list restarts when a continue token expires), WATCH with
  * allowWatchBookmarks and a random timeoutSeconds in [300, 600); a watch that ends
  * cleanly resumes from the last resourceVersion seen (bookmarks count); an ERROR

@@ -516,7 +516,7 @@ static int start_loop_parts(struct app *app, struct kl_error *err)
 	app->ctx.kube = app->kube;
 	app->ctx.informers = app->informers;
 
-	/* where the Lease and the state live (SPEC: Details that tests rely on) */
+	/* where the Lease and the state live (docs/operations.md) */
 	own = app->flags.leader_elect_namespace;
 	if (!own || !*own)
 		own = getenv("POD_NAMESPACE");
