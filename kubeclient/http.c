@@ -71,6 +71,9 @@ struct kl_http_req {
 	CURL *easy;
 	struct curl_slist *headers;
 	struct curl_slist *connect_to;
+	struct curl_slist *rcpt; /* a mail's recipients */
+	char *upload;		 /* a mail's message, sent by on_read */
+	size_t upload_len, upload_off;
 	char *url;  /* as sent (host rewritten for tls_server_name) */
 	char *path; /* for the log: the URL path, no query */
 	char method[16];
@@ -173,6 +176,8 @@ static void req_free(struct kl_http_req *r)
 		curl_easy_cleanup(r->easy);
 	curl_slist_free_all(r->headers);
 	curl_slist_free_all(r->connect_to);
+	curl_slist_free_all(r->rcpt);
+	free(r->upload);
 	free(r->url);
 	free(r->path);
 	free(r);
@@ -795,6 +800,117 @@ int kl_http_request(struct kl_http *h, const struct kl_http_opts *o, kl_http_dat
 	if (h->log)
 		kl_log_v(h->log, 2, "http", "request", "method", r->method, "path", r->path);
 	/* attached from the kick: libcurl refuses it inside its callbacks (data_cb) */
+	kl_list_add_tail(&h->to_add, &r->link);
+	kick(h);
+	if (out)
+		*out = r;
+	return 0;
+
+out_free:
+	req_free(r);
+	return rc;
+}
+
+/* ------------------------------------------------------------------ mail */
+
+static size_t on_read(char *buf, size_t size, size_t n, void *userp)
+{
+	struct kl_http_req *r = userp;
+	size_t len = r->upload_len - r->upload_off;
+
+	if (r->cancelled)
+		return CURL_READFUNC_ABORT;
+	if (len > size * n)
+		len = size * n;
+	memcpy(buf, r->upload + r->upload_off, len);
+	r->upload_off += len;
+	return len;
+}
+
+#define SET(opt, val)                                                                              \
+	do {                                                                                       \
+		if (c == CURLE_OK)                                                                 \
+			c = curl_easy_setopt(e, opt, val);                                         \
+	} while (0)
+
+static CURLcode set_mail_options(struct kl_http_req *r, const struct kl_http_mail_opts *o)
+{
+	CURL *e = r->easy;
+	CURLcode c = CURLE_OK;
+
+	SET(CURLOPT_PRIVATE, r);
+	SET(CURLOPT_URL, r->url);
+	SET(CURLOPT_PROTOCOLS_STR, "smtp,smtps");
+	SET(CURLOPT_ERRORBUFFER, r->errbuf);
+	SET(CURLOPT_NOSIGNAL, 1L);
+	SET(CURLOPT_CONNECTTIMEOUT_MS, DEFAULT_CONNECT_TIMEOUT_MS);
+	SET(CURLOPT_TIMEOUT_MS, (long)o->timeout_ms);
+	SET(CURLOPT_MAIL_FROM, o->from);
+	SET(CURLOPT_MAIL_RCPT, r->rcpt);
+	SET(CURLOPT_UPLOAD, 1L);
+	SET(CURLOPT_READFUNCTION, on_read);
+	SET(CURLOPT_READDATA, r);
+	SET(CURLOPT_INFILESIZE_LARGE, (curl_off_t)r->upload_len);
+	if (o->starttls)
+		SET(CURLOPT_USE_SSL, (long)CURLUSESSL_ALL);
+	if (o->ca_file) {
+		SET(CURLOPT_CAINFO, o->ca_file);
+		SET(CURLOPT_CAPATH, (char *)NULL);
+	}
+	if (o->user) {
+		SET(CURLOPT_USERNAME, o->user);
+		SET(CURLOPT_PASSWORD, o->password ? o->password : "");
+	}
+	return c;
+}
+
+#undef SET
+
+int kl_http_mail(struct kl_http *h, const struct kl_http_mail_opts *o, kl_http_done_cb done_cb,
+		 void *arg, struct kl_http_req **out)
+{
+	const char *const *to;
+	struct curl_slist *l;
+	struct kl_http_req *r;
+	CURLcode c;
+	int rc = -ENOMEM;
+
+	if (!h || !o || !o->url || !o->from || !o->rcpt || !o->rcpt[0] || !o->msg)
+		return -EINVAL;
+	if (strncasecmp(o->url, "smtp://", 7) && strncasecmp(o->url, "smtps://", 8))
+		return -EINVAL;
+	if (h->closing)
+		return -ESHUTDOWN;
+	r = calloc(1, sizeof(*r));
+	if (!r)
+		return -ENOMEM;
+	r->h = h;
+	kl_list_init(&r->link);
+	strcpy(r->method, "MAIL");
+	r->done_cb = done_cb;
+	r->arg = arg;
+	r->retry_after_s = -1;
+	r->url = strdup(o->url);
+	r->path = strdup(""); /* the log names no part of a mail URL */
+	r->upload = malloc(o->msg_len ? o->msg_len : 1);
+	if (!r->url || !r->path || !r->upload)
+		goto out_free;
+	memcpy(r->upload, o->msg, o->msg_len);
+	r->upload_len = o->msg_len;
+	for (to = o->rcpt; *to; to++) {
+		l = curl_slist_append(r->rcpt, *to);
+		if (!l)
+			goto out_free;
+		r->rcpt = l;
+	}
+	r->easy = curl_easy_init();
+	if (!r->easy)
+		goto out_free;
+	c = set_mail_options(r, o);
+	if (c != CURLE_OK) {
+		rc = errno_from_curl(c);
+		goto out_free;
+	}
 	kl_list_add_tail(&h->to_add, &r->link);
 	kick(h);
 	if (out)
