@@ -629,15 +629,16 @@ out:
 	return rc;
 }
 
-static int set_headers(struct kl_http_req *r, const char *const *headers)
+/* Appends the NULL-terminated v (may be NULL) to *l. */
+static int slist_add(struct curl_slist **l, const char *const *v)
 {
-	struct curl_slist *l;
+	struct curl_slist *n;
 
-	for (; headers && *headers; headers++) {
-		l = curl_slist_append(r->headers, *headers);
-		if (!l)
+	for (; v && *v; v++) {
+		n = curl_slist_append(*l, *v);
+		if (!n)
 			return -ENOMEM;
-		r->headers = l;
+		*l = n;
 	}
 	return 0;
 }
@@ -757,46 +758,37 @@ static CURLcode set_options(struct kl_http_req *r, const struct kl_http_opts *o)
 
 #undef SET
 
-int kl_http_request(struct kl_http *h, const struct kl_http_opts *o, kl_http_data_cb data_cb,
-		    kl_http_done_cb done_cb, void *arg, struct kl_http_req **out)
+/* A new request of h (not yet queued), or NULL on ENOMEM. */
+static struct kl_http_req *req_new(struct kl_http *h, const char *method, kl_http_done_cb done_cb,
+				   void *arg)
 {
-	struct kl_http_req *r;
-	CURLcode c;
-	int rc;
+	struct kl_http_req *r = calloc(1, sizeof(*r));
 
-	if (!h || !o || !o->url || !o->method || !*o->method)
-		return -EINVAL;
-	if (strlen(o->method) >= sizeof(r->method))
-		return -EINVAL;
-	if (h->closing)
-		return -ESHUTDOWN;
-	r = calloc(1, sizeof(*r));
 	if (!r)
-		return -ENOMEM;
+		return NULL;
 	r->h = h;
 	kl_list_init(&r->link);
-	strcpy(r->method, o->method);
-	r->data_cb = data_cb;
+	strcpy(r->method, method);
 	r->done_cb = done_cb;
 	r->arg = arg;
 	r->retry_after_s = -1;
-	rc = set_url(r, o);
-	if (rc)
-		goto out_free;
-	rc = set_headers(r, o->headers);
-	if (rc)
-		goto out_free;
 	r->easy = curl_easy_init();
 	if (!r->easy) {
-		rc = -ENOMEM;
-		goto out_free;
+		free(r);
+		return NULL;
 	}
-	c = set_options(r, o);
-	if (c != CURLE_OK) {
-		rc = errno_from_curl(c);
-		goto out_free;
-	}
+	return r;
+}
 
+/* Queues r with its options set (c), or frees it and returns the error. */
+static int req_submit(struct kl_http_req *r, CURLcode c, struct kl_http_req **out)
+{
+	struct kl_http *h = r->h;
+
+	if (c != CURLE_OK) {
+		req_free(r);
+		return errno_from_curl(c);
+	}
 	if (h->log)
 		kl_log_v(h->log, 2, "http", "request", "method", r->method, "path", r->path);
 	/* attached from the kick: libcurl refuses it inside its callbacks (data_cb) */
@@ -805,10 +797,32 @@ int kl_http_request(struct kl_http *h, const struct kl_http_opts *o, kl_http_dat
 	if (out)
 		*out = r;
 	return 0;
+}
 
-out_free:
-	req_free(r);
-	return rc;
+int kl_http_request(struct kl_http *h, const struct kl_http_opts *o, kl_http_data_cb data_cb,
+		    kl_http_done_cb done_cb, void *arg, struct kl_http_req **out)
+{
+	struct kl_http_req *r;
+	int rc;
+
+	if (!h || !o || !o->url || !o->method || !*o->method)
+		return -EINVAL;
+	if (strlen(o->method) >= sizeof(r->method))
+		return -EINVAL;
+	if (h->closing)
+		return -ESHUTDOWN;
+	r = req_new(h, o->method, done_cb, arg);
+	if (!r)
+		return -ENOMEM;
+	r->data_cb = data_cb;
+	rc = set_url(r, o);
+	if (!rc)
+		rc = slist_add(&r->headers, o->headers);
+	if (rc) {
+		req_free(r);
+		return rc;
+	}
+	return req_submit(r, set_options(r, o), out);
 }
 
 /* ------------------------------------------------------------------ mail */
@@ -869,11 +883,7 @@ static CURLcode set_mail_options(struct kl_http_req *r, const struct kl_http_mai
 int kl_http_mail(struct kl_http *h, const struct kl_http_mail_opts *o, kl_http_done_cb done_cb,
 		 void *arg, struct kl_http_req **out)
 {
-	const char *const *to;
-	struct curl_slist *l;
 	struct kl_http_req *r;
-	CURLcode c;
-	int rc = -ENOMEM;
 
 	if (!h || !o || !o->url || !o->from || !o->rcpt || !o->rcpt[0] || !o->msg)
 		return -EINVAL;
@@ -881,45 +891,19 @@ int kl_http_mail(struct kl_http *h, const struct kl_http_mail_opts *o, kl_http_d
 		return -EINVAL;
 	if (h->closing)
 		return -ESHUTDOWN;
-	r = calloc(1, sizeof(*r));
+	r = req_new(h, "MAIL", done_cb, arg);
 	if (!r)
 		return -ENOMEM;
-	r->h = h;
-	kl_list_init(&r->link);
-	strcpy(r->method, "MAIL");
-	r->done_cb = done_cb;
-	r->arg = arg;
-	r->retry_after_s = -1;
 	r->url = strdup(o->url);
 	r->path = strdup(""); /* the log names no part of a mail URL */
 	r->upload = malloc(o->msg_len ? o->msg_len : 1);
-	if (!r->url || !r->path || !r->upload)
-		goto out_free;
+	if (!r->url || !r->path || !r->upload || slist_add(&r->rcpt, o->rcpt)) {
+		req_free(r);
+		return -ENOMEM;
+	}
 	memcpy(r->upload, o->msg, o->msg_len);
 	r->upload_len = o->msg_len;
-	for (to = o->rcpt; *to; to++) {
-		l = curl_slist_append(r->rcpt, *to);
-		if (!l)
-			goto out_free;
-		r->rcpt = l;
-	}
-	r->easy = curl_easy_init();
-	if (!r->easy)
-		goto out_free;
-	c = set_mail_options(r, o);
-	if (c != CURLE_OK) {
-		rc = errno_from_curl(c);
-		goto out_free;
-	}
-	kl_list_add_tail(&h->to_add, &r->link);
-	kick(h);
-	if (out)
-		*out = r;
-	return 0;
-
-out_free:
-	req_free(r);
-	return rc;
+	return req_submit(r, set_mail_options(r, o), out);
 }
 
 void kl_http_cancel(struct kl_http_req *r)
