@@ -23,7 +23,8 @@ import uuid
 import pytest
 
 from conftest import get, replace_pod, sim_crash
-from slowreceiver import TIMEOUT_FACTOR, FaultReceiver
+from slowreceiver import FaultReceiver
+from test_k8s_notify_faults import until
 from smtpreceiver import SmtpReceiver, make_ca_and_cert
 
 CRASH = sim_crash()
@@ -84,16 +85,6 @@ def sent(kl, result):
     m = re.search(r'^kloompas_notifications_total\{notifier="sink",result="%s"\} (\S+)$' %
                   result, body.decode(), re.M)
     return float(m.group(1)) if m else None
-
-
-def until(pred, timeout=90, what="a condition", interval=0.2):
-    deadline = time.monotonic() + timeout * TIMEOUT_FACTOR
-    while True:
-        got = pred()
-        if got:
-            return got
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(interval)
 
 
 def no_secrets(kl, *secrets):

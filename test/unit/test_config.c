@@ -527,6 +527,16 @@ static void test_notifier_url(void **state)
 }
 
 /* The type's own keys: bound by notify/ into the driver's conf, errors at FILE:LINE. */
+/* An email notifier's first lines (line 2 to 4), and its addresses (lines 5 and 6). */
+#define EMAIL_ENTRY                                                                                \
+	"notifiers:\n"                                                                             \
+	"  - name: m\n"                                                                            \
+	"    type: email\n"                                                                        \
+	"    url: smtp://h.example\n"
+#define EMAIL_ADDRS                                                                                \
+	"    from: a@x.example\n"                                                                  \
+	"    to: [b@x.example]\n"
+
 static void test_notifier_type_keys(void **state)
 {
 	struct fx *fx = *state;
@@ -636,70 +646,40 @@ static void test_notifier_type_keys(void **state)
 			"    to: [b@x.example]\n",
 			-EINVAL, "4: notifiers[0].url: must be an smtp:// or smtps:// URL");
 	assert_load_err(fx,
-			"notifiers:\n"
-			"  - name: m\n"
-			"    type: email\n"
-			"    url: smtp://h.example\n"
+			EMAIL_ENTRY
 			"    to: [b@x.example]\n",
 			-EINVAL, "2: notifiers[0]: from is required for type email");
 	assert_load_err(fx,
-			"notifiers:\n"
-			"  - name: m\n"
-			"    type: email\n"
-			"    url: smtp://h.example\n"
+			EMAIL_ENTRY
 			"    from: Kloompas <a@x.example>\n"
 			"    to: [b@x.example]\n",
 			-EINVAL,
 			"5: notifiers[0].from: must be a mail address (name@host, no display name)");
 	assert_load_err(fx,
-			"notifiers:\n"
-			"  - name: m\n"
-			"    type: email\n"
-			"    url: smtp://h.example\n"
+			EMAIL_ENTRY
 			"    from: a@x.example\n",
 			-EINVAL, "2: notifiers[0]: to is required for type email");
 	assert_load_err(fx,
-			"notifiers:\n"
-			"  - name: m\n"
-			"    type: email\n"
-			"    url: smtp://h.example\n"
+			EMAIL_ENTRY
 			"    from: a@x.example\n"
 			"    to: [b@x.example, nobody]\n",
 			-EINVAL, "6: notifiers[0].to: item 1 must be a mail address (name@host)");
 	assert_load_err(fx,
-			"notifiers:\n"
-			"  - name: m\n"
-			"    type: email\n"
-			"    url: smtp://h.example\n"
+			EMAIL_ENTRY
 			"    from: a@x.example\n"
 			"    to: b@x.example\n",
 			-EINVAL, "6: notifiers[0].to: expected a list of strings, got \"b@x.example\"");
 	assert_load_err(fx,
-			"notifiers:\n"
-			"  - name: m\n"
-			"    type: email\n"
-			"    url: smtp://h.example\n"
-			"    from: a@x.example\n"
-			"    to: [b@x.example]\n"
+			EMAIL_ENTRY EMAIL_ADDRS
 			"    starttls: maybe\n",
 			-EINVAL, "7: notifiers[0].starttls: expected true or false, got \"maybe\"");
 	assert_load_err(fx,
-			"notifiers:\n"
-			"  - name: m\n"
-			"    type: email\n"
-			"    url: smtp://h.example\n"
-			"    from: a@x.example\n"
-			"    to: [b@x.example]\n"
+			EMAIL_ENTRY EMAIL_ADDRS
 			"    password_file: pass\n",
 			-EINVAL, "2: notifiers[0]: username_file is required for type email");
 	assert_null(strstr(fx->err.msg, "topsecret"));
 	assert_load_err(fx,
-			"notifiers:\n"
-			"  - name: m\n"
-			"    type: email\n"
-			"    url: smtp://h.example\n"
-			"    from: a@x.example\n"
-			"    to: [b@x.example]\n"
+			EMAIL_ENTRY EMAIL_ADDRS
 			"    routing_key_file: rk\n",
 			-EINVAL, "7: notifiers[0].routing_key_file: unknown key");
 }

@@ -524,6 +524,17 @@ static const struct kl_notice_pod pricing_pods[] = {
      .log = "a < b && c > d\n\nuse `x`\r\n"},
 };
 
+/* One crash-looping pod with a log: the evidence the JSON payloads carry. */
+static const struct kl_notice_pod api_pod[] = {
+    {.pod = "api-1",
+     .container = "app",
+     .reason = "CrashLoopBackOff",
+     .restarts = 3,
+     .last_reason = "Error",
+     .exit_code = 3,
+     .log = "starting app pod=api-1\npanic: boom\n"},
+};
+
 static struct kl_notice crash(uint64_t id, const char *ns, const char *team, const char *summary)
 {
 	struct kl_notice x = {
@@ -751,15 +762,6 @@ static void test_webhook_payload(void **state)
 {
 	struct tctx *t = t_new(state, "webhook");
 	size_t hook = add_notifier(t, "hook", "webhook", "200");
-	static const struct kl_notice_pod pods[] = {
-	    {.pod = "api-1",
-	     .container = "app",
-	     .reason = "CrashLoopBackOff",
-	     .restarts = 3,
-	     .last_reason = "Error",
-	     .exit_code = 3,
-	     .log = "starting app pod=api-1\npanic: boom\n"},
-	};
 	struct kl_notice v[3];
 	yajl_val f = NULL, r = NULL, a, alerts;
 	struct reqs q;
@@ -769,7 +771,7 @@ static void test_webhook_payload(void **state)
 	add_route(t, LIST("*"), LIST("hook"));
 	start(t);
 	v[0] = crash(1, "mon-apigee", "@arquitectura", "1 Pod(s) in CrashLoopBackOff");
-	v[0].pods = pods;
+	v[0].pods = api_pod;
 	v[0].npods = 1;
 	v[1] = notready(2, "moc-b", NULL, "33 % of pods Not Ready");
 	v[2] = resolved(crash(3, "mon-c", "@x", "0 Pod(s) in CrashLoopBackOff"), T0 + 600);
@@ -1498,15 +1500,6 @@ static void test_pagerduty(void **state)
 	/* the first event meets a 500 and a 429 (retried), then every one is accepted */
 	size_t pd = add_notifier(t, "pd", "pagerduty", "500,429,202");
 	static const struct kl__pd_conf pc = {.routing_key = "R0UTINGtopsecret"};
-	static const struct kl_notice_pod pods[] = {
-	    {.pod = "api-1",
-	     .container = "app",
-	     .reason = "CrashLoopBackOff",
-	     .restarts = 3,
-	     .last_reason = "Error",
-	     .exit_code = 3,
-	     .log = "starting app pod=api-1\npanic: boom\n"},
-	};
 	struct kl_notice v[3];
 	yajl_val e[3];
 	struct reqs q;
@@ -1516,7 +1509,7 @@ static void test_pagerduty(void **state)
 	add_route(t, LIST("*"), LIST("pd"));
 	start(t);
 	v[0] = crash(1, "mon-apigee", "@arquitectura", "1 Pod(s) in CrashLoopBackOff");
-	v[0].pods = pods;
+	v[0].pods = api_pod;
 	v[0].npods = 1;
 	v[1] = notready(2, "moc-b", NULL, "33 % of pods Not Ready");
 	/* the same labels as v[0]: its resolve shares the dedup_key */
