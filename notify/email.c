@@ -96,10 +96,6 @@ int kl__email_check(const struct kl_notifier_conf *nc, const void *conf, const c
 	}
 	if (ec->password && !ec->username)
 		return conf_fail(err, file, nc, prefix, "username_file", "");
-	if (!strncasecmp(nc->url, "smtps://", 8) && !ec->starttls &&
-	    nc->node && kl_conf_get(nc->node, "starttls"))
-		return conf_fail(err, file, nc, prefix, "starttls",
-				 "has no meaning with smtps:// (TLS from the start)");
 	return 0;
 }
 

@@ -88,8 +88,7 @@ static struct kl__msg *plan_add(struct kl__plan *p, int only, long one, char *bo
 	m->text = text;
 	m->only = only;
 	for (i = 0; i < p->cnt; i++) {
-		if (one >= 0 ? i != (size_t)one
-			     : only >= 0 && p->v[i]->resolved != (only == 1))
+		if (one >= 0 ? i != (size_t)one : only >= 0 && p->v[i]->resolved != (only == 1))
 			continue;
 		m->ids[m->nids].c = p->who[i];
 		m->ids[m->nids++].id = p->v[i]->id;
