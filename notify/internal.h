@@ -5,7 +5,9 @@
  * into messages; queue.c: queues, retries and reports) knows no notifier type by
  * name: everything a type does differently is a row of kl__notifier_types
  * (types.c) pointing into its driver file (slack.c, webhook.c, alertmanager.c,
- * log.c). Adding a type is one driver file, one row, its tests.
+ * pagerduty.c, teams.c, email.c, log.c), its own config keys included (conf_keys,
+ * bound by kl_notifiers_configure). Adding a type is one driver file, one row, its
+ * tests.
  */
 #ifndef KL_NOTIFY_INTERNAL_H
 #define KL_NOTIFY_INTERNAL_H
