@@ -107,17 +107,3 @@ class SmtpReceiver:
 
     def close(self):
         self.controller.stop()
-
-    def wait(self, pred, timeout=60, what="a mail"):
-        import time
-        deadline = time.monotonic() + timeout
-        with self.cv:
-            while True:
-                got = pred(self)
-                if got:
-                    return got
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    raise AssertionError(f"timed out waiting for {what}; mails: " +
-                                         repr([m.msg["Subject"] for m in self.mails]))
-                self.cv.wait(min(left, 0.2))
