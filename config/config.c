@@ -6,7 +6,8 @@
  * say: notifier names unique and known to routes, chat-ops rules complete, and the API tokens file read as "TOKEN USER"
  * lines. The "controllers" section is not bound here: it is kept as a node for
  * each controller's own table, so config/ does not know the controllers; nor
- * does it know the notifier types: each entry keeps its node for notify/.
+ * does it know the notifier types: each entry keeps its node for notify/, and
+ * keys other than the common ones are let through for the type's own table.
  *
  * Everything lives in c->arena; a failed load frees the arena, so no error path
  * has anything else to undo. Secrets (URLs, signing secret, tokens) are never put
@@ -28,6 +29,8 @@ static const struct kl_conf_key notifier_keys[] = {
 	{ "type", KL_CONF_STRING, N(type_name), NULL, 0, NULL },
 	{ "url", KL_CONF_STRING, N(url), NULL, 0, NULL },
 	{ "url_file", KL_CONF_SECRET_FILE, N(url), NULL, 0, NULL },
+	/* the type's own keys: notify/ binds them with the type's table */
+	{ "*", KL_CONF_OTHER, 0, NULL, 0, NULL },
 	{ NULL, 0, 0, NULL, 0, NULL },
 };
 #undef N
@@ -87,6 +90,16 @@ void kl_config_free(struct kl_config *c)
 	kl_arena_free(&c->arena);
 	memset(c, 0, sizeof(*c));
 	kl_arena_init(&c->arena);
+}
+
+bool kl_config_notifier_key(const char *key)
+{
+	const struct kl_conf_key *k;
+
+	for (k = notifier_keys; k->name; k++)
+		if (k->type != KL_CONF_OTHER && !strcmp(k->name, key))
+			return true;
+	return false;
 }
 
 const struct kl_notifier_conf *kl_config_notifier(const struct kl_config *c, const char *name)

@@ -10,6 +10,8 @@
 #ifndef KL_CONFIG_CONFIG_H
 #define KL_CONFIG_CONFIG_H
 
+#include <stdbool.h>
+
 #include "config/node.h"
 #include "util/arena.h"
 #include "util/error.h"
@@ -24,6 +26,7 @@ struct kl_notifier_conf {
 	const char *url;       /* secret: from url or url_file; never logged */
 	int line;	       /* where the entry starts, for later messages */
 	const struct kl_conf_node *node; /* the entry, for notify/'s checks (NULL in tests) */
+	void *conf; /* the type's own keys, bound by notify/ in the arena (NULL: none, or not yet) */
 };
 
 struct kl_route_conf {
@@ -73,6 +76,8 @@ void kl_config_init(struct kl_config *c);
  */
 int kl_config_load(struct kl_config *c, const char *path, struct kl_error *err);
 void kl_config_free(struct kl_config *c);
+/* Whether key is one of the keys every notifier entry has (bound here, not by its type). */
+bool kl_config_notifier_key(const char *key);
 /* Finds a notifier by name; NULL when absent. */
 const struct kl_notifier_conf *kl_config_notifier(const struct kl_config *c, const char *name);
 

@@ -23,6 +23,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -891,9 +892,20 @@ static int bind_value(struct binder *b, const struct kl_conf_node *n, const char
 		return bind_map(b, n, row->sub, field, path);
 	case KL_CONF_LIST:
 		return bind_list(b, n, path, row, field);
+	case KL_CONF_OTHER:
+		return 0;
 	}
 	assert(!"unknown kl_conf_type");
 	return -EINVAL;
+}
+
+/* Whether the table lets keys it does not name through (a KL_CONF_OTHER row). */
+static bool other_keys(const struct kl_conf_key *keys)
+{
+	for (; keys->name; keys++)
+		if (keys->type == KL_CONF_OTHER)
+			return true;
+	return false;
 }
 
 static int bind_map(struct binder *b, const struct kl_conf_node *map,
@@ -918,8 +930,10 @@ static int bind_map(struct binder *b, const struct kl_conf_node *map,
 
 		path_key(path, sizeof(path), prefix, kid->key);
 		for (row = keys; row->name; row++)
-			if (!strcmp(row->name, kid->key))
+			if (row->type != KL_CONF_OTHER && !strcmp(row->name, kid->key))
 				break;
+		if (!row->name && other_keys(keys))
+			continue; /* someone else's key */
 		if (!row->name) {
 			kl_error_set(b->err, b->file, kid->key_line, 0, "%.*s: unknown key",
 				     KL_CONF_PATH_MAX, path);

@@ -70,6 +70,8 @@ enum kl_conf_type {
 				absolute. The content never appears in an error. */
 	KL_CONF_STRUCT,	     /* nested struct at offset, bound with sub (a map in YAML) */
 	KL_CONF_LIST,	     /* struct kl_conf_list of elem_size structs, each bound with sub */
+	KL_CONF_OTHER,	     /* a row named "*": keys no other row names are let through
+				unbound, for a later bind with another table */
 };
 
 struct kl_conf_key {

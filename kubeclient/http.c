@@ -71,6 +71,9 @@ struct kl_http_req {
 	CURL *easy;
 	struct curl_slist *headers;
 	struct curl_slist *connect_to;
+	struct curl_slist *rcpt; /* a mail's recipients */
+	char *upload;		 /* a mail's message, sent by on_read */
+	size_t upload_len, upload_off;
 	char *url;  /* as sent (host rewritten for tls_server_name) */
 	char *path; /* for the log: the URL path, no query */
 	char method[16];
@@ -173,6 +176,8 @@ static void req_free(struct kl_http_req *r)
 		curl_easy_cleanup(r->easy);
 	curl_slist_free_all(r->headers);
 	curl_slist_free_all(r->connect_to);
+	curl_slist_free_all(r->rcpt);
+	free(r->upload);
 	free(r->url);
 	free(r->path);
 	free(r);
@@ -624,15 +629,16 @@ out:
 	return rc;
 }
 
-static int set_headers(struct kl_http_req *r, const char *const *headers)
+/* Appends the NULL-terminated v (may be NULL) to *l. */
+static int slist_add(struct curl_slist **l, const char *const *v)
 {
-	struct curl_slist *l;
+	struct curl_slist *n;
 
-	for (; headers && *headers; headers++) {
-		l = curl_slist_append(r->headers, *headers);
-		if (!l)
+	for (; v && *v; v++) {
+		n = curl_slist_append(*l, *v);
+		if (!n)
 			return -ENOMEM;
-		r->headers = l;
+		*l = n;
 	}
 	return 0;
 }
@@ -752,46 +758,37 @@ static CURLcode set_options(struct kl_http_req *r, const struct kl_http_opts *o)
 
 #undef SET
 
-int kl_http_request(struct kl_http *h, const struct kl_http_opts *o, kl_http_data_cb data_cb,
-		    kl_http_done_cb done_cb, void *arg, struct kl_http_req **out)
+/* A new request of h (not yet queued), or NULL on ENOMEM. */
+static struct kl_http_req *req_new(struct kl_http *h, const char *method, kl_http_done_cb done_cb,
+				   void *arg)
 {
-	struct kl_http_req *r;
-	CURLcode c;
-	int rc;
+	struct kl_http_req *r = calloc(1, sizeof(*r));
 
-	if (!h || !o || !o->url || !o->method || !*o->method)
-		return -EINVAL;
-	if (strlen(o->method) >= sizeof(r->method))
-		return -EINVAL;
-	if (h->closing)
-		return -ESHUTDOWN;
-	r = calloc(1, sizeof(*r));
 	if (!r)
-		return -ENOMEM;
+		return NULL;
 	r->h = h;
 	kl_list_init(&r->link);
-	strcpy(r->method, o->method);
-	r->data_cb = data_cb;
+	strcpy(r->method, method);
 	r->done_cb = done_cb;
 	r->arg = arg;
 	r->retry_after_s = -1;
-	rc = set_url(r, o);
-	if (rc)
-		goto out_free;
-	rc = set_headers(r, o->headers);
-	if (rc)
-		goto out_free;
 	r->easy = curl_easy_init();
 	if (!r->easy) {
-		rc = -ENOMEM;
-		goto out_free;
+		free(r);
+		return NULL;
 	}
-	c = set_options(r, o);
-	if (c != CURLE_OK) {
-		rc = errno_from_curl(c);
-		goto out_free;
-	}
+	return r;
+}
 
+/* Queues r with its options set (c), or frees it and returns the error. */
+static int req_submit(struct kl_http_req *r, CURLcode c, struct kl_http_req **out)
+{
+	struct kl_http *h = r->h;
+
+	if (c != CURLE_OK) {
+		req_free(r);
+		return errno_from_curl(c);
+	}
 	if (h->log)
 		kl_log_v(h->log, 2, "http", "request", "method", r->method, "path", r->path);
 	/* attached from the kick: libcurl refuses it inside its callbacks (data_cb) */
@@ -800,10 +797,113 @@ int kl_http_request(struct kl_http *h, const struct kl_http_opts *o, kl_http_dat
 	if (out)
 		*out = r;
 	return 0;
+}
 
-out_free:
-	req_free(r);
-	return rc;
+int kl_http_request(struct kl_http *h, const struct kl_http_opts *o, kl_http_data_cb data_cb,
+		    kl_http_done_cb done_cb, void *arg, struct kl_http_req **out)
+{
+	struct kl_http_req *r;
+	int rc;
+
+	if (!h || !o || !o->url || !o->method || !*o->method)
+		return -EINVAL;
+	if (strlen(o->method) >= sizeof(r->method))
+		return -EINVAL;
+	if (h->closing)
+		return -ESHUTDOWN;
+	r = req_new(h, o->method, done_cb, arg);
+	if (!r)
+		return -ENOMEM;
+	r->data_cb = data_cb;
+	rc = set_url(r, o);
+	if (!rc)
+		rc = slist_add(&r->headers, o->headers);
+	if (rc) {
+		req_free(r);
+		return rc;
+	}
+	return req_submit(r, set_options(r, o), out);
+}
+
+/* ------------------------------------------------------------------ mail */
+
+static size_t on_read(char *buf, size_t size, size_t n, void *userp)
+{
+	struct kl_http_req *r = userp;
+	size_t len = r->upload_len - r->upload_off;
+
+	if (r->cancelled)
+		return CURL_READFUNC_ABORT;
+	if (len > size * n)
+		len = size * n;
+	memcpy(buf, r->upload + r->upload_off, len);
+	r->upload_off += len;
+	return len;
+}
+
+#define SET(opt, val)                                                                              \
+	do {                                                                                       \
+		if (c == CURLE_OK)                                                                 \
+			c = curl_easy_setopt(e, opt, val);                                         \
+	} while (0)
+
+static CURLcode set_mail_options(struct kl_http_req *r, const struct kl_http_mail_opts *o)
+{
+	CURL *e = r->easy;
+	CURLcode c = CURLE_OK;
+
+	SET(CURLOPT_PRIVATE, r);
+	SET(CURLOPT_URL, r->url);
+	SET(CURLOPT_PROTOCOLS_STR, "smtp,smtps");
+	SET(CURLOPT_ERRORBUFFER, r->errbuf);
+	SET(CURLOPT_NOSIGNAL, 1L);
+	SET(CURLOPT_CONNECTTIMEOUT_MS, DEFAULT_CONNECT_TIMEOUT_MS);
+	SET(CURLOPT_TIMEOUT_MS, (long)o->timeout_ms);
+	SET(CURLOPT_MAIL_FROM, o->from);
+	SET(CURLOPT_MAIL_RCPT, r->rcpt);
+	SET(CURLOPT_UPLOAD, 1L);
+	SET(CURLOPT_READFUNCTION, on_read);
+	SET(CURLOPT_READDATA, r);
+	SET(CURLOPT_INFILESIZE_LARGE, (curl_off_t)r->upload_len);
+	if (o->starttls)
+		SET(CURLOPT_USE_SSL, (long)CURLUSESSL_ALL);
+	if (o->ca_file) {
+		SET(CURLOPT_CAINFO, o->ca_file);
+		SET(CURLOPT_CAPATH, (char *)NULL);
+	}
+	if (o->user) {
+		SET(CURLOPT_USERNAME, o->user);
+		SET(CURLOPT_PASSWORD, o->password ? o->password : "");
+	}
+	return c;
+}
+
+#undef SET
+
+int kl_http_mail(struct kl_http *h, const struct kl_http_mail_opts *o, kl_http_done_cb done_cb,
+		 void *arg, struct kl_http_req **out)
+{
+	struct kl_http_req *r;
+
+	if (!h || !o || !o->url || !o->from || !o->rcpt || !o->rcpt[0] || !o->msg)
+		return -EINVAL;
+	if (strncasecmp(o->url, "smtp://", 7) && strncasecmp(o->url, "smtps://", 8))
+		return -EINVAL;
+	if (h->closing)
+		return -ESHUTDOWN;
+	r = req_new(h, "MAIL", done_cb, arg);
+	if (!r)
+		return -ENOMEM;
+	r->url = strdup(o->url);
+	r->path = strdup(""); /* the log names no part of a mail URL */
+	r->upload = malloc(o->msg_len ? o->msg_len : 1);
+	if (!r->url || !r->path || !r->upload || slist_add(&r->rcpt, o->rcpt)) {
+		req_free(r);
+		return -ENOMEM;
+	}
+	memcpy(r->upload, o->msg, o->msg_len);
+	r->upload_len = o->msg_len;
+	return req_submit(r, set_mail_options(r, o), out);
 }
 
 void kl_http_cancel(struct kl_http_req *r)

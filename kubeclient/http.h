@@ -83,6 +83,27 @@ void kl_http_close(struct kl_http *h, void (*cb)(void *arg), void *arg);
 /* Starts a request. Returns 0 and *out (may be NULL), or a negative errno. */
 int kl_http_request(struct kl_http *h, const struct kl_http_opts *o, kl_http_data_cb data_cb,
 		    kl_http_done_cb done_cb, void *arg, struct kl_http_req **out);
+/* One mail to send over SMTP (smtp:// or smtps:// URL), on the same client. */
+struct kl_http_mail_opts {
+	const char *url;		/* smtp://HOST:PORT or smtps://HOST:PORT; a secret */
+	const char *from;		/* envelope sender, an address */
+	const char *const *rcpt;	/* NULL-terminated envelope recipients */
+	const char *msg;		/* the RFC 5322 message, CRLF lines; copied */
+	size_t msg_len;
+	bool starttls;			/* smtp://: STARTTLS is required (else plain) */
+	const char *ca_file;		/* may be NULL: system CAs; TLS is always verified */
+	const char *user, *password;	/* SMTP AUTH, or NULL; secrets */
+	uint64_t timeout_ms;		/* whole transaction; 0 = none */
+};
+
+/*
+ * Starts sending one mail, with kl_http_request's contract: done_cb once, its
+ * status_code the server's last SMTP reply code (250 when accepted; 0 when none
+ * came), status 0 when the server accepted the message, else a negative errno.
+ * Returns 0 and *out (may be NULL), or a negative errno (-EINVAL: not smtp(s)://).
+ */
+int kl_http_mail(struct kl_http *h, const struct kl_http_mail_opts *o, kl_http_done_cb done_cb,
+		 void *arg, struct kl_http_req **out);
 /* Cancels a running request: done_cb runs (later, from the loop) with -ECANCELED. */
 void kl_http_cancel(struct kl_http_req *r);
 

@@ -5,7 +5,9 @@
  * into messages; queue.c: queues, retries and reports) knows no notifier type by
  * name: everything a type does differently is a row of kl__notifier_types
  * (types.c) pointing into its driver file (slack.c, webhook.c, alertmanager.c,
- * log.c). Adding a type is one driver file, one row, its tests.
+ * pagerduty.c, teams.c, email.c, log.c), its own config keys included (conf_keys,
+ * bound by kl_notifiers_configure). Adding a type is one driver file, one row, its
+ * tests.
  */
 #ifndef KL_NOTIFY_INTERNAL_H
 #define KL_NOTIFY_INTERNAL_H
@@ -43,6 +45,27 @@ struct kl__notifier_type {
 	bool needs_url;
 	/* appended to the configured URL once its trailing '/'s are cut; NULL: URL as is */
 	const char *url_path;
+	/* the URL when url and url_file are absent; NULL: none */
+	const char *default_url;
+	/* the URL schemes taken, "smtp" etc. (NULL-ended); NULL: http and https */
+	const char *const *schemes;
+	/*
+	 * The type's own keys in a notifier entry (those config/ lets through), bound
+	 * by kl_notifiers_configure into a conf_size struct in the config's arena
+	 * (nt->conf), after conf_defaults; then conf_check (err at FILE:LINE, the
+	 * entry's prefix "notifiers[i]"). NULL keys: the type has none, any is refused.
+	 */
+	const struct kl_conf_key *conf_keys;
+	size_t conf_size;
+	void (*conf_defaults)(void *conf);
+	int (*conf_check)(const struct kl_notifier_conf *nc, const void *conf, const char *file,
+			  const char *prefix, struct kl_error *err);
+	/*
+	 * Starts one attempt of m, like kl_http_request (done(arg, ...) exactly once
+	 * unless it fails); NULL: an HTTP POST of m->body as JSON to nt->url.
+	 */
+	int (*send)(struct kl__notifier *nt, struct kl__msg *m, kl_http_done_cb done, void *arg,
+		    struct kl_http_req **out);
 	/*
 	 * The messages of one flush at nt: p->v holds the notices routed there; add
 	 * each message with kl__plan_msg(). Nothing is sent or kept yet: a failure
@@ -126,7 +149,8 @@ struct kl__notifier {
 	uv_timer_t retry;
 	uv_timer_t timer; /* the driver's, data = n (alertmanager: re-posts) */
 	bool resend_queued;
-	void *priv; /* the driver's */
+	const void *conf; /* the type's keys (kl__notifier_type.conf_keys), or NULL */
+	void *priv;	  /* the driver's */
 };
 
 /* What one flush does at one notifier, built before anything is committed. */
@@ -135,8 +159,8 @@ struct kl__plan {
 	const struct kl_notice **v; /* the notices routed here */
 	struct kl_notify_client **who;
 	size_t cnt;
-	struct kl__msg *msgs[2];
-	size_t nmsgs;
+	struct kl__msg **msgs; /* nmsgs of cap, in the order built */
+	size_t nmsgs, cap;
 	void *priv; /* the driver's (freed by its plan_free) */
 };
 
@@ -193,6 +217,8 @@ int kl__flush(struct kl_notify *n, const struct kl_notice *const *v,
  * ownership of body and text (free()) even on failure. Returns it, or NULL on ENOMEM.
  */
 struct kl__msg *kl__plan_msg(struct kl__plan *p, int only, char *body, size_t len, char *text);
+/* The same for the one notice p->v[i] (drivers that send one message per notice). */
+struct kl__msg *kl__plan_msg_one(struct kl__plan *p, size_t i, char *body, size_t len, char *text);
 
 /* ---- queue.c */
 
@@ -252,6 +278,8 @@ int kl__jw_finish(struct kl__jw *w, char **out, size_t *len);
 void kl__jstr(struct kl__jw *w, const char *s);
 void kl__jkv(struct kl__jw *w, const char *k, const char *v);
 void kl__jint(struct kl__jw *w, long long v);
+void kl__jbool(struct kl__jw *w, bool v);
+void kl__jnull(struct kl__jw *w);
 void kl__jmap_open(struct kl__jw *w);
 void kl__jmap_close(struct kl__jw *w);
 void kl__jarr_open(struct kl__jw *w);
@@ -312,6 +340,34 @@ int kl__am_init(struct kl__notifier *nt);
 void kl__am_free(struct kl__notifier *nt);
 void kl__am_restore(struct kl__notifier *nt, const struct kl_notice *x);
 int kl__log_build(struct kl__notifier *nt, struct kl__plan *p);
+int kl__teams_build(struct kl__notifier *nt, struct kl__plan *p);
+
+/* pagerduty.c: routing_key_file */
+struct kl__pd_conf {
+	const char *routing_key; /* secret: the file's content */
+};
+extern const struct kl_conf_key kl__pd_keys[];
+int kl__pd_check(const struct kl_notifier_conf *nc, const void *conf, const char *file,
+		 const char *prefix, struct kl_error *err);
+int kl__pd_build(struct kl__notifier *nt, struct kl__plan *p);
+
+/* email.c */
+struct kl__email_conf {
+	const char *from;
+	struct kl_strv to;
+	const char *username; /* secret: username_file's content, or NULL */
+	const char *password; /* secret: password_file's content, or NULL */
+	int starttls;	      /* default true */
+	const char *ca_file;  /* relative to the config file's folder when not absolute */
+};
+extern const struct kl_conf_key kl__email_keys[];
+void kl__email_defaults(void *conf);
+int kl__email_check(const struct kl_notifier_conf *nc, const void *conf, const char *file,
+		    const char *prefix, struct kl_error *err);
+int kl__email_build(struct kl__notifier *nt, struct kl__plan *p);
+int kl__email_send(struct kl__notifier *nt, struct kl__msg *m, kl_http_done_cb done, void *arg,
+		   struct kl_http_req **out);
+enum kl__answer kl__answer_smtp(int status, int code);
 void kl__log_deliver(struct kl__notifier *nt, struct kl__plan *p);
 
 #endif

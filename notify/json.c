@@ -73,6 +73,18 @@ void kl__jint(struct kl__jw *w, long long v)
 		jcheck(w, yajl_gen_integer(w->g, v));
 }
 
+void kl__jbool(struct kl__jw *w, bool v)
+{
+	if (!w->err)
+		jcheck(w, yajl_gen_bool(w->g, v));
+}
+
+void kl__jnull(struct kl__jw *w)
+{
+	if (!w->err)
+		jcheck(w, yajl_gen_null(w->g));
+}
+
 int kl__jw_init(struct kl__jw *w)
 {
 	w->err = 0;

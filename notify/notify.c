@@ -47,23 +47,37 @@ static void type_names(char *buf, size_t len)
 	}
 }
 
-/* A URL we can post to. Only the shape is checked; the URL is never printed. */
-static bool url_ok(const char *u)
+/* A URL of one of schemes (NULL: http, https). Only the shape is checked; never printed. */
+static bool url_ok(const char *u, const char *const *schemes)
 {
-	const char *rest;
+	static const char *const http[] = {"http", "https", NULL};
+	const char *rest = NULL;
+	size_t k;
 
-	if (!strncasecmp(u, "http://", 7))
-		rest = u + 7;
-	else if (!strncasecmp(u, "https://", 8))
-		rest = u + 8;
-	else
-		return false;
-	if (!*rest || *rest == '/')
+	for (schemes = schemes ? schemes : http; *schemes && !rest; schemes++) {
+		k = strlen(*schemes);
+		if (!strncasecmp(u, *schemes, k) && !strncmp(u + k, "://", 3))
+			rest = u + k + 3;
+	}
+	if (!rest || !*rest || *rest == '/')
 		return false;
 	for (; *u; u++)
 		if ((unsigned char)*u <= ' ' || *u == 0x7f)
 			return false;
 	return true;
+}
+
+/* "an http:// or https://" for the schemes (NULL: http, https); all of ours take "an". */
+static void scheme_names(char *buf, size_t len, const char *const *schemes)
+{
+	static const char *const http[] = {"http", "https", NULL};
+	size_t i, k = 0;
+
+	schemes = schemes ? schemes : http;
+	buf[0] = '\0';
+	for (i = 0; schemes[i] && k < len; i++)
+		k += (size_t)snprintf(buf + k, len - k, "%s%s://",
+				      i ? schemes[i + 1] ? ", " : " or " : "an ", schemes[i]);
 }
 
 /* The line of the entry's key, or of the entry when it is absent (or no node). */
@@ -94,29 +108,86 @@ static int check_one(const struct kl_config *c, const struct kl_notifier_conf *n
 		return -EINVAL;
 	}
 	if (!nc->url) {
-		if (!t->needs_url)
+		if (!t->needs_url || t->default_url)
 			return 0;
 		kl_error_set(err, c->path, nc->line, 0,
 			     "notifiers[%zu]: url or url_file is required for type %s", i,
 			     nc->type_name);
 		return -EINVAL;
 	}
-	if (url_ok(nc->url))
+	if (url_ok(nc->url, t->schemes))
 		return 0;
 	key = nc->node && kl_conf_get(nc->node, "url") ? "url" : "url_file";
-	kl_error_set(err, c->path, key_line(nc, key), 0,
-		     "notifiers[%zu].%s: must be an http:// or https:// URL", i, key);
+	scheme_names(names, sizeof(names), t->schemes);
+	kl_error_set(err, c->path, key_line(nc, key), 0, "notifiers[%zu].%s: must be %s URL", i,
+		     key, names);
 	return -EINVAL;
 }
 
-int kl_notifiers_configure(const struct kl_config *config, struct kl_error *err)
+/*
+ * Binds the type's own keys of entry nc (the keys config/ did not bind) into a new
+ * conf in the config's arena; unknown keys are refused as config/ refuses them.
+ */
+static int bind_type_keys(struct kl_config *c, struct kl_notifier_conf *nc, size_t i,
+			  struct kl_error *err)
 {
-	const struct kl_notifier_conf *nc = config->notifiers.items;
+	static const struct kl_conf_key none[] = {{NULL, 0, 0, NULL, 0, NULL}};
+	const struct kl__notifier_type *t = kl__notifier_type_find(nc->type_name);
+	struct kl_conf_node *own;
+	char prefix[32];
+	void *conf = NULL;
+	size_t k;
+	int rc;
+
+	snprintf(prefix, sizeof(prefix), "notifiers[%zu]", i);
+	if (t->conf_size) {
+		conf = kl_arena_alloc(&c->arena, t->conf_size);
+		if (!conf)
+			return -ENOMEM;
+		memset(conf, 0, t->conf_size);
+		if (t->conf_defaults)
+			t->conf_defaults(conf);
+	}
+	if (nc->node && nc->node->kind == KL_CONF_MAP) {
+		own = kl_arena_alloc(&c->arena, sizeof(*own));
+		if (!own)
+			return -ENOMEM;
+		*own = *nc->node;
+		own->nkids = 0;
+		own->kids = nc->node->nkids
+				? kl_arena_alloc(&c->arena, nc->node->nkids * sizeof(*own->kids))
+				: NULL;
+		if (nc->node->nkids && !own->kids)
+			return -ENOMEM;
+		for (k = 0; k < nc->node->nkids; k++)
+			if (!kl_config_notifier_key(nc->node->kids[k].key))
+				own->kids[own->nkids++] = nc->node->kids[k];
+		rc = kl_conf_bind(&c->arena, c->path, own, t->conf_keys ? t->conf_keys : none,
+				  conf ? conf : (void *)none, prefix, err);
+		if (rc)
+			return rc;
+	}
+	if (t->conf_check) {
+		rc = t->conf_check(nc, conf, c->path, prefix, err);
+		if (rc)
+			return rc;
+	}
+	nc->conf = conf;
+	return 0;
+}
+
+int kl_notifiers_configure(struct kl_config *config, struct kl_error *err)
+{
+	struct kl_notifier_conf *nc = config->notifiers.items;
 	size_t i;
 	int rc;
 
 	for (i = 0; i < config->notifiers.n; i++) {
 		rc = check_one(config, &nc[i], i, err);
+		if (!rc)
+			rc = bind_type_keys(config, &nc[i], i, err);
+		if (rc == -ENOMEM)
+			kl_error_set(err, config->path, 0, 0, "out of memory");
 		if (rc)
 			return rc;
 	}
@@ -532,17 +603,20 @@ static void apply_defaults(struct kl_notify_opts *o)
 }
 
 static int add_notifier(struct kl_notify *n, const char *name, const char *type_name,
-			const char *url)
+			const char *url, const void *conf)
 {
 	struct kl__notifier *nt = &n->nv[n->nn];
 
 	nt->n = n;
 	nt->name = name;
 	nt->type = kl__notifier_type_find(type_name);
+	nt->conf = conf;
 	kl_list_init(&nt->queue);
-	if (!nt->type)
-		return -EINVAL;
+	if (!nt->type || (nt->type->conf_size && !conf))
+		return -EINVAL; /* kl_notifiers_configure was not called */
 	n->nn++;
+	if (!url)
+		url = nt->type->default_url;
 	if (nt->type->init && nt->type->init(nt))
 		return -ENOMEM;
 	if (nt->type->deliver)
@@ -567,13 +641,13 @@ static int make_notifiers(struct kl_notify *n)
 	if (!n->nv)
 		return -ENOMEM;
 	for (i = 0; i < cnt; i++) {
-		rc = add_notifier(n, nc[i].name, nc[i].type_name, nc[i].url);
+		rc = add_notifier(n, nc[i].name, nc[i].type_name, nc[i].url, nc[i].conf);
 		if (rc)
 			return rc;
 	}
 	li = find_notifier(n, LOG_NOTIFIER);
 	if (li < 0) {
-		rc = add_notifier(n, LOG_NOTIFIER, "log", NULL);
+		rc = add_notifier(n, LOG_NOTIFIER, "log", NULL, NULL);
 		if (rc)
 			return rc;
 		li = (long)n->nn - 1;

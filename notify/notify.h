@@ -96,10 +96,12 @@ struct kl_notify_client;
 
 /*
  * Checks config's notifiers against the notifier types (type known, its URL given
- * and http(s), its keys): config/ keeps only the fields every notifier has. Call
- * right after kl_config_load. Returns 0, or -EINVAL with err at "FILE:LINE: ...".
+ * and of the type's schemes) and binds each type's own keys into the entry's conf
+ * (in the config's arena): config/ keeps only the fields every notifier has. Call
+ * right after kl_config_load, before kl_notify_new. Returns 0, or -EINVAL (-ENOMEM,
+ * -ENOENT for a missing key file) with err at "FILE:LINE: ...".
  */
-int kl_notifiers_configure(const struct kl_config *config, struct kl_error *err);
+int kl_notifiers_configure(struct kl_config *config, struct kl_error *err);
 
 /*
  * Returns a new notifier set for config's notifiers and routes (borrowed for the

@@ -53,12 +53,30 @@ bool kl__wanted(const struct kl_notice *x, const char *name)
 	return false;
 }
 
-struct kl__msg *kl__plan_msg(struct kl__plan *p, int only, char *body, size_t len, char *text)
+/* Room for one more message in p. */
+static int plan_grow(struct kl__plan *p)
+{
+	size_t cap = p->cap ? p->cap * 2 : 2;
+	struct kl__msg **v;
+
+	if (p->nmsgs < p->cap)
+		return 0;
+	v = realloc(p->msgs, cap * sizeof(*v));
+	if (!v)
+		return -ENOMEM;
+	p->msgs = v;
+	p->cap = cap;
+	return 0;
+}
+
+/* A message for the notices of status only (-1 any), or for p->v[one] alone (one >= 0). */
+static struct kl__msg *plan_add(struct kl__plan *p, int only, long one, char *body, size_t len,
+				char *text)
 {
 	struct kl__msg *m = calloc(1, sizeof(*m));
 	size_t i;
 
-	if (!m || p->nmsgs == 2)
+	if (!m || plan_grow(p))
 		goto out_free;
 	m->ids = calloc(p->cnt ? p->cnt : 1, sizeof(*m->ids));
 	if (!m->ids)
@@ -70,7 +88,7 @@ struct kl__msg *kl__plan_msg(struct kl__plan *p, int only, char *body, size_t le
 	m->text = text;
 	m->only = only;
 	for (i = 0; i < p->cnt; i++) {
-		if (only >= 0 && p->v[i]->resolved != (only == 1))
+		if (one >= 0 ? i != (size_t)one : only >= 0 && p->v[i]->resolved != (only == 1))
 			continue;
 		m->ids[m->nids].c = p->who[i];
 		m->ids[m->nids++].id = p->v[i]->id;
@@ -87,6 +105,16 @@ out_free:
 	return NULL;
 }
 
+struct kl__msg *kl__plan_msg(struct kl__plan *p, int only, char *body, size_t len, char *text)
+{
+	return plan_add(p, only, -1, body, len, text);
+}
+
+struct kl__msg *kl__plan_msg_one(struct kl__plan *p, size_t i, char *body, size_t len, char *text)
+{
+	return plan_add(p, p->v[i]->resolved ? 1 : 0, (long)i, body, len, text);
+}
+
 static void plan_free(struct kl__plan *p)
 {
 	size_t i;
@@ -96,6 +124,7 @@ static void plan_free(struct kl__plan *p)
 			kl__msg_free(p->msgs[i]);
 	if (p->nt->type->plan_free)
 		p->nt->type->plan_free(p);
+	free(p->msgs);
 	free(p->v);
 	free(p->who);
 }

@@ -238,7 +238,10 @@ static void attempt(struct kl__notifier *nt)
 	o.url = nt->url;
 	o.body = m->body;
 	o.body_len = m->len;
-	rc = kl_http_request(n->http, &o, NULL, on_http_done, nt, &nt->req);
+	if (nt->type->send)
+		rc = nt->type->send(nt, m, on_http_done, nt, &nt->req);
+	else
+		rc = kl_http_request(n->http, &o, NULL, on_http_done, nt, &nt->req);
 	if (rc < 0) {
 		nt->req = NULL;
 		attempt_done(nt, rc, 0, -1);

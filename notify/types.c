@@ -9,6 +9,8 @@
 
 #include <string.h>
 
+static const char *const smtp_schemes[] = {"smtp", "smtps", NULL};
+
 /* clang-format off */
 const struct kl__notifier_type kl__notifier_types[] = {
 	{
@@ -26,6 +28,23 @@ const struct kl__notifier_type kl__notifier_types[] = {
 		.commit = kl__am_commit, .refresh = kl__am_refresh,
 		.msg_free = kl__am_msg_free, .plan_free = kl__am_plan_free,
 		.restore = kl__am_restore,
+	},
+	{
+		.name = "pagerduty", .needs_url = true,
+		.default_url = "https://events.pagerduty.com/v2/enqueue",
+		.conf_keys = kl__pd_keys, .conf_size = sizeof(struct kl__pd_conf),
+		.conf_check = kl__pd_check,
+		.build = kl__pd_build, .answer = kl__answer_http,
+	},
+	{
+		.name = "teams", .needs_url = true,
+		.build = kl__teams_build, .answer = kl__answer_http,
+	},
+	{
+		.name = "email", .needs_url = true, .schemes = smtp_schemes,
+		.conf_keys = kl__email_keys, .conf_size = sizeof(struct kl__email_conf),
+		.conf_defaults = kl__email_defaults, .conf_check = kl__email_check,
+		.build = kl__email_build, .send = kl__email_send, .answer = kl__answer_smtp,
 	},
 	{
 		.name = "log",

@@ -7,7 +7,7 @@ PKGS=(
   gcc pkg-config meson ninja-build
   libuv1-dev libcurl4-openssl-dev libyajl-dev libyaml-dev libssl-dev libhttp-parser-dev
   libcmocka-dev python3 python3-pytest python3-yaml prometheus prometheus-alertmanager curl
-  clang libclang-rt-14-dev
+  clang libclang-rt-14-dev python3-aiosmtpd openssl
 )
 
 missing=()

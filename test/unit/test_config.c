@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "config/config.h"
+#include "notify/internal.h" /* the drivers' conf structs */
 #include "notify/notify.h"
 
 struct fx {
@@ -449,14 +450,15 @@ static void test_notifier_type(void **state)
 			"  - name: a\n"
 			"    url: https://x.example\n",
 			-EINVAL,
-			"2: notifiers[0]: type is required (slack, webhook, alertmanager or log)");
+			"2: notifiers[0]: type is required (slack, webhook, alertmanager, pagerduty, "
+			"teams, email or log)");
 	assert_load_err(fx,
 			"notifiers:\n"
 			"  - name: a\n"
-			"    type: teams\n",
+			"    type: sms\n",
 			-EINVAL,
-			"3: notifiers[0].type: unknown notifier type \"teams\" "
-			"(want slack, webhook, alertmanager or log)");
+			"3: notifiers[0].type: unknown notifier type \"sms\" "
+			"(want slack, webhook, alertmanager, pagerduty, teams, email or log)");
 	assert_int_equal(load(fx,
 			      "notifiers:\n"
 			      "  - {name: w, type: webhook, url: 'https://h.example/x'}\n"
@@ -522,6 +524,164 @@ static void test_notifier_url(void **state)
 			"    type: slack\n"
 			"    url_file: missing\n",
 			-ENOENT, want);
+}
+
+/* The type's own keys: bound by notify/ into the driver's conf, errors at FILE:LINE. */
+/* An email notifier's first lines (line 2 to 4), and its addresses (lines 5 and 6). */
+#define EMAIL_ENTRY                                                                                \
+	"notifiers:\n"                                                                             \
+	"  - name: m\n"                                                                            \
+	"    type: email\n"                                                                        \
+	"    url: smtp://h.example\n"
+#define EMAIL_ADDRS                                                                                \
+	"    from: a@x.example\n"                                                                  \
+	"    to: [b@x.example]\n"
+
+static void test_notifier_type_keys(void **state)
+{
+	struct fx *fx = *state;
+	const struct kl__email_conf *ec;
+	const struct kl__pd_conf *pc;
+	char want[512];
+
+	/* pagerduty: routing_key_file required; url defaults; keys of others refused */
+	write_file(fx, "rk", "R0UTINGKEYtopsecret\n");
+	assert_int_equal(load(fx, "notifiers:\n  - {name: pd, type: pagerduty, "
+				  "routing_key_file: rk}\n"),
+			 0);
+	pc = kl_config_notifier(&fx->c, "pd")->conf;
+	assert_non_null(pc);
+	assert_string_equal(pc->routing_key, "R0UTINGKEYtopsecret");
+	assert_null(kl_config_notifier(&fx->c, "pd")->url); /* notify/ uses the default */
+	assert_load_err(fx,
+			"notifiers:\n"
+			"  - name: pd\n"
+			"    type: pagerduty\n",
+			-EINVAL, "2: notifiers[0]: routing_key_file is required for type pagerduty");
+	write_file(fx, "empty", "\n");
+	snprintf(want, sizeof(want), "4: notifiers[0].routing_key_file: %s/empty is empty",
+		 fx->dir);
+	assert_load_err(fx,
+			"notifiers:\n"
+			"  - name: pd\n"
+			"    type: pagerduty\n"
+			"    routing_key_file: empty\n",
+			-EINVAL, want);
+	assert_load_err(fx,
+			"cluster: c\n"
+			"notifiers:\n"
+			"  - name: x\n"
+			"    type: log\n"
+			"  - name: pd\n"
+			"    type: pagerduty\n"
+			"    routing_key_file: rk\n"
+			"    to: [a@b.example]\n",
+			-EINVAL, "8: notifiers[1].to: unknown key");
+	assert_load_err(fx,
+			"notifiers:\n"
+			"  - name: pd\n"
+			"    type: pagerduty\n"
+			"    routing_key_file: rk\n"
+			"    url: smtp://x.example\n",
+			-EINVAL, "5: notifiers[0].url: must be an http:// or https:// URL");
+	snprintf(want, sizeof(want),
+		 "4: notifiers[0].routing_key_file: cannot read %s/nokey: No such file or "
+		 "directory",
+		 fx->dir);
+	assert_load_err(fx,
+			"notifiers:\n"
+			"  - name: pd\n"
+			"    type: pagerduty\n"
+			"    routing_key_file: nokey\n",
+			-ENOENT, want);
+
+	/* teams: url or url_file, no other key */
+	assert_load_err(fx, "notifiers:\n  - {name: t, type: teams}\n", -EINVAL,
+			"2: notifiers[0]: url or url_file is required for type teams");
+	assert_load_err(fx,
+			"notifiers:\n"
+			"  - name: t\n"
+			"    type: teams\n"
+			"    url: https://x.example/w\n"
+			"    starttls: true\n",
+			-EINVAL, "5: notifiers[0].starttls: unknown key");
+
+	/* email: smtp(s) URL, from, to; defaults; files */
+	write_file(fx, "user", "mailer\n");
+	write_file(fx, "pass", "pa55topsecret\n");
+	assert_int_equal(load(fx, "notifiers:\n"
+				  "  - name: mail\n"
+				  "    type: email\n"
+				  "    url: smtp://127.0.0.1:2525\n"
+				  "    from: kloompas@x.example\n"
+				  "    to: [ops@x.example, dev@x.example]\n"
+				  "    username_file: user\n"
+				  "    password_file: pass\n"
+				  "    ca_file: /etc/ca.pem\n"),
+			 0);
+	ec = kl_config_notifier(&fx->c, "mail")->conf;
+	assert_non_null(ec);
+	assert_string_equal(ec->from, "kloompas@x.example");
+	assert_int_equal(ec->to.n, 2);
+	assert_string_equal(ec->to.v[1], "dev@x.example");
+	assert_string_equal(ec->username, "mailer");
+	assert_string_equal(ec->password, "pa55topsecret");
+	assert_int_equal(ec->starttls, 1); /* the default */
+	assert_string_equal(ec->ca_file, "/etc/ca.pem");
+	assert_int_equal(load(fx, "notifiers:\n"
+				  "  - {name: m, type: email, url: 'smtps://h.example', "
+				  "from: a@x.example, to: [b@x.example]}\n"
+				  "  - {name: p, type: email, url: 'smtp://h.example:25', "
+				  "from: a@x.example, to: [b@x.example], starttls: false}\n"),
+			 0);
+	assert_int_equal(((const struct kl__email_conf *)kl_config_notifier(&fx->c, "p")->conf)
+			     ->starttls,
+			 0);
+	assert_load_err(fx,
+			"notifiers:\n"
+			"  - name: m\n"
+			"    type: email\n"
+			"    url: https://h.example\n"
+			"    from: a@x.example\n"
+			"    to: [b@x.example]\n",
+			-EINVAL, "4: notifiers[0].url: must be an smtp:// or smtps:// URL");
+	assert_load_err(fx,
+			EMAIL_ENTRY
+			"    to: [b@x.example]\n",
+			-EINVAL, "2: notifiers[0]: from is required for type email");
+	assert_load_err(fx,
+			EMAIL_ENTRY
+			"    from: Kloompas <a@x.example>\n"
+			"    to: [b@x.example]\n",
+			-EINVAL,
+			"5: notifiers[0].from: must be a mail address (name@host, no display name)");
+	assert_load_err(fx,
+			EMAIL_ENTRY
+			"    from: a@x.example\n",
+			-EINVAL, "2: notifiers[0]: to is required for type email");
+	assert_load_err(fx,
+			EMAIL_ENTRY
+			"    from: a@x.example\n"
+			"    to: [b@x.example, nobody]\n",
+			-EINVAL, "6: notifiers[0].to: item 1 must be a mail address (name@host)");
+	assert_load_err(fx,
+			EMAIL_ENTRY
+			"    from: a@x.example\n"
+			"    to: b@x.example\n",
+			-EINVAL, "6: notifiers[0].to: expected a list of strings, got \"b@x.example\"");
+	assert_load_err(fx,
+			EMAIL_ENTRY EMAIL_ADDRS
+			"    starttls: maybe\n",
+			-EINVAL, "7: notifiers[0].starttls: expected true or false, got \"maybe\"");
+	assert_load_err(fx,
+			EMAIL_ENTRY EMAIL_ADDRS
+			"    password_file: pass\n",
+			-EINVAL, "2: notifiers[0]: username_file is required for type email");
+	assert_null(strstr(fx->err.msg, "topsecret"));
+	assert_load_err(fx,
+			EMAIL_ENTRY EMAIL_ADDRS
+			"    routing_key_file: rk\n",
+			-EINVAL, "7: notifiers[0].routing_key_file: unknown key");
 }
 
 /* ------------------------------------------------------------------------ */
@@ -724,6 +884,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_notifier_name, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_notifier_type, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_notifier_url, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_notifier_type_keys, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_routes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_allow, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_signing_secret, setup, teardown),

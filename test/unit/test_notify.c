@@ -524,6 +524,17 @@ static const struct kl_notice_pod pricing_pods[] = {
      .log = "a < b && c > d\n\nuse `x`\r\n"},
 };
 
+/* One crash-looping pod with a log: the evidence the JSON payloads carry. */
+static const struct kl_notice_pod api_pod[] = {
+    {.pod = "api-1",
+     .container = "app",
+     .reason = "CrashLoopBackOff",
+     .restarts = 3,
+     .last_reason = "Error",
+     .exit_code = 3,
+     .log = "starting app pod=api-1\npanic: boom\n"},
+};
+
 static struct kl_notice crash(uint64_t id, const char *ns, const char *team, const char *summary)
 {
 	struct kl_notice x = {
@@ -751,15 +762,6 @@ static void test_webhook_payload(void **state)
 {
 	struct tctx *t = t_new(state, "webhook");
 	size_t hook = add_notifier(t, "hook", "webhook", "200");
-	static const struct kl_notice_pod pods[] = {
-	    {.pod = "api-1",
-	     .container = "app",
-	     .reason = "CrashLoopBackOff",
-	     .restarts = 3,
-	     .last_reason = "Error",
-	     .exit_code = 3,
-	     .log = "starting app pod=api-1\npanic: boom\n"},
-	};
 	struct kl_notice v[3];
 	yajl_val f = NULL, r = NULL, a, alerts;
 	struct reqs q;
@@ -769,7 +771,7 @@ static void test_webhook_payload(void **state)
 	add_route(t, LIST("*"), LIST("hook"));
 	start(t);
 	v[0] = crash(1, "mon-apigee", "@arquitectura", "1 Pod(s) in CrashLoopBackOff");
-	v[0].pods = pods;
+	v[0].pods = api_pod;
 	v[0].npods = 1;
 	v[1] = notready(2, "moc-b", NULL, "33 % of pods Not Ready");
 	v[2] = resolved(crash(3, "mon-c", "@x", "0 Pod(s) in CrashLoopBackOff"), T0 + 600);
@@ -1518,9 +1520,280 @@ static void test_type_table(void **state)
 		for (u = kl__notifier_types; u < t; u++)
 			assert_string_not_equal(u->name, t->name);
 	}
-	assert_int_equal(n, 4);
-	assert_null(kl__notifier_type_find("teams"));
+	assert_int_equal(n, 7);
+	assert_non_null(kl__notifier_type_find("teams"));
+	assert_non_null(kl__notifier_type_find("pagerduty"));
+	assert_non_null(kl__notifier_type_find("email"));
+	/* a type with its own keys has a struct to bind them into */
+	for (t = kl__notifier_types; t->name; t++)
+		assert_true(!t->conf_keys == !t->conf_size);
+	assert_null(kl__notifier_type_find("sms"));
 	assert_null(kl__notifier_type_find(NULL));
+}
+
+/* --------------------------------------------------------------- new sinks */
+
+static void test_pagerduty(void **state)
+{
+	struct tctx *t = t_new(state, "pagerduty");
+	/* the first event meets a 500 and a 429 (retried), then every one is accepted */
+	size_t pd = add_notifier(t, "pd", "pagerduty", "500,429,202");
+	static const struct kl__pd_conf pc = {.routing_key = "R0UTINGtopsecret"};
+	struct kl_notice v[3];
+	yajl_val e[3];
+	struct reqs q;
+	size_t i;
+
+	t->nots[pd].conf = (void *)&pc;
+	add_route(t, LIST("*"), LIST("pd"));
+	start(t);
+	v[0] = crash(1, "mon-apigee", "@arquitectura", "1 Pod(s) in CrashLoopBackOff");
+	v[0].pods = api_pod;
+	v[0].npods = 1;
+	v[1] = notready(2, "moc-b", NULL, "33 % of pods Not Ready");
+	/* the same labels as v[0]: its resolve shares the dedup_key */
+	v[2] = resolved(crash(3, "mon-apigee", "@arquitectura", "0 Pod(s) in CrashLoopBackOff"),
+			T0 + 600);
+	assert_int_equal(do_send(t, v, 3), 3);
+	run_until(t, t->ndone == 3, 8000);
+	for (i = 0; i < 3; i++)
+		assert_true(t->done[i].delivered);
+
+	fetch(t->rcv, t->paths[pd], &q);
+	assert_int_equal(q.n, 5); /* one event per notice, the first one tried three times */
+	assert_int_equal(q.v[0].status, 500);
+	assert_int_equal(q.v[1].status, 429);
+	assert_string_equal(q.v[0].body, q.v[2].body);
+	for (i = 0; i < 3; i++) {
+		assert_int_equal(q.v[2 + i].status, 202);
+		assert_string_equal(q.v[2 + i].ctype, "application/json");
+		e[i] = parse(q.v[2 + i].body);
+		assert_string_equal(JSTR(e[i], "routing_key"), "R0UTINGtopsecret");
+	}
+	assert_string_equal(JSTR(e[0], "event_action"), "trigger");
+	assert_string_equal(JSTR(e[0], "dedup_key"), "caf3c58be005173f"); /* the webhook's */
+	assert_string_equal(JSTR(e[0], "client"), "kloompas");
+	assert_string_equal(JSTR(e[0], "payload", "summary"),
+			    "mon-apigee: 1 Pod(s) in CrashLoopBackOff (PRODUCTION)");
+	assert_string_equal(JSTR(e[0], "payload", "source"), "PRODUCTION");
+	assert_string_equal(JSTR(e[0], "payload", "severity"), "error");
+	assert_string_equal(JSTR(e[0], "payload", "timestamp"), "2023-11-14T22:13:20Z");
+	assert_string_equal(JSTR(e[0], "payload", "component"), "mon-apigee");
+	assert_string_equal(JSTR(e[0], "payload", "group"), "crash-watcher");
+	assert_string_equal(JSTR(e[0], "payload", "class"), "KloompasPodCrashLooping");
+	assert_string_equal(JSTR(e[0], "payload", "custom_details", "team"), "@arquitectura");
+	assert_string_equal(JSTR(e[0], "payload", "custom_details", "namespace"), "mon-apigee");
+	assert_string_equal(JSTR(e[0], "payload", "custom_details", "evidence"),
+			    "pod api-1 container app: CrashLoopBackOff, 3 restarts, last exit 3 "
+			    "(Error)\nstarting app pod=api-1\npanic: boom");
+	assert_string_equal(JSTR(e[1], "event_action"), "trigger");
+	assert_null(JSTR(e[1], "payload", "custom_details", "team"));
+	assert_null(JSTR(e[1], "payload", "custom_details", "evidence"));
+	assert_string_not_equal(JSTR(e[1], "dedup_key"), "caf3c58be005173f");
+	assert_string_equal(JSTR(e[2], "event_action"), "resolve");
+	assert_string_equal(JSTR(e[2], "dedup_key"), "caf3c58be005173f");
+	assert_null(jget(e[2], LIST("payload"), yajl_t_object));
+	for (i = 0; i < 3; i++)
+		yajl_tree_free(e[i]);
+	reqs_free(&q);
+	assert_true(metric(t, "pd", "success") == 3);
+	assert_true(metric(t, "pd", "failure") == 2);
+	assert_null(strstr(logtext(t), "R0UTING"));
+	finish(t);
+}
+
+static void test_pagerduty_dry_run_hides_key(void **state)
+{
+	struct tctx *t = t_new(state, "pagerduty-dry");
+	size_t pd = add_notifier(t, "pd", "pagerduty", "202");
+	static const struct kl__pd_conf pc = {.routing_key = "R0UTINGtopsecret"};
+	struct kl_notice v = crash(1, "ns-a", NULL, "1 Pod(s) in CrashLoopBackOff");
+
+	t->nots[pd].conf = (void *)&pc;
+	t->opts.dry_run = true;
+	add_route(t, LIST("*"), LIST("pd"));
+	start(t);
+	assert_int_equal(do_send(t, &v, 1), 1);
+	run_until(t, t->ndone == 1, 2000);
+	assert_true(log_has(t, "trigger"));
+	assert_true(log_has(t, "ns-a: 1 Pod(s) in CrashLoopBackOff"));
+	assert_null(strstr(logtext(t), "R0UTING"));
+	assert_int_equal(nreq(t->rcv, t->paths[pd]), 0);
+	finish(t);
+}
+
+static void test_teams(void **state)
+{
+	struct tctx *t = t_new(state, "teams");
+	size_t tm = add_notifier(t, "tm", "teams", "202");
+	struct kl_notice_pod pod = {.pod = "api-1", .container = "app", .reason = "Error",
+				    .restarts = 1, .log = "a *bold* _claim_\n"};
+	struct kl_notice v[2];
+	yajl_val f, r, att, body, b;
+	struct reqs q;
+
+	add_route(t, LIST("*"), LIST("tm"));
+	start(t);
+	v[0] = crash(1, "mon-apigee", "@arquitectura", "1 Pod(s) in CrashLoopBackOff");
+	v[0].pods = &pod;
+	v[0].npods = 1;
+	v[1] = resolved(notready(2, "moc-b", NULL, "0 % of pods Not Ready"), T0 + 600);
+	assert_int_equal(do_send(t, v, 2), 2);
+	run_until(t, t->ndone == 2, 5000);
+	assert_true(t->done[0].delivered && t->done[1].delivered);
+	fetch(t->rcv, t->paths[tm], &q);
+	assert_int_equal(q.n, 2); /* firing, then resolved */
+	f = parse(q.v[0].body);
+	r = parse(q.v[1].body);
+	assert_string_equal(q.v[0].ctype, "application/json");
+	assert_string_equal(JSTR(f, "type"), "message");
+	att = jget(f, LIST("attachments"), yajl_t_array);
+	assert_non_null(att);
+	assert_int_equal(att->u.array.len, 1);
+	att = att->u.array.values[0];
+	assert_string_equal(JSTR(att, "contentType"), "application/vnd.microsoft.card.adaptive");
+	assert_string_equal(JSTR(att, "content", "type"), "AdaptiveCard");
+	assert_string_equal(JSTR(att, "content", "version"), "1.4");
+	assert_string_equal(JSTR(att, "content", "$schema"),
+			    "http://adaptivecards.io/schemas/adaptive-card.json");
+	body = jget(att, LIST("content", "body"), yajl_t_array);
+	assert_non_null(body);
+	assert_int_equal(body->u.array.len, 4); /* heading; line, facts, evidence */
+	b = body->u.array.values[0];
+	assert_string_equal(JSTR(b, "type"), "TextBlock");
+	assert_string_equal(JSTR(b, "text"), "FIRING: 1 alert firing in cluster PRODUCTION");
+	b = body->u.array.values[1];
+	assert_string_equal(JSTR(b, "text"),
+			    "1 Pod\\(s\\) in CrashLoopBackOff \xe2\x80\x94 mon\\-apigee");
+	b = body->u.array.values[2];
+	assert_string_equal(JSTR(b, "type"), "FactSet");
+	b = jget(b, LIST("facts"), yajl_t_array);
+	assert_int_equal(b->u.array.len, 5);
+	assert_string_equal(JSTR(b->u.array.values[1], "title"), "Team");
+	assert_string_equal(JSTR(b->u.array.values[1], "value"), "@arquitectura");
+	assert_string_equal(JSTR(b->u.array.values[4], "title"), "Since");
+	assert_string_equal(JSTR(b->u.array.values[4], "value"), "2023-11-14T22:13:20Z");
+	b = body->u.array.values[3];
+	assert_string_equal(JSTR(b, "fontType"), "Monospace");
+	assert_string_equal(JSTR(b, "text"), "pod api\\-1 container app: Error, 1 restart\n"
+					     "a \\*bold\\* \\_claim\\_");
+	att = jget(r, LIST("attachments"), yajl_t_array)->u.array.values[0];
+	body = jget(att, LIST("content", "body"), yajl_t_array);
+	assert_int_equal(body->u.array.len, 3); /* no evidence */
+	assert_string_equal(JSTR(body->u.array.values[0], "text"),
+			    "RESOLVED: 1 alert resolved in cluster PRODUCTION");
+	b = jget(body->u.array.values[2], LIST("facts"), yajl_t_array);
+	assert_int_equal(b->u.array.len, 4); /* no team */
+	assert_string_equal(JSTR(b->u.array.values[3], "title"), "Ended");
+	assert_string_equal(JSTR(b->u.array.values[3], "value"), "2023-11-14T22:23:20Z");
+	yajl_tree_free(f);
+	yajl_tree_free(r);
+	reqs_free(&q);
+	finish(t);
+}
+
+/* The mail a flush makes, built by the driver (the SMTP exchange is test_k8s_sinks.py's). */
+static void test_email_message(void **state)
+{
+	struct tctx *t = t_new(state, "email");
+	static const char *to[] = {"ops@x.example", "dev@x.example"};
+	static const struct kl__email_conf ec = {
+	    .from = "kloompas@x.example", .to = {to, 2}, .starttls = 1};
+	struct kl_notice_pod pod = {.pod = "api-1", .container = "app", .reason = "Error",
+				    .restarts = 1, .log = ".\nline\r\n"};
+	const struct kl_notice *pv[2];
+	struct kl_notify_client *who[2];
+	struct kl__plan p = {0};
+	struct kl_notice v[2];
+	char big[2000];
+	const char *m;
+	size_t i;
+
+	t->nots[t->nnots].name = "mail";
+	t->nots[t->nnots].type_name = "email";
+	snprintf(t->urls[0], sizeof(t->urls[0]), "smtp://127.0.0.1:1/email-test");
+	snprintf(t->paths[0], sizeof(t->paths[0]), "/email-test");
+	t->nots[t->nnots].url = t->urls[0];
+	t->nots[t->nnots++].conf = (void *)&ec;
+	start(t);
+	v[0] = crash(1, "mon-apigee", "@arquitectura", "1 Pod(s) in CrashLoopBackOff");
+	memset(big, 'x', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	pod.log_error = NULL;
+	v[0].pods = &pod;
+	v[0].npods = 1;
+	v[1] = resolved(notready(2, "moc-b", NULL, "0 % of pods Not Ready"), T0 + 600);
+	for (i = 0; i < 2; i++) {
+		pv[i] = &v[i];
+		who[i] = t->c;
+	}
+	p.nt = &t->n->nv[0];
+	p.v = pv;
+	p.who = who;
+	p.cnt = 2;
+	assert_int_equal(kl__email_build(p.nt, &p), 0);
+	assert_int_equal(p.nmsgs, 1); /* one mail per flush */
+	assert_int_equal(p.msgs[0]->nids, 2);
+	m = p.msgs[0]->body;
+	assert_int_equal(strlen(m), p.msgs[0]->len);
+	assert_non_null(strstr(m, "\r\nFrom: kloompas@x.example\r\n"));
+	assert_non_null(strstr(m, "\r\nTo: ops@x.example, dev@x.example\r\n"));
+	assert_non_null(strstr(m, "\r\nSubject: [kloompas PRODUCTION] 1 firing, 1 resolved\r\n"));
+	assert_non_null(strstr(m, "\r\nMessage-ID: <"));
+	assert_non_null(strstr(m, "\r\nMIME-Version: 1.0\r\n"));
+	assert_non_null(strstr(m, "\r\nContent-Type: text/plain; charset=utf-8\r\n"));
+	assert_int_equal(strncmp(m, "Date: ", 6), 0);
+	assert_non_null(strstr(m, "\r\n\r\nKloompas, cluster PRODUCTION: 1 firing, 1 resolved\r\n"
+				  "\r\n[FIRING] mon-apigee: 1 Pod(s) in CrashLoopBackOff\r\n"
+				  "alert: KloompasPodCrashLooping, team: @arquitectura, "
+				  "controller: crash-watcher, since: 2023-11-14T22:13:20Z\r\n"
+				  "\r\npod api-1 container app: Error, 1 restart\r\n.\r\nline\r\n"
+				  "\r\n[RESOLVED] moc-b: 0 % of pods Not Ready\r\n"
+				  "alert: KloompasNamespacePodsNotReady, controller: "
+				  "notready-watcher, since: 2023-11-14T22:13:20Z, ended: "
+				  "2023-11-14T22:23:20Z\r\n"));
+	/* no bare LF anywhere */
+	for (i = 0; m[i]; i++)
+		if (m[i] == '\n')
+			assert_int_equal(m[i - 1], '\r');
+	kl__msg_free(p.msgs[0]);
+	free(p.msgs);
+
+	/* one notice: its status and namespace in the subject; long lines are broken */
+	pod.log = big;
+	v[0].pods = &pod;
+	memset(&p, 0, sizeof(p));
+	p.nt = &t->n->nv[0];
+	p.v = pv;
+	p.who = who;
+	p.cnt = 1;
+	assert_int_equal(kl__email_build(p.nt, &p), 0);
+	m = p.msgs[0]->body;
+	assert_non_null(strstr(m, "\r\nSubject: [kloompas PRODUCTION] FIRING mon-apigee: 1 Pod(s) "
+				  "in CrashLoopBackOff\r\n"));
+	for (i = 0; m[i]; i += strspn(m + i, "\r\n")) {
+		size_t k = strcspn(m + i, "\r\n");
+
+		assert_true(k <= 998);
+		i += k;
+	}
+	assert_non_null(strstr(m, "\r\nxxxx"));
+	kl__msg_free(p.msgs[0]);
+	free(p.msgs);
+	finish(t);
+}
+
+static void test_smtp_answers(void **state)
+{
+	assert_int_equal(kl__answer_smtp(0, 250), KL__DELIVERED);
+	assert_int_equal(kl__answer_smtp(-ECONNRESET, 421), KL__RETRY);
+	assert_int_equal(kl__answer_smtp(-ECONNRESET, 451), KL__RETRY);
+	assert_int_equal(kl__answer_smtp(-EPROTO, 450), KL__RETRY);
+	assert_int_equal(kl__answer_smtp(-ECONNREFUSED, 0), KL__RETRY);
+	assert_int_equal(kl__answer_smtp(-ETIMEDOUT, 0), KL__RETRY);
+	assert_int_equal(kl__answer_smtp(-ECONNRESET, 550), KL__REJECT);
+	assert_int_equal(kl__answer_smtp(-EIO, 535), KL__REJECT);
+	assert_int_equal(kl__answer_smtp(-EINVAL, 0), KL__REJECT);
 }
 
 int main(void)
@@ -1548,6 +1821,11 @@ int main(void)
 	    cmocka_unit_test(test_two_clients_one_queue),
 	    cmocka_unit_test(test_two_clients_default_bound),
 	    cmocka_unit_test(test_detach),
+	    cmocka_unit_test(test_pagerduty),
+	    cmocka_unit_test(test_pagerduty_dry_run_hides_key),
+	    cmocka_unit_test(test_teams),
+	    cmocka_unit_test(test_email_message),
+	    cmocka_unit_test(test_smtp_answers),
 	    cmocka_unit_test(test_type_table),
 	};
 
