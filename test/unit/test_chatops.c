@@ -886,10 +886,10 @@ static void test_authorize(void **unused)
 	const char *ns_pricing[] = { "moc-pricing-*", "team-[a-c]" };
 	const char *ns_all[] = { "*" };
 	struct kl_allow_conf allow[] = {
-		{ { u_alex, 1 }, { ns_moc, 1 }, 20, 1 },
-		{ { u_alex_bob, 2 }, { ns_pricing, 2 }, 50, 1 },
-		{ { u_carol, 1 }, { ns_all, 1 }, 0, 1 },
-		{ { u_glob, 1 }, { ns_all, 1 }, 100, 1 },
+		{ { u_alex, 1 }, { ns_moc, 1 }, 20, 1, 0 },
+		{ { u_alex_bob, 2 }, { ns_pricing, 2 }, 50, 1, 0 },
+		{ { u_carol, 1 }, { ns_all, 1 }, 0, 1, 0 },
+		{ { u_glob, 1 }, { ns_all, 1 }, 100, 1, 0 },
 	};
 	struct kl_chatops_conf c = { 0 };
 	const struct kl_allow_conf *a;
