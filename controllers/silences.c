@@ -6,7 +6,7 @@
  * ctx->clock is armed for the earliest end; when it fires, every silence that ended
  * is dropped and its namespace's watchers are told.
  */
-#include "controllers/silences.h"
+#include "controllers/silences_internal.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -18,29 +18,6 @@
 #include "util/container_of.h"
 
 #define PREFIX "silence."
-#define MAX_WATCHES 8
-
-struct entry {
-	struct kl_silence s;
-	struct entry *next;
-};
-
-struct watch {
-	const struct kl_silences_watch_ops *ops;
-	void *arg;
-};
-
-struct kl_silences {
-	struct kl_ctx *ctx;
-	struct entry *list;
-	size_t n;
-	struct watch w[MAX_WATCHES];
-	struct kl_timer timer;
-	struct kl_metric *m_silences;
-	bool started; /* the state was read: silences may be set */
-	void (*closed_cb)(void *arg);
-	void *closed_arg;
-};
 
 static int64_t now_ms(const struct kl_silences *s)
 {
@@ -321,6 +298,7 @@ struct kl_silences *kl_silences_new(struct kl_ctx *ctx)
 	if (!s)
 		return NULL;
 	s->ctx = ctx;
+	kl__silence_chat_init(s);
 	kl_timer_init(ctx->clock, &s->timer);
 	if (ctx->metrics) {
 		s->m_silences = kl_metrics_find(ctx->metrics, "kloompas_silences");
@@ -393,25 +371,36 @@ int kl_silences_start(struct kl_silences *s)
 	return 0;
 }
 
-static void timer_closed(struct kl_timer *t)
+/* One of the timer and the HTTP client is closed; the last frees everything. */
+static void close_step(void *arg)
 {
-	struct kl_silences *s = container_of(t, struct kl_silences, timer);
+	struct kl_silences *s = arg;
 	void (*cb)(void *) = s->closed_cb;
-	void *arg = s->closed_arg;
+	void *cb_arg = s->closed_arg;
 	struct entry *e, *next;
 
+	if (--s->close_pending > 0)
+		return;
 	for (e = s->list; e; e = next) {
 		next = e->next;
 		entry_free(e);
 	}
 	free(s);
 	if (cb)
-		cb(arg);
+		cb(cb_arg);
+}
+
+static void timer_closed(struct kl_timer *t)
+{
+	close_step(container_of(t, struct kl_silences, timer));
 }
 
 void kl_silences_close(struct kl_silences *s, void (*cb)(void *arg), void *arg)
 {
 	s->closed_cb = cb;
 	s->closed_arg = arg;
+	s->close_pending = 2;
 	kl_timer_close(&s->timer, timer_closed);
+	if (!kl__silence_chat_close(s, close_step))
+		close_step(s);
 }

@@ -69,6 +69,16 @@ void kl_silences_list_alerts(const struct kl_silences *s, const char *ns, struct
 /* Adds / removes a watcher (ops borrowed until unwatched). 0, -ENOSPC or -ENOENT. */
 int kl_silences_watch(struct kl_silences *s, const struct kl_silences_watch_ops *ops, void *arg);
 int kl_silences_unwatch(struct kl_silences *s, void *arg);
+/*
+ * The chat side (silence_chatops.c). Puts POST /api/v1/silences, POST /slack/interactive
+ * and, when no controller took it, POST /slack/commands on the chat-ops listener.
+ */
+int kl_silences_routes(struct kl_silences *s, struct kl_httpd *chatops);
+/* Runs a verified slash command's text (one of ours: kl_scmd_is_ours) as user, answers. */
+void kl_silences_serve_slack_text(struct kl_silences *s, struct kl_httpd_req *req,
+				  const char *user, const char *text);
+/* Whether url is http(s) to a host of hosts (empty: hooks.slack.com alone). */
+bool kl_silences_url_allowed(const struct kl_strv *hosts, const char *url);
 /* Stops the expiry timer and frees everything, then cb(arg) (from the loop). */
 void kl_silences_close(struct kl_silences *s, void (*cb)(void *arg), void *arg);
 
