@@ -853,7 +853,8 @@ struct kl_alerts *kl_alerts_new(struct kl_ctx *ctx, const struct kl_alerts_opts 
 		free(a);
 		return NULL;
 	}
-	if (ctx->silences && kl_silences_watch(ctx->silences, &silence_ops, a) < 0) {
+	if (ctx->silences && kl_silences_watch(ctx->silences, &silence_ops, a, a->o.controller,
+						 a->o.alertname) < 0) {
 		kl_notify_detach(a->notify);
 		free(a);
 		return NULL;

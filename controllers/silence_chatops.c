@@ -51,6 +51,13 @@ void kl__silence_chat_init(struct kl_silences *s)
 							labels);
 }
 
+struct kl_http *kl__silences_http(struct kl_silences *s)
+{
+	if (!s->chat.http) /* no log: response_urls and notifier URLs are secrets */
+		s->chat.http = kl_http_new(s->ctx->loop, NULL);
+	return s->chat.http;
+}
+
 bool kl__silence_chat_close(struct kl_silences *s, void (*cb)(void *arg))
 {
 	if (!s->chat.http)
@@ -414,9 +421,7 @@ static void post_response(struct kl_silences *s, const char *url, bool replace, 
 	struct kl_http_opts ho = { 0 };
 	struct kl_buf b;
 
-	if (!s->chat.http)
-		s->chat.http = kl_http_new(s->ctx->loop, NULL); /* the URL is a secret */
-	if (!s->chat.http)
+	if (!kl__silences_http(s))
 		return;
 	kl_buf_init(&b);
 	kl_buf_printf(&b, "{\"replace_original\":%s,\"response_type\":\"%s\",\"text\":",

@@ -43,6 +43,7 @@ static void persist(struct kl_silences *s, const struct kl_silence *si, bool gon
 {
 	struct kl_buf b;
 	char key[160];
+	size_t i;
 
 	if (!s->ctx->state)
 		return;
@@ -61,7 +62,15 @@ static void persist(struct kl_silences *s, const struct kl_silence *si, bool gon
 	kl_buf_printf(&b, ",\"at\":%lld,\"until\":%lld,\"reason\":", (long long)si->at_ms,
 		      (long long)si->until_ms);
 	kl_buf_json_string(&b, si->reason);
-	kl_buf_puts(&b, "}");
+	kl_buf_puts(&b, ",\"am\":[");
+	for (i = 0; i < si->nam; i++) {
+		kl_buf_puts(&b, i ? ",{\"notifier\":" : "{\"notifier\":");
+		kl_buf_json_string(&b, si->am_notifier[i]);
+		kl_buf_puts(&b, ",\"id\":");
+		kl_buf_json_string(&b, si->am_id[i]);
+		kl_buf_puts(&b, "}");
+	}
+	kl_buf_puts(&b, "]}");
 	if (kl_buf_str(&b))
 		kl_state_set(s->ctx->state, key, kl_buf_str(&b));
 	kl_buf_free(&b);
@@ -73,21 +82,13 @@ static void recount(struct kl_silences *s)
 		kl_metric_set(s->m_silences, NULL, (double)s->n);
 }
 
-static void tell(struct kl_silences *s, const struct kl_silence *si, bool ended)
+static void tell(struct kl_silences *s, const char *ns)
 {
-	struct kl_silence copy = *si;
 	size_t i;
 
-	if (ended)
-		copy.until_ms = 0;
-	for (i = 0; i < MAX_WATCHES; i++) {
-		if (!s->w[i].ops)
-			continue;
-		if (s->w[i].ops->silenced)
-			s->w[i].ops->silenced(s->w[i].arg, &copy);
-		if (s->w[i].ops->changed)
-			s->w[i].ops->changed(s->w[i].arg, si->ns);
-	}
+	for (i = 0; i < MAX_WATCHES; i++)
+		if (s->w[i].ops && s->w[i].ops->changed)
+			s->w[i].ops->changed(s->w[i].arg, ns);
 }
 
 /* ---------------------------------------------------------------- expiry */
@@ -118,7 +119,9 @@ static void drop(struct kl_silences *s, struct entry **pp, bool expired)
 	recount(s);
 	kl_log_info(s->ctx->log, "silences", expired ? "silence expired" : "silence ended",
 		    "namespace", e->s.ns, "controller", e->s.controller ? e->s.controller : "*");
-	tell(s, &e->s, true);
+	if (!expired) /* Alertmanager ends its own on time */
+		kl__silence_am_expire(s, &e->s);
+	tell(s, e->s.ns);
 	entry_free(e);
 }
 
@@ -181,7 +184,8 @@ static struct entry *insert(struct kl_silences *s, const struct kl_silence *si)
 int kl_silences_set(struct kl_silences *s, const char *ns, const char *controller,
 		    const char *by, const char *reason, int64_t until_ms)
 {
-	struct kl_silence si = { ns, controller, by, reason, now_ms(s), until_ms };
+	struct kl_silence si = { .ns = ns, .controller = controller, .by = by, .reason = reason,
+				 .at_ms = now_ms(s), .until_ms = until_ms };
 	struct entry **old, *e;
 	char until[32];
 
@@ -193,9 +197,10 @@ int kl_silences_set(struct kl_silences *s, const char *ns, const char *controlle
 	e = insert(s, &si);
 	if (!e)
 		return -ENOMEM;
-	if (old) { /* replaced: the old one goes without an "ended" to anyone */
+	if (old) { /* replaced: the old one goes without an "ended" to the engines */
 		struct entry *o = *old;
 
+		kl__silence_am_expire(s, &o->s);
 		*old = o->next;
 		s->n--;
 		entry_free(o);
@@ -205,7 +210,8 @@ int kl_silences_set(struct kl_silences *s, const char *ns, const char *controlle
 	snprintf(until, sizeof(until), "%lld", (long long)until_ms);
 	kl_log_info(s->ctx->log, "silences", "silence set", "namespace", ns, "controller",
 		    controller ? controller : "*", "by", by, "until_ms", until, "reason", reason);
-	tell(s, &e->s, false);
+	kl__silence_am_create(s, &e->s);
+	tell(s, e->s.ns);
 	arm(s);
 	return 0;
 }
@@ -264,7 +270,8 @@ void kl_silences_list_alerts(const struct kl_silences *s, const char *ns, struct
 			s->w[i].ops->list(s->w[i].arg, ns, out);
 }
 
-int kl_silences_watch(struct kl_silences *s, const struct kl_silences_watch_ops *ops, void *arg)
+int kl_silences_watch(struct kl_silences *s, const struct kl_silences_watch_ops *ops, void *arg,
+		      const char *controller, const char *alertname)
 {
 	size_t i;
 
@@ -272,6 +279,8 @@ int kl_silences_watch(struct kl_silences *s, const struct kl_silences_watch_ops 
 		if (!s->w[i].ops) {
 			s->w[i].ops = ops;
 			s->w[i].arg = arg;
+			s->w[i].controller = controller;
+			s->w[i].alertname = alertname;
 			return 0;
 		}
 	return -ENOSPC;
@@ -287,6 +296,27 @@ int kl_silences_unwatch(struct kl_silences *s, void *arg)
 			return 0;
 		}
 	return -ENOENT;
+}
+
+void kl__silences_am_add(struct kl_silences *s, const char *ns, const char *controller,
+			 int64_t at_ms, const char *notifier, const char *id)
+{
+	struct entry **pp = find(s, ns, controller);
+	struct kl_silence *si = pp ? &(*pp)->s : NULL;
+
+	if (!si || si->at_ms != at_ms || si->nam >= KL_SILENCE_AM_MAX) {
+		/* ended or replaced while Alertmanager answered: its silence goes too */
+		struct kl_silence gone = { .ns = ns, .controller = controller, .nam = 1 };
+
+		snprintf(gone.am_notifier[0], sizeof(gone.am_notifier[0]), "%s", notifier);
+		snprintf(gone.am_id[0], sizeof(gone.am_id[0]), "%s", id);
+		kl__silence_am_expire(s, &gone);
+		return;
+	}
+	snprintf(si->am_notifier[si->nam], sizeof(si->am_notifier[0]), "%s", notifier);
+	snprintf(si->am_id[si->nam], sizeof(si->am_id[0]), "%s", id);
+	si->nam++;
+	persist(s, si, false);
 }
 
 /* ---------------------------------------------------------------- life */
@@ -321,6 +351,7 @@ static int on_record(void *arg, enum kl_json_what what, const struct kl_json *o)
 {
 	struct load *l = arg;
 	const char *c = kl_json_str(kl_json_get(o, "controller"), "");
+	const struct kl_json *am;
 
 	l->si.ns = kl_json_str(kl_json_get(o, "namespace"), "");
 	l->si.controller = *c ? c : NULL;
@@ -328,6 +359,15 @@ static int on_record(void *arg, enum kl_json_what what, const struct kl_json *o)
 	l->si.reason = kl_json_str(kl_json_get(o, "reason"), "");
 	kl_json_int(kl_json_get(o, "at"), &l->si.at_ms);
 	kl_json_int(kl_json_get(o, "until"), &l->si.until_ms);
+	l->si.nam = 0;
+	for (am = kl_json_get(o, "am"), am = am && am->type == KL_JSON_ARRAY ? am->child : NULL;
+	     am && l->si.nam < KL_SILENCE_AM_MAX; am = am->next) {
+		snprintf(l->si.am_notifier[l->si.nam], sizeof(l->si.am_notifier[0]), "%s",
+			 kl_json_str(kl_json_get(am, "notifier"), ""));
+		snprintf(l->si.am_id[l->si.nam], sizeof(l->si.am_id[0]), "%s",
+			 kl_json_str(kl_json_get(am, "id"), ""));
+		l->si.nam++;
+	}
 	l->ok = *l->si.ns && l->si.until_ms > 0;
 	if (l->ok && l->si.until_ms > l->now && l->s->n < KL_SILENCES_MAX &&
 	    !find(l->s, l->si.ns, l->si.controller) && !insert(l->s, &l->si))

@@ -29,11 +29,16 @@
 
 struct kl_silences;
 
+#define KL_SILENCE_AM_MAX 8
+
 struct kl_silence {
 	const char *ns;
 	const char *controller; /* NULL: every controller */
 	const char *by, *reason;
 	int64_t at_ms, until_ms; /* wall-clock Unix ms */
+	/* the silences made in Alertmanager for it: notifier name and silence id */
+	char am_notifier[KL_SILENCE_AM_MAX][64], am_id[KL_SILENCE_AM_MAX][64];
+	size_t nam;
 };
 
 /* What a silence watcher (an alert engine) is asked; arg is the watch's. */
@@ -42,8 +47,6 @@ struct kl_silences_watch_ops {
 	void (*changed)(void *arg, const char *ns);
 	/* Appends its firing alerts in ns (NULL: all) to out, one line each. */
 	void (*list)(void *arg, const char *ns, struct kl_buf *out);
-	/* A silence was set (until > 0) or ended (until 0): the Alertmanager hook. NULL: none. */
-	void (*silenced)(void *arg, const struct kl_silence *s);
 };
 
 /* Returns a new store (empty until kl_silences_start) or NULL on ENOMEM. ctx borrowed. */
@@ -66,8 +69,13 @@ void kl_silences_foreach(const struct kl_silences *s, const char *ns,
 			 void (*cb)(void *arg, const struct kl_silence *si), void *arg);
 /* Every watcher's list of alerts in ns (NULL: all) into out. */
 void kl_silences_list_alerts(const struct kl_silences *s, const char *ns, struct kl_buf *out);
-/* Adds / removes a watcher (ops borrowed until unwatched). 0, -ENOSPC or -ENOENT. */
-int kl_silences_watch(struct kl_silences *s, const struct kl_silences_watch_ops *ops, void *arg);
+/*
+ * Adds / removes a watcher: the engine of controller, whose alerts are named alertname
+ * (both borrowed until unwatched, like ops) - the matchers of the Alertmanager silences
+ * made for its alerts. 0, -ENOSPC or -ENOENT.
+ */
+int kl_silences_watch(struct kl_silences *s, const struct kl_silences_watch_ops *ops, void *arg,
+		      const char *controller, const char *alertname);
 int kl_silences_unwatch(struct kl_silences *s, void *arg);
 /*
  * The chat side (silence_chatops.c). Puts POST /api/v1/silences, POST /slack/interactive

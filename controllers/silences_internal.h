@@ -34,6 +34,7 @@ struct entry {
 struct watch {
 	const struct kl_silences_watch_ops *ops;
 	void *arg;
+	const char *controller, *alertname;
 };
 
 struct kl_silences {
@@ -49,6 +50,16 @@ struct kl_silences {
 	void (*closed_cb)(void *arg);
 	void *closed_arg;
 };
+
+/* silence_am.c: makes the Alertmanager silences of a new silence e (ids kept in e). */
+void kl__silence_am_create(struct kl_silences *s, const struct kl_silence *e);
+/* silence_am.c: expires the Alertmanager silences of e (unsilence). */
+void kl__silence_am_expire(struct kl_silences *s, const struct kl_silence *e);
+/* silences.c: e (found by ns, controller and at) gained an Alertmanager silence id. */
+void kl__silences_am_add(struct kl_silences *s, const char *ns, const char *controller,
+			 int64_t at_ms, const char *notifier, const char *id);
+/* silence_am.c/silence_chatops.c: the shared HTTP client (made at first use), or NULL. */
+struct kl_http *kl__silences_http(struct kl_silences *s);
 
 /* silence_chatops.c: fills s->chat (at kl_silences_new). */
 void kl__silence_chat_init(struct kl_silences *s);

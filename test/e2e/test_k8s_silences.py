@@ -1,20 +1,23 @@
 """Silences from chat end to end (issue 15): the bearer API, Slack slash commands and
 the buttons of alert messages (POST /slack/interactive) against a real control plane,
 the kubelet simulator crash-looping pods and a local receiver playing Slack, the
-webhook consumer and Slack's response_url.
+webhook consumer and Slack's response_url, and Debian's prometheus-alertmanager for the
+silences made there too.
 """
 import functools
 import json
+import shutil
 import signal
+import subprocess
 import time
-import uuid
+import urllib.request
 
 import pytest
 
 import chat
 from conftest import get, sim_crash
 from receiver import Receiver
-from test_k8s_watchers import crash_lines, fresh_ns
+from test_k8s_watchers import crash_lines, free_port, fresh_ns
 
 SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
 TOKEN = "api-token-" + "5" * 24
@@ -254,3 +257,77 @@ def test_silence_survives_sigkill(env, receiver):
     assert time.monotonic() - set_at >= 24
     time.sleep(3)
     assert len(crash_notices(receiver, ns)) == 1
+
+
+def test_alertmanager_silence_created_and_expired(cluster, kubelet, kloompas, tmp_path):
+    am = shutil.which("prometheus-alertmanager")
+    assert am, "Debian's prometheus-alertmanager must be installed (scripts/deps.sh)"
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    (tmp_path / "am.yml").write_text("route: {receiver: none}\nreceivers: [{name: none}]\n")
+    p = subprocess.Popen([am, f"--config.file={tmp_path / 'am.yml'}",
+                          f"--storage.path={tmp_path / 'am-data'}",
+                          f"--web.listen-address=127.0.0.1:{port}",
+                          "--cluster.listen-address="],
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_for(lambda: _ok(base + "/-/ready"), "alertmanager to start")
+        ns, own = fresh_ns(cluster), fresh_ns(cluster)
+        (tmp_path / "tokens").write_text(f"{TOKEN} alex.guerra\n")
+        cfg = tmp_path / "am-k.yaml"
+        cfg.write_text(f"""cluster: PRODUCTION
+notifiers:
+  - name: am
+    type: alertmanager
+    url: {base}/
+routes:
+  - namespaces: ["{ns}"]
+    notifiers: [am]
+chatops:
+  api_tokens_file: tokens
+  allow:
+    - users: [alex.guerra]
+      namespaces: ["{ns}"]
+      silence: true
+""")
+        kl = kloompas("--kubeconfig", cluster.kubeconfig, "--config", str(cfg),
+                      "--leader-elect-resource-namespace", own,
+                      "--controllers=crash-watcher,notready-watcher",
+                      "--chatops-bind-address=127.0.0.1:0")
+        wait_for(lambda: get(kl.port, "/readyz")[0] == 200, "kloompas to be ready", 60)
+        st, ans = api(kl, f"silence {ns} crash-watcher 2h flaky deploy")
+        assert st == 200, ans
+        env = {"k": cluster.kube, "own": own}
+
+        def mine():
+            return [s for s in json.load(urllib.request.urlopen(base + "/api/v2/silences",
+                                                                timeout=5))
+                    if {"name": "namespace", "value": ns, "isRegex": False,
+                        "isEqual": True} in s["matchers"]]
+
+        sil = wait_for(mine, "the Alertmanager silence")
+        assert len(sil) == 1  # crash-watcher only: not the notready-watcher's alertname
+        s = sil[0]
+        assert s["status"]["state"] == "active"
+        assert s["createdBy"] == "alex.guerra" and s["comment"] == "flaky deploy"
+        got = {(m["name"], m["value"]) for m in s["matchers"]}
+        assert got == {("alertname", "KloompasPodCrashLooping"), ("cluster", "PRODUCTION"),
+                       ("namespace", ns)}
+        # the id is kept with the chat silence
+        rec = wait_for(lambda: state(env).get(f"silence.{ns}.crash-watcher", "").find(s["id"])
+                       >= 0, "the id in the state ConfigMap")
+        assert rec
+        st, ans = api(kl, f"unsilence {ns}")
+        assert st == 200 and ans["result"] == f"alex.guerra ended 1 silence(s) of {ns}"
+        wait_for(lambda: mine()[0]["status"]["state"] == "expired", "the expired silence")
+    finally:
+        p.terminate()
+        p.wait(timeout=10)
+
+
+def _ok(url):
+    try:
+        urllib.request.urlopen(url, timeout=2)
+        return True
+    except OSError:
+        return False
