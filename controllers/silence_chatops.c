@@ -36,19 +36,29 @@ static const char *const result_names[] = { "success", "denied", "invalid", "una
 
 void kl__silence_chat_init(struct kl_silences *s)
 {
-	static const char *const labels[] = { "command", "result", NULL };
-	struct kl_metrics *m = s->ctx->metrics;
 	size_t i, n = 0;
 
 	for (i = 0; kl_controllers[i].name && n + 1 < 16; i++)
 		s->chat.controllers[n++] = kl_controllers[i].name;
-	if (!m)
-		return;
+}
+
+/*
+ * The replica enforcer's counter when it runs (it registers it at its init, after the
+ * store exists), else ours under the same name: looked up at the first command.
+ */
+static struct kl_metric *commands_metric(struct kl_silences *s)
+{
+	static const char *const labels[] = { "command", "result", NULL };
+	struct kl_metrics *m = s->ctx->metrics;
+
+	if (s->chat.m_commands || !m)
+		return s->chat.m_commands;
 	s->chat.m_commands = kl_metrics_find(m, "kloompas_chatops_commands_total");
 	if (!s->chat.m_commands)
 		s->chat.m_commands = kl_metrics_counter(m, "kloompas_chatops_commands_total",
 							"Chat-ops commands by command and result.",
 							labels);
+	return s->chat.m_commands;
 }
 
 struct kl_http *kl__silences_http(struct kl_silences *s)
@@ -72,7 +82,7 @@ static void audit(struct kl_silences *s, const char *user, const char *cmd, enum
 {
 	const char *v[] = { cmd, result_names[r] };
 
-	if (s->chat.m_commands)
+	if (commands_metric(s))
 		kl_metric_inc(s->chat.m_commands, v);
 	kl_log_info(s->ctx->log, "chatops", "command", "user", user ? user : "-", "command", cmd,
 		    "result", result_names[r], "detail", detail ? detail : "");

@@ -147,11 +147,11 @@ static int take_target(const char **s, const char *verb, bool required,
 	if (n < 0 || !is_label(w))
 		return say(err, errlen, "%s: \"%s\" is not a namespace name", verb,
 			   shown(n < 0 ? "(too long)" : w, sh, sizeof(sh)));
-	snprintf(out->ns, sizeof(out->ns), "%s", w);
+	memcpy(out->ns, w, strlen(w) + 1); /* a label: at most 63 bytes */
 	at = *s;
 	n = next_word(s, w, sizeof(w));
-	if (n > 0 && controller_ok && known(controllers, w)) {
-		snprintf(out->controller, sizeof(out->controller), "%s", w);
+	if (n > 0 && (size_t)n < sizeof(out->controller) && controller_ok && known(controllers, w)) {
+		memcpy(out->controller, w, (size_t)n + 1);
 		return 0;
 	}
 	*s = at;
