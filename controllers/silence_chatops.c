@@ -22,6 +22,7 @@
 #include <strings.h>
 
 #include "controllers/bearer.h"
+#include "controllers/chat_reply.h"
 #include "controllers/chatops.h"
 #include "controllers/form.h"
 #include "controllers/interactive.h"
@@ -239,27 +240,6 @@ static void run_command(struct kl_silences *s, const char *user, const char *tex
 
 /* ---------------------------------------------------------------- answers */
 
-static void respond_buf(struct kl_httpd_req *req, int status, struct kl_buf *b)
-{
-	if (kl_buf_str(b))
-		kl_httpd_respond(req, status, "application/json", NULL, b->p, b->len);
-	else
-		kl_httpd_respond(req, 500, NULL, NULL, "out of memory\n", 14);
-	kl_buf_free(b);
-}
-
-/* Slack's answer: 200 with a message, in the channel for changes, else ephemeral. */
-static void slack_message(struct kl_httpd_req *req, bool in_channel, const char *text)
-{
-	struct kl_buf b;
-
-	kl_buf_init(&b);
-	kl_buf_printf(&b, "{\"response_type\":\"%s\",\"text\":",
-		      in_channel ? "in_channel" : "ephemeral");
-	kl_buf_json_string(&b, text ? text : "out of memory");
-	kl_buf_puts(&b, "}");
-	respond_buf(req, 200, &b);
-}
 
 static void api_answer(struct kl_httpd_req *req, int status, const char *key, const char *text)
 {
@@ -269,7 +249,7 @@ static void api_answer(struct kl_httpd_req *req, int status, const char *key, co
 	kl_buf_printf(&b, "{\"%s\":", key);
 	kl_buf_json_string(&b, text ? text : "out of memory");
 	kl_buf_puts(&b, "}");
-	respond_buf(req, status, &b);
+	kl_chat_respond_json(req, status, &b);
 }
 
 void kl_silences_serve_slack_text(struct kl_silences *s, struct kl_httpd_req *req,
@@ -278,11 +258,11 @@ void kl_silences_serve_slack_text(struct kl_silences *s, struct kl_httpd_req *re
 	struct outcome o;
 
 	if (!s) {
-		slack_message(req, false, "silences are not available in this process");
+		kl_chat_slack_message(req, false, "silences are not available in this process");
 		return;
 	}
 	run_command(s, user, text, &o);
-	slack_message(req, o.in_channel, kl_buf_str(&o.text));
+	kl_chat_slack_message(req, o.in_channel, kl_buf_str(&o.text));
 	kl_buf_free(&o.text);
 }
 
@@ -364,18 +344,28 @@ static int verify(struct kl_silences *s, struct kl_httpd_req *req, const char *b
 	return 0;
 }
 
+/* verify, or the request is answered 401 (audited): false. */
+static bool verified(struct kl_silences *s, struct kl_httpd_req *req, const char *body,
+		     size_t len)
+{
+	char why[300];
+
+	if (verify(s, req, body, len, why, sizeof(why)) == 0)
+		return true;
+	audit(s, NULL, "unknown", R_UNAUTH, why);
+	kl_httpd_respond(req, 401, NULL, NULL, why, strlen(why));
+	return false;
+}
+
 static void serve_slack(struct kl_httpd_req *req, void *arg)
 {
 	struct kl_silences *s = arg;
-	char why[300], text[1024], user[128];
+	char text[1024], user[128];
 	size_t len;
 	const char *body = kl_httpd_req_body(req, &len);
 
-	if (verify(s, req, body, len, why, sizeof(why)) < 0) {
-		audit(s, NULL, "unknown", R_UNAUTH, why);
-		kl_httpd_respond(req, 401, NULL, NULL, why, strlen(why));
+	if (!verified(s, req, body, len))
 		return;
-	}
 	if (kl_form_get(body, len, "text", text, sizeof(text)) < 0 ||
 	    kl_form_get(body, len, "user_name", user, sizeof(user)) < 0 || !user[0]) {
 		audit(s, NULL, "unknown", R_INVALID, "not a slash command");
@@ -461,11 +451,8 @@ static void serve_interactive(struct kl_httpd_req *req, void *arg)
 	size_t len;
 	const char *body = kl_httpd_req_body(req, &len);
 
-	if (verify(s, req, body, len, why, sizeof(why)) < 0) {
-		audit(s, NULL, "unknown", R_UNAUTH, why);
-		kl_httpd_respond(req, 401, NULL, NULL, why, strlen(why));
+	if (!verified(s, req, body, len))
 		return;
-	}
 	{
 		char *json = malloc(65536);
 		int rc = json ? kl_form_get(body, len, "payload", json, 65536) : -ENOMEM;
