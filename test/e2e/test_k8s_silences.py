@@ -68,10 +68,11 @@ chatops:
       max_replicas: 0
 """)
 
-    def start():
+    def start(*extra):
         kl = kloompas("--kubeconfig", cluster.kubeconfig, "--config", str(cfg),
                       "--leader-elect-resource-namespace", own,
-                      "--controllers=crash-watcher", "--chatops-bind-address=127.0.0.1:0")
+                      "--controllers=crash-watcher", "--chatops-bind-address=127.0.0.1:0",
+                      *extra)
         deadline = time.monotonic() + 60
         while get(kl.port, "/readyz")[0] != 200:
             assert time.monotonic() < deadline, "kloompas not ready:\n" + kl.log()
@@ -252,6 +253,34 @@ def test_silence_survives_sigkill(env, receiver):
     st, ans = api(kl, f"silences {ns}")
     assert f"{ns} crash-watcher until " in ans["result"]
     wait_for(lambda: "firing since" in api(kl, f"alerts {ns}")[1]["result"], "the alert to fire")
+    assert crash_notices(receiver, ns) == []
+    receiver.wait(lambda r: crash_notices(r, ns), timeout=40, what="the notice at expiry")
+    assert time.monotonic() - set_at >= 24
+    time.sleep(3)
+    assert len(crash_notices(receiver, ns)) == 1
+
+
+def test_silence_survives_failover(env, receiver):
+    from test_k8s_leader import LE, leader_gauge
+    ns = env["ns"]
+    assert env["kl"].stop() == 0  # this one runs without leader election
+    a = env["start"](*LE)
+    wait_for(lambda: leader_gauge(a) == 1, "a to lead")
+    b = env["start"](*LE)
+    st, ans = api(a, f"silence {ns} 25s failover drill")
+    assert st == 200, ans
+    set_at = time.monotonic()
+    # a follower keeps no silences: it says so
+    st, ans = api(b, f"silence {ns} 1h")
+    assert st == 503 and "kept by the leader" in ans["error"]
+    wait_for(lambda: f"silence.{ns}" in state(env), "the stored silence")
+    env["k"].create_pod(ns, "api-1", annotations=sim_crash("crashloop:3"))
+    a.stop(signal.SIGKILL)
+    wait_for(lambda: leader_gauge(b) == 1, "b to take over")
+    wait_for(lambda: "failover drill" in api(b, f"silences {ns}")[1]["result"],
+             "the silence on the new leader")
+    assert metric(b, "kloompas_silences") == 1
+    wait_for(lambda: "firing since" in api(b, f"alerts {ns}")[1]["result"], "the alert to fire")
     assert crash_notices(receiver, ns) == []
     receiver.wait(lambda r: crash_notices(r, ns), timeout=40, what="the notice at expiry")
     assert time.monotonic() - set_at >= 24
