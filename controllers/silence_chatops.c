@@ -198,10 +198,6 @@ static enum result run_change(struct kl_silences *s, const char *user, const str
 		return R_SUCCESS;
 	}
 	rc = kl_silences_set(s, c->ns, ctl, user, c->reason, until_ms);
-	if (rc == -EAGAIN)
-		return say(o, 503, R_ERROR,
-			   "silences are kept by the leader, which has not read its state yet; "
-			   "try again");
 	if (rc == -ENOSPC)
 		return say(o, 409, R_ERROR, "too many silences (at most 1000); end some first");
 	if (rc < 0)
@@ -231,7 +227,11 @@ static void run_command(struct kl_silences *s, const char *user, const char *tex
 		audit(s, user, "unknown", r, err);
 		return;
 	}
-	if (c.verb == KL_SCMD_SILENCE || c.verb == KL_SCMD_UNSILENCE)
+	if (!s->started) /* a follower holds no silences and no alerts */
+		r = say(o, 503, R_ERROR,
+			"silences are kept by the leader, which has not read its state yet; "
+			"try again");
+	else if (c.verb == KL_SCMD_SILENCE || c.verb == KL_SCMD_UNSILENCE)
 		r = run_change(s, user, &c, o);
 	else
 		r = run_list(s, user, &c, o);
