@@ -48,6 +48,7 @@ static const struct kl_conf_key allow_keys[] = {
 	{ "users", KL_CONF_STRINGS, A(users), NULL, 0, NULL },
 	{ "namespaces", KL_CONF_GLOBS, A(namespaces), NULL, 0, NULL },
 	{ "max_replicas", KL_CONF_UINT, A(max_replicas), NULL, 0, NULL },
+	{ "silence", KL_CONF_BOOL, A(silence), NULL, 0, NULL },
 	{ NULL, 0, 0, NULL, 0, NULL },
 };
 #undef A
@@ -58,6 +59,8 @@ static const struct kl_conf_key chatops_keys[] = {
 	  NULL },
 	{ "api_tokens_file", KL_CONF_SECRET_FILE, C(api_tokens_text), NULL, 0, NULL },
 	{ "allow", KL_CONF_LIST, C(allow), allow_keys, sizeof(struct kl_allow_conf), NULL },
+	{ "max_silence", KL_CONF_DURATION, C(max_silence_ms), NULL, 0, NULL },
+	{ "response_url_hosts", KL_CONF_STRINGS, C(response_hosts), NULL, 0, NULL },
 	{ NULL, 0, 0, NULL, 0, NULL },
 };
 #undef C
@@ -83,6 +86,7 @@ void kl_config_init(struct kl_config *c)
 	kl_arena_init(&c->arena);
 	c->cluster = "kubernetes";
 	c->team_annotation = "kloompas.io/team";
+	c->chatops.max_silence_ms = 7 * 24 * 3600 * 1000ULL;
 }
 
 void kl_config_free(struct kl_config *c)
@@ -232,7 +236,8 @@ static int check_allow(struct kl_config *c, struct kl_allow_conf *a, size_t i,
 				    i, lists[k]);
 	}
 	a->has_max = kl_conf_get(node, "max_replicas") != NULL;
-	if (!a->has_max)
+	/* an entry that only grants silences needs no replica bound */
+	if (!a->has_max && !kl_conf_get(node, "silence"))
 		return fail(c, err, node->line, "chatops.allow[%zu]: max_replicas is required", i);
 	return 0;
 }
@@ -362,6 +367,9 @@ static int check(struct kl_config *c, const struct kl_conf_node *root, struct kl
 		if (ret)
 			return ret;
 	}
+	if (!c->chatops.max_silence_ms)
+		return fail(c, err, kl_conf_get(chatops, "max_silence")->key_line,
+			    "chatops.max_silence: must be above 0");
 	if (c->chatops.api_tokens_text)
 		return parse_tokens(c, tokens_path(c, chatops), err);
 	return 0;

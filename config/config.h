@@ -39,6 +39,7 @@ struct kl_allow_conf {
 	struct kl_strv namespaces; /* globs */
 	unsigned max_replicas;	   /* default 0: nothing above zero is allowed unless set */
 	int has_max;
+	int silence; /* its users may silence alerts in its namespaces (default false) */
 };
 
 struct kl_api_token {
@@ -52,6 +53,8 @@ struct kl_chatops_conf {
 	struct kl_api_token *tokens;	  /* parsed from api_tokens_text */
 	size_t ntokens;
 	struct kl_conf_list allow; /* struct kl_allow_conf */
+	uint64_t max_silence_ms;   /* longest chat silence; default 7d */
+	struct kl_strv response_hosts; /* hosts Slack response_urls may name; default hooks.slack.com */
 };
 
 struct kl_config {

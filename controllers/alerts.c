@@ -13,6 +13,7 @@
  * its own notices in order. The record is persisted with every target's state.
  */
 #include "controllers/alerts.h"
+#include "controllers/silences.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -23,6 +24,7 @@
 #include "util/buf.h"
 #include "util/container_of.h"
 #include "util/duration.h"
+#include "util/rfc3339.h"
 
 /* indexed by enum kl_alert_state (alerts.h); a record is never KL_ALERT_OK */
 static const char *const astate_names[] = { "ok", "pending", "firing", "resolving", "resolved" };
@@ -53,6 +55,7 @@ struct alert {
 	struct target *t;
 	size_t nt;
 	bool queued; /* in the next flush */
+	bool held;   /* a notice was held back by a silence: one is due when it ends */
 	struct kl_timer timer;
 	bool closing;
 };
@@ -141,9 +144,9 @@ static void persist(struct alert *al)
 	kl_buf_init(&b);
 	kl_buf_printf(&b,
 		      "{\"state\":\"%s\",\"since\":%lld,\"cleared\":%lld,\"notified\":\"%s\","
-		      "\"notifiedAt\":%lld,\"summary\":",
+		      "\"notifiedAt\":%lld,%s\"summary\":",
 		      astate_names[al->state], (long long)al->since_ms, (long long)al->cleared_ms,
-		      notified_names[all], (long long)at);
+		      notified_names[all], (long long)at, al->held ? "\"held\":true," : "");
 	kl_buf_json_string(&b, al->summary ? al->summary : "");
 	kl_buf_puts(&b, ",\"to\":[");
 	for (i = 0; i < al->nt; i++) {
@@ -321,6 +324,10 @@ static enum notified need(const struct alert *al, const struct target *t, int64_
 	case KL_ALERT_RESOLVING:
 		if (t->got != N_FIRING)
 			return N_FIRING;
+		if (al->held) { /* a silence ended: told once more */
+			*repeat = true;
+			return N_FIRING;
+		}
 		if (al->state == KL_ALERT_FIRING &&
 		    now + REPEAT_SLACK_MS >= t->got_ms + (int64_t)al->a->o.repeat_ms) {
 			*repeat = true;
@@ -600,6 +607,21 @@ static int make_notice(struct kl_alerts *a, struct kl_alert_batch *b, struct ale
 }
 
 /*
+ * Whether a silence covers al now: then what it needs is held back (al->held, persisted)
+ * and its timer left stopped until the silence ends (silence_changed).
+ */
+static bool hold(struct alert *al, int64_t now)
+{
+	if (!kl_silences_until(al->a->ctx->silences, al->a->o.controller, al->ns))
+		return false;
+	if (!al->held && any_need(al, now)) {
+		al->held = true;
+		persist(al);
+	}
+	return true;
+}
+
+/*
  * One notice per alert and kind of message its targets need: the first firing
  * notice (or the resolved one) and the repeat, each to just those targets.
  */
@@ -636,6 +658,8 @@ static void on_flush(struct kl_timer *t)
 		if (!al->queued)
 			continue;
 		al->queued = false;
+		if (hold(al, now))
+			continue;
 		for (i = 0; i < al->nt; i++) {
 			bool repeat;
 			enum notified w = need(al, &al->t[i], now, &repeat);
@@ -652,8 +676,10 @@ static void on_flush(struct kl_timer *t)
 		    (nagain && make_notice(a, b, al, N_FIRING, true, again, nagain) < 0))
 			kl_log_error(a->ctx->log, "alerts", "out of memory for a notice", "namespace",
 				     al->ns);
-		if (nfirst || nagain)
+		if (nfirst || nagain) {
 			kl_timer_stop(&al->timer);
+			al->held = false;
+		}
 	}
 	if (!b->n) {
 		kl_arena_free(&b->arena);
@@ -741,6 +767,70 @@ static void on_delivered(void *arg, uint64_t id, const char *notifier, bool deli
 	schedule(al);
 }
 
+/* ---------------------------------------------------------------- silences */
+
+/*
+ * ns's silences changed. Set: a firing alert is marked held, so one notice goes out
+ * when the silence ends even if no repeat fell due meanwhile. Ended: what was held
+ * back (or is needed now) is sent once, or a resolved alert nobody heard of goes.
+ */
+static void silence_changed(void *arg, const char *ns)
+{
+	struct kl_alerts *a = arg;
+	struct alert *al = find(a, ns);
+	int64_t now = now_ms(a);
+
+	if (!al || a->stopping || !a->started)
+		return;
+	if (kl_silences_until(a->ctx->silences, a->o.controller, ns)) {
+		if (!al->held &&
+		    (al->state == KL_ALERT_FIRING || al->state == KL_ALERT_RESOLVING)) {
+			al->held = true;
+			persist(al);
+		}
+		return;
+	}
+	if (resolved_done(al, now)) {
+		unpersist(al);
+		alert_free(al);
+		recount(a);
+		return;
+	}
+	if (al->held || any_need(al, now))
+		queue_notice(al);
+	else
+		schedule(al);
+}
+
+/* One line per alert firing now (or resolving), for the "alerts" command. */
+static void silence_list(void *arg, const char *ns, struct kl_buf *out)
+{
+	struct kl_alerts *a = arg;
+	char since[KL_RFC3339_LEN], until[KL_RFC3339_LEN];
+	const struct alert *al;
+	int64_t u;
+
+	for (al = a->alerts; al; al = al->next) {
+		if ((ns && strcmp(al->ns, ns) != 0) ||
+		    (al->state != KL_ALERT_FIRING && al->state != KL_ALERT_RESOLVING))
+			continue;
+		u = kl_silences_until(a->ctx->silences, a->o.controller, al->ns);
+		kl_buf_printf(out, "%s %s %s since %s: %s", al->ns, a->o.alertname,
+			      astate_names[al->state],
+			      kl_rfc3339_format(al->since_ms / 1000, since),
+			      al->summary ? al->summary : "");
+		if (u)
+			kl_buf_printf(out, " (silenced until %s)",
+				      kl_rfc3339_format(u / 1000, until));
+		kl_buf_puts(out, "\n");
+	}
+}
+
+static const struct kl_silences_watch_ops silence_ops = {
+	.changed = silence_changed,
+	.list = silence_list,
+};
+
 /* ---------------------------------------------------------------- life */
 
 struct kl_alerts *kl_alerts_new(struct kl_ctx *ctx, const struct kl_alerts_opts *o,
@@ -760,6 +850,12 @@ struct kl_alerts *kl_alerts_new(struct kl_ctx *ctx, const struct kl_alerts_opts 
 	a->arg = arg;
 	a->notify = kl_notify_attach(ctx->notify, on_delivered, a);
 	if (!a->notify) {
+		free(a);
+		return NULL;
+	}
+	if (ctx->silences && kl_silences_watch(ctx->silences, &silence_ops, a, a->o.controller,
+						 a->o.alertname) < 0) {
+		kl_notify_detach(a->notify);
 		free(a);
 		return NULL;
 	}
@@ -831,6 +927,7 @@ static int on_record(void *arg, enum kl_json_what what, const struct kl_json *o)
 	}
 	al->since_ms = num(o, "since");
 	al->cleared_ms = num(o, "cleared");
+	al->held = kl_json_get(o, "held") != NULL;
 	set_summary(al, kl_json_str(kl_json_get(o, "summary"), ""));
 	return 0;
 }
@@ -936,6 +1033,8 @@ void kl_alerts_stop(struct kl_alerts *a, void (*cb)(void *arg), void *arg)
 	struct alert *al, *next;
 
 	a->stopping = true;
+	if (a->ctx->silences)
+		kl_silences_unwatch(a->ctx->silences, a);
 	a->stop_cb = cb;
 	a->stop_arg = arg;
 	/* the flush timer, the notifier client, batches still in prepare, and every record */

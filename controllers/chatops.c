@@ -64,3 +64,21 @@ const struct kl_allow_conf *kl_chatops_authorize(const struct kl_chatops_conf *c
 			 replicas < 0 ? "read replicas" : "scale", ns);
 	return NULL;
 }
+
+const struct kl_allow_conf *kl_chatops_authorize_silence(const struct kl_chatops_conf *c,
+							 const char *user, const char *ns,
+							 char *why, size_t len)
+{
+	const struct kl_allow_conf *items;
+	size_t i;
+
+	snprintf(why, len, "%s may not silence alerts in %s", user ? user : "-", ns ? ns : "-");
+	if (!c || !user || !*user || !ns || !*ns)
+		return NULL;
+	items = c->allow.items;
+	for (i = 0; items && i < c->allow.n; i++)
+		if (items[i].silence && strv_has(&items[i].users, user) &&
+		    strv_glob(&items[i].namespaces, ns))
+			return &items[i];
+	return NULL;
+}

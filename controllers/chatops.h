@@ -24,4 +24,13 @@ const struct kl_allow_conf *kl_chatops_authorize(const struct kl_chatops_conf *c
 						 const char *user, const char *ns, int replicas,
 						 char *why, size_t len);
 
+/*
+ * Deny unless an allow entry with silence: true matches user (exactly) and ns (glob):
+ * who may silence (and unsilence) ns's alerts. Returns the entry, or NULL with why
+ * ("alex.guerra may not silence alerts in kube-system").
+ */
+const struct kl_allow_conf *kl_chatops_authorize_silence(const struct kl_chatops_conf *c,
+							 const char *user, const char *ns,
+							 char *why, size_t len);
+
 #endif

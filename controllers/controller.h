@@ -27,7 +27,8 @@
 #include "util/log.h"
 #include "util/metrics.h"
 
-struct kl_notify; /* notify/notify.h */
+struct kl_notify;   /* notify/notify.h */
+struct kl_silences; /* controllers/silences.h */
 
 /*
  * Everything a controller may use, passed explicitly (no globals). Owned by main;
@@ -45,6 +46,7 @@ struct kl_ctx {
 	struct kl_informers *informers; /* the shared informers (take, never watch yourself) */
 	struct kl_state *state;		/* kloompas-state, loaded before controllers start */
 	struct kl_notify *notify;	/* the process' one notifier set (notify/notify.h) */
+	struct kl_silences *silences;	/* chat silences (controllers/silences.h); NULL: none */
 	const char *own_namespace;	/* Kloompas' namespace (Lease, state ConfigMap) */
 	/*
 	 * The controller table as configured, one slot per row of kl_controllers: whether

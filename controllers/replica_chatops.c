@@ -20,6 +20,8 @@
 #include "controllers/bearer.h"
 #include "controllers/chatops.h"
 #include "controllers/form.h"
+#include "controllers/silence_cmd.h"
+#include "controllers/silences.h"
 #include "controllers/slack.h"
 #include "util/rfc3339.h"
 
@@ -214,6 +216,11 @@ void kl__replica_serve_slack(struct kl_httpd_req *req, void *arg)
 	    kl_form_get(body, len, "user_name", user, sizeof(user)) < 0 || !user[0]) {
 		reject(re, reply, req, NULL, R_INVALID, 400,
 		       "not a slash command: text and user_name are required");
+		return;
+	}
+	/* the silence commands are not the enforcer's: controllers/silences.h runs them */
+	if (kl_scmd_is_ours(text)) {
+		kl_silences_serve_slack_text(re->ctx->silences, req, user, text);
 		return;
 	}
 	if (kl_cmd_parse(text, re->ctx->config->cluster, re->conf->max_temporary_ms, &cmd, why,

@@ -12,31 +12,10 @@
 
 #include <string.h>
 
+#include "controllers/chat_reply.h"
 #include "util/buf.h"
 
-/* Answers b as JSON with status, or 500 when building it ran out of memory; frees b. */
-static void respond_json(struct kl_httpd_req *req, int status, struct kl_buf *b)
-{
-	if (kl_buf_str(b))
-		kl_httpd_respond(req, status, "application/json", NULL, b->p, b->len);
-	else
-		kl_httpd_respond(req, 500, NULL, NULL, "out of memory\n", 14);
-	kl_buf_free(b);
-}
-
 /* ---------------------------------------------------------------- Slack */
-
-static void slack_message(struct kl_httpd_req *req, bool in_channel, const char *text)
-{
-	struct kl_buf b;
-
-	kl_buf_init(&b);
-	kl_buf_printf(&b, "{\"response_type\":\"%s\",\"text\":",
-		      in_channel ? "in_channel" : "ephemeral");
-	kl_buf_json_string(&b, text);
-	kl_buf_puts(&b, "}");
-	respond_json(req, 200, &b);
-}
 
 static void slack_reject(struct kl_httpd_req *req, int status, const char *why)
 {
@@ -45,24 +24,24 @@ static void slack_reject(struct kl_httpd_req *req, int status, const char *why)
 
 static void slack_refuse(struct kl_httpd_req *req, int status, const char *why)
 {
-	slack_message(req, false, why);
+	kl_chat_slack_message(req, false, why);
 }
 
 static void slack_help(struct kl_httpd_req *req, const char *text)
 {
-	slack_message(req, false, text);
+	kl_chat_slack_message(req, false, text);
 }
 
 static void slack_replicas(struct kl_httpd_req *req, const struct kl_cmd *cmd, int replicas,
 			   int ready, const char *text)
 {
-	slack_message(req, true, text);
+	kl_chat_slack_message(req, true, text);
 }
 
 static void slack_scaled(struct kl_httpd_req *req, const struct kl_cmd *cmd, int old, int replicas,
 			 const char *restore_at, bool dry_run, const char *text)
 {
-	slack_message(req, true, text);
+	kl_chat_slack_message(req, true, text);
 }
 
 const struct kl__replica_reply kl__replica_reply_slack = {
@@ -97,7 +76,7 @@ static void api_help(struct kl_httpd_req *req, const char *text)
 	kl_buf_puts(&b, "{\"help\":");
 	kl_buf_json_string(&b, text);
 	kl_buf_puts(&b, "}");
-	respond_json(req, 200, &b);
+	kl_chat_respond_json(req, 200, &b);
 }
 
 /* {"namespace":..,"deployment":.. - the start of every answer about one Deployment */
@@ -117,7 +96,7 @@ static void api_replicas(struct kl_httpd_req *req, const struct kl_cmd *cmd, int
 	kl_buf_init(&b);
 	api_target(&b, cmd);
 	kl_buf_printf(&b, ",\"replicas\":%d,\"ready_replicas\":%d}", replicas, ready);
-	respond_json(req, 200, &b);
+	kl_chat_respond_json(req, 200, &b);
 }
 
 static void api_scaled(struct kl_httpd_req *req, const struct kl_cmd *cmd, int old, int replicas,
@@ -133,7 +112,7 @@ static void api_scaled(struct kl_httpd_req *req, const struct kl_cmd *cmd, int o
 	else
 		kl_buf_puts(&b, "null");
 	kl_buf_printf(&b, ",\"dry_run\":%s}", dry_run ? "true" : "false");
-	respond_json(req, 200, &b);
+	kl_chat_respond_json(req, 200, &b);
 }
 
 const struct kl__replica_reply kl__replica_reply_api = {

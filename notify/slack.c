@@ -6,11 +6,14 @@
  * (a blank line of a log tail is sent as " "), so readers may split a message
  * into sections at blank lines. It is cut at SLACK_TEXT_MAX with "(N more ...)"
  * lines. Text is escaped as Slack wants (&, <, >), and ` becomes ' inside code so
- * nothing ends a span or block early.
+ * nothing ends a span or block early. The same text goes as Block Kit sections, with
+ * buttons under it for each firing namespace (silence 1h / 1d, show alerts), which
+ * come back to POST /slack/interactive (controllers/silence_chatops.c).
  */
 #include "notify/internal.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -195,7 +198,111 @@ static void text_of(const struct kl__plan *p, const char *cluster, struct kl_buf
 	kl_buf_chomp(b);
 }
 
-/* {"text": TEXT}; the text itself is what dry-run logs. */
+#define SECTION_MAX 2900 /* Slack refuses a section's text above 3000 characters */
+#define SECTIONS_MAX 20	 /* and a message above 50 blocks */
+#define BUTTONS_MAX 10	 /* namespaces with buttons in one message */
+
+/* {"type": "section", "text": {"type": "mrkdwn", "text": s[0..n)}} */
+static void section(struct kl__jw *w, const char *s, size_t n)
+{
+	char *t = strndup(s, n);
+
+	kl__jmap_open(w);
+	kl__jkv(w, "type", "section");
+	kl__jstr(w, "text");
+	kl__jmap_open(w);
+	kl__jkv(w, "type", "mrkdwn");
+	kl__jkv(w, "text", t ? t : "");
+	kl__jmap_close(w);
+	kl__jmap_close(w);
+	free(t);
+}
+
+/*
+ * The text as sections, split where it has blank lines (its groups); a group longer
+ * than a section is cut at its last line that fits.
+ */
+static void sections(struct kl__jw *w, const char *text)
+{
+	const char *s = text;
+	size_t n, k = 0;
+
+	while (*s && k < SECTIONS_MAX) {
+		const char *blank = strstr(s, "\n\n");
+
+		n = blank ? (size_t)(blank - s) : strlen(s);
+		if (n > SECTION_MAX) {
+			const char *nl = memrchr(s, '\n', SECTION_MAX);
+
+			n = nl && nl > s ? (size_t)(nl - s) : SECTION_MAX;
+			while (n && (s[n] & 0xc0) == 0x80) /* not inside a UTF-8 sequence */
+				n--;
+		}
+		if (n)
+			section(w, s, n), k++;
+		s += n;
+		while (*s == '\n')
+			s++;
+	}
+}
+
+static void button(struct kl__jw *w, const char *label, const char *action, const char *value)
+{
+	kl__jmap_open(w);
+	kl__jkv(w, "type", "button");
+	kl__jstr(w, "text");
+	kl__jmap_open(w);
+	kl__jkv(w, "type", "plain_text");
+	kl__jkv(w, "text", label);
+	kl__jmap_close(w);
+	kl__jkv(w, "action_id", action);
+	kl__jkv(w, "value", value);
+	kl__jmap_close(w);
+}
+
+/*
+ * Under the text, for each firing namespace (at most BUTTONS_MAX): a context line
+ * naming it and the buttons "Silence 1h", "Silence 1d", "Show alerts", whose value
+ * is "NAMESPACE CONTROLLER" (controllers/interactive.h reads them back).
+ */
+static void buttons(struct kl__jw *w, const struct kl__plan *p)
+{
+	char value[160];
+	size_t i, n = 0;
+
+	for (i = 0; i < p->cnt && n < BUTTONS_MAX; i++) {
+		const struct kl_notice *x = p->v[i];
+
+		if (x->resolved)
+			continue;
+		n++;
+		snprintf(value, sizeof(value), "%s %s", x->ns, x->controller);
+		kl__jmap_open(w);
+		kl__jkv(w, "type", "context");
+		kl__jstr(w, "elements");
+		kl__jarr_open(w);
+		kl__jmap_open(w);
+		kl__jkv(w, "type", "plain_text");
+		kl__jkv(w, "text", value);
+		kl__jmap_close(w);
+		kl__jarr_close(w);
+		kl__jmap_close(w);
+		kl__jmap_open(w);
+		kl__jkv(w, "type", "actions");
+		kl__jstr(w, "elements");
+		kl__jarr_open(w);
+		button(w, "Silence 1h", "kl_silence_1h", value);
+		button(w, "Silence 1d", "kl_silence_1d", value);
+		button(w, "Show alerts", "kl_alerts", value);
+		kl__jarr_close(w);
+		kl__jmap_close(w);
+	}
+}
+
+/*
+ * {"text": TEXT, "blocks": [...]}: the text (the fallback, and what dry-run logs)
+ * also as Block Kit sections, then the buttons of the firing namespaces.
+ */
 int kl__slack_build(struct kl__notifier *nt, struct kl__plan *p)
 {
 	struct kl_buf text = {0};
@@ -216,6 +323,11 @@ int kl__slack_build(struct kl__notifier *nt, struct kl__plan *p)
 	}
 	kl__jmap_open(&w);
 	kl__jkv(&w, "text", text.p ? text.p : "");
+	kl__jstr(&w, "blocks");
+	kl__jarr_open(&w);
+	sections(&w, text.p ? text.p : "");
+	buttons(&w, p);
+	kl__jarr_close(&w);
 	kl__jmap_close(&w);
 	rc = kl__jw_finish(&w, &body, &len);
 	if (rc) {

@@ -18,6 +18,7 @@
 #include "config/config.h"
 #include "config/flags.h"
 #include "controllers/controller.h"
+#include "controllers/silences.h"
 #include "controllers/state.h"
 #include "kl_version.h"
 #include "kubeclient/client.h"
@@ -273,6 +274,11 @@ static void controller_stopped(void *arg)
 
 	if (--app->ctl_pending > 0)
 		return;
+	if (app->ctx.silences) {
+		app->pending++; /* after every alert engine stopped watching it */
+		kl_silences_close(app->ctx.silences, pending_done, app);
+		app->ctx.silences = NULL;
+	}
 	if (app->ctx.notify) {
 		app->pending++; /* after every controller detached from it */
 		kl_notify_close(app->ctx.notify, pending_done, app);
@@ -353,6 +359,8 @@ static void start_controllers(struct app *app)
 	if (app->started || app->stopping || !app->leader || !app->state ||
 	    !kl_informers_synced(app->informers) || !kl_state_loaded(app->state))
 		return;
+	/* before the alert engines, which ask it what is silenced as they restore */
+	kl_silences_start(app->ctx.silences);
 	for (i = 0; i < app->ncontrollers; i++) {
 		if (!app->states[i])
 			continue;
@@ -448,6 +456,12 @@ static int init_controllers(struct app *app, struct kl_error *err)
 			return rc == -EINVAL ? 2 : 1;
 		}
 	}
+	/* the silence commands, after the controllers' routes (silences.h) */
+	rc = app->chatops ? kl_silences_routes(app->ctx.silences, app->chatops) : 0;
+	if (rc < 0) {
+		kl_error_set(err, NULL, 0, 0, "silences: %s", strerror(-rc));
+		return 1;
+	}
 	rc = kl_informers_start(app->informers);
 	if (rc < 0) {
 		kl_error_set(err, NULL, 0, 0, "informers: %s", strerror(-rc));
@@ -500,6 +514,9 @@ static int start_loop_parts(struct app *app, struct kl_error *err)
 	app->ctx.controller_confs = app->confs;
 	app->ctx.notify = new_notify(app);
 	if (!app->ctx.notify)
+		return -ENOMEM;
+	app->ctx.silences = kl_silences_new(&app->ctx);
+	if (!app->ctx.silences)
 		return -ENOMEM;
 
 	kopts.qps = app->flags.kube_api_qps;

@@ -1,9 +1,10 @@
 """Slack's side of chat-ops for the tests: signed slash commands and raw POSTs to
 kloompas' chat-ops listener (on 127.0.0.1, or a pod's IP on the real node's bridge).
-Used by test_k8s_replicas.py and test_real_node.py.
+Used by test_k8s_replicas.py, test_k8s_silences.py and test_real_node.py.
 """
 import hashlib
 import hmac
+import json
 import time
 import urllib.parse
 
@@ -37,3 +38,30 @@ def slash(port, text, user="alex.guerra", ts=None, sig=None, body=None, *, secre
         "Content-Type": "application/x-www-form-urlencoded",
         "X-Slack-Request-Timestamp": t if ts is None or sig is None else str(ts),
         "X-Slack-Signature": sig or s}, host=host)
+
+
+def interactive(port, payload, ts=None, sig=None, *, secret, host="127.0.0.1"):
+    """A button click as Slack sends it: form field payload holding the JSON, signed
+    like a slash command (or with sig at ts). Returns (status, headers, body, raw request
+    (body, timestamp, signature)) so a test can send the very same request again."""
+    body = urllib.parse.urlencode({"payload": json.dumps(payload)}).encode()
+    t, s = sign(body, ts, secret=secret)
+    t = str(ts) if ts is not None else t
+    return replay(port, (body, t, sig or s), host=host)
+
+
+def replay(port, req, host="127.0.0.1"):
+    """Sends a recorded interactive request (body, timestamp, signature) as it was."""
+    body, t, s = req
+    st, hd, bd = post(port, "/slack/interactive", body, {
+        "Content-Type": "application/x-www-form-urlencoded",
+        "X-Slack-Request-Timestamp": t, "X-Slack-Signature": s}, host=host)
+    return st, hd, bd, req
+
+
+def block_actions(user, action_id, value, response_url):
+    """A block_actions payload for one click on one of kloompas' buttons."""
+    return {"type": "block_actions", "user": {"id": "U1", "username": user, "name": user},
+            "team": {"id": "T1"}, "response_url": response_url,
+            "actions": [{"type": "button", "action_id": action_id, "value": value,
+                         "block_id": "b1", "action_ts": "1"}]}

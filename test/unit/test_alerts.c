@@ -13,6 +13,7 @@
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,6 +21,7 @@
 #include <cmocka.h>
 
 #include "controllers/alerts.h"
+#include "controllers/silences.h"
 #include "controllers/state.h"
 #include "util/clock.h"
 
@@ -142,6 +144,9 @@ static void env_open(struct env *e, uint64_t for_ms)
 	e->ctx.state = kl_state_new(&e->clock, NULL, "kloompas", "kloompas-state", true, 1000,
 				    &e->log);
 	assert_non_null(e->ctx.state);
+	e->ctx.silences = kl_silences_new(&e->ctx);
+	assert_non_null(e->ctx.silences);
+	assert_int_equal(kl_silences_start(e->ctx.silences), 0);
 	engine_new(e, for_ms);
 }
 
@@ -181,6 +186,7 @@ static void engine_stop(struct env *e)
 static void env_close(struct env *e)
 {
 	engine_stop(e);
+	kl_silences_close(e->ctx.silences, on_stopped, e);
 	kl_state_close(e->ctx.state, on_stopped, e);
 	uv_run(&e->loop, UV_RUN_DEFAULT);
 	notify_teardown(e);
@@ -609,6 +615,186 @@ static void test_restore(void **unused)
 	env_close(&e);
 }
 
+
+/* ---------------------------------------------------------------- silences */
+
+#define HOUR_MS 3600000LL
+
+static void silence(struct env *e, const char *ns, const char *controller, int64_t ms)
+{
+	assert_int_equal(kl_silences_set(e->ctx.silences, ns, controller, "alex", "fixing",
+					 wall(e) + ms),
+			 0);
+}
+
+/*
+ * Told, then silenced across a due repeat: nothing while silenced; exactly one notice
+ * when it ends, then the repeats go on from there.
+ */
+static void test_silence_holds_repeats(void **unused)
+{
+	struct env e;
+	int64_t ended;
+
+	(void)unused;
+	env_open(&e, FOR_MS);
+	fire_told(&e, "a");
+	silence(&e, "a", NULL, 2 * HOUR_MS);
+	assert_record(&e, "a", "\"held\":true");
+	assert_non_null(kl_state_get(e.ctx.state, "silence.a"));
+	step(&e, 2 * HOUR_MS - 1);
+	assert_int_equal(e.n, 1);
+	step(&e, 1);
+	ended = wall(&e);
+	step(&e, FLUSH_MS);
+	assert_int_equal(e.n, 2);
+	assert_true(e.seen[1].repeat);
+	assert_null(kl_state_get(e.ctx.state, "silence.a"));
+	assert_null(strstr(record(&e, "a"), "\"held\""));
+	step(&e, 10 * FLUSH_MS);
+	assert_int_equal(e.n, 2); /* once */
+	step(&e, (uint64_t)(ended + REPEAT_MS - wall(&e)) + 2 * FLUSH_MS);
+	assert_int_equal(e.n, 3);
+	env_close(&e);
+}
+
+/* Silenced before it fires: the first notice waits for the end of the silence. */
+static void test_silence_before_firing(void **unused)
+{
+	struct env e;
+
+	(void)unused;
+	env_open(&e, FOR_MS);
+	silence(&e, "a", "crash-watcher", HOUR_MS);
+	silence(&e, "b", "notready-watcher", HOUR_MS); /* another controller's: no effect */
+	up(&e, "a");
+	up(&e, "b");
+	step(&e, FOR_MS + FLUSH_MS);
+	assert_state(&e, "a", KL_ALERT_FIRING);
+	assert_int_equal(e.n, 1);
+	assert_string_equal(e.seen[0].ns, "b");
+	assert_record(&e, "a", "\"held\":true");
+	assert_int_equal(kl_silences_end(e.ctx.silences, "a", NULL), 1);
+	step(&e, FLUSH_MS);
+	assert_int_equal(e.n, 2);
+	assert_string_equal(e.seen[1].ns, "a");
+	assert_false(e.seen[1].repeat);
+	assert_false(e.seen[1].resolved);
+	env_close(&e);
+}
+
+/*
+ * Resolved while silenced: a resolved notice at the end only for the alert whose firing
+ * notice went out before the silence; one that fired and went within it says nothing.
+ */
+static void test_silence_resolved_meanwhile(void **unused)
+{
+	struct env e;
+
+	(void)unused;
+	env_open(&e, FOR_MS);
+	fire_told(&e, "a");
+	silence(&e, "a", NULL, HOUR_MS);
+	silence(&e, "b", NULL, HOUR_MS);
+	up(&e, "b");
+	step(&e, FOR_MS + FLUSH_MS);
+	assert_state(&e, "b", KL_ALERT_FIRING);
+	down(&e, "a");
+	down(&e, "b");
+	step(&e, FOR_MS + FLUSH_MS);
+	assert_state(&e, "a", KL_ALERT_RESOLVED); /* waits to say it */
+	assert_state(&e, "b", KL_ALERT_OK);	   /* nobody heard of it */
+	assert_null(record(&e, "b"));
+	assert_int_equal(e.n, 1);
+	step(&e, HOUR_MS);
+	assert_int_equal(e.n, 2);
+	assert_string_equal(e.seen[1].ns, "a");
+	assert_true(e.seen[1].resolved);
+	assert_state(&e, "a", KL_ALERT_OK);
+	env_close(&e);
+}
+
+/*
+ * The silence is persisted; it ends while no engine (no replica) runs: the next start
+ * drops it and tells what was held back, once.
+ */
+static void test_silence_expires_while_away(void **unused)
+{
+	struct env e;
+	size_t n;
+
+	(void)unused;
+	env_open(&e, FOR_MS);
+	fire_told(&e, "a");
+	silence(&e, "a", NULL, HOUR_MS / 2);
+	engine_stop(&e);
+	kl_silences_close(e.ctx.silences, on_stopped, &e);
+	uv_run(&e.loop, UV_RUN_DEFAULT);
+	step(&e, HOUR_MS / 4);
+
+	/* back within the silence: it is read again and still holds */
+	e.ctx.silences = kl_silences_new(&e.ctx);
+	assert_non_null(e.ctx.silences);
+	assert_int_equal(kl_silences_start(e.ctx.silences), 0);
+	assert_true(kl_silences_until(e.ctx.silences, "crash-watcher", "a") > wall(&e));
+	engine_new(&e, FOR_MS);
+	step(&e, FLUSH_MS);
+	assert_int_equal(e.n, 1);
+	engine_stop(&e);
+	kl_silences_close(e.ctx.silences, on_stopped, &e);
+	uv_run(&e.loop, UV_RUN_DEFAULT);
+	step(&e, HOUR_MS / 2); /* it ends now, with nobody running */
+
+	e.ctx.silences = kl_silences_new(&e.ctx);
+	assert_non_null(e.ctx.silences);
+	assert_int_equal(kl_silences_start(e.ctx.silences), 0);
+	assert_null(kl_state_get(e.ctx.state, "silence.a"));
+	engine_new(&e, FOR_MS);
+	n = e.n;
+	step(&e, FLUSH_MS);
+	assert_int_equal(e.n, n + 1);
+	assert_true(e.seen[n].repeat);
+	step(&e, 10 * FLUSH_MS);
+	assert_int_equal(e.n, n + 1);
+	env_close(&e);
+}
+
+/* Setting again replaces; the bound; the "alerts" listing. */
+static void test_silence_store(void **unused)
+{
+	struct env e;
+	struct kl_buf b;
+	char ns[16];
+	int i;
+
+	(void)unused;
+	env_open(&e, FOR_MS);
+	fire_told(&e, "a");
+	silence(&e, "a", NULL, HOUR_MS);
+	silence(&e, "a", NULL, 2 * HOUR_MS);
+	assert_int_equal(kl_silences_until(e.ctx.silences, "crash-watcher", "a"),
+			 wall(&e) + 2 * HOUR_MS);
+	kl_buf_init(&b);
+	kl_silences_list_alerts(e.ctx.silences, "a", &b);
+	assert_non_null(kl_buf_str(&b));
+	assert_non_null(strstr(b.p, "a KloompasPodCrashLooping firing since 2025-11-24T16:00"));
+	assert_non_null(strstr(b.p, "1 Pod(s) in CrashLoopBackOff (silenced until "));
+	kl_buf_free(&b);
+	kl_buf_init(&b);
+	kl_silences_list_alerts(e.ctx.silences, "other", &b);
+	assert_true(!kl_buf_str(&b) || !b.len);
+	kl_buf_free(&b);
+	for (i = 1; i < KL_SILENCES_MAX; i++) {
+		snprintf(ns, sizeof(ns), "n%d", i);
+		silence(&e, ns, NULL, HOUR_MS);
+	}
+	assert_int_equal(kl_silences_set(e.ctx.silences, "full", NULL, "alex", "", wall(&e) + 1),
+			 -ENOSPC);
+	assert_int_equal(kl_silences_end(e.ctx.silences, "a", NULL), 1);
+	assert_int_equal(kl_silences_end(e.ctx.silences, "a", NULL), 0);
+	env_close(&e);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -620,6 +806,11 @@ int main(void)
 		cmocka_unit_test(test_resolve_untold),
 		cmocka_unit_test(test_synced),
 		cmocka_unit_test(test_restore),
+		cmocka_unit_test(test_silence_holds_repeats),
+		cmocka_unit_test(test_silence_before_firing),
+		cmocka_unit_test(test_silence_resolved_meanwhile),
+		cmocka_unit_test(test_silence_expires_while_away),
+		cmocka_unit_test(test_silence_store),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -22,6 +22,9 @@
 #include "controllers/chatops.h"
 #include "controllers/command.h"
 #include "controllers/form.h"
+#include "controllers/interactive.h"
+#include "controllers/silence_cmd.h"
+#include "controllers/silences.h"
 #include "controllers/slack.h"
 
 #define H24 (24ULL * 3600 * 1000)
@@ -886,10 +889,10 @@ static void test_authorize(void **unused)
 	const char *ns_pricing[] = { "moc-pricing-*", "team-[a-c]" };
 	const char *ns_all[] = { "*" };
 	struct kl_allow_conf allow[] = {
-		{ { u_alex, 1 }, { ns_moc, 1 }, 20, 1 },
-		{ { u_alex_bob, 2 }, { ns_pricing, 2 }, 50, 1 },
-		{ { u_carol, 1 }, { ns_all, 1 }, 0, 1 },
-		{ { u_glob, 1 }, { ns_all, 1 }, 100, 1 },
+		{ { u_alex, 1 }, { ns_moc, 1 }, 20, 1, 0 },
+		{ { u_alex_bob, 2 }, { ns_pricing, 2 }, 50, 1, 0 },
+		{ { u_carol, 1 }, { ns_all, 1 }, 0, 1, 0 },
+		{ { u_glob, 1 }, { ns_all, 1 }, 100, 1, 0 },
 	};
 	struct kl_chatops_conf c = { 0 };
 	const struct kl_allow_conf *a;
@@ -921,6 +924,163 @@ static void test_authorize(void **unused)
 	assert_null(kl_chatops_authorize(NULL, "alex.guerra", "moc-x", 0, why, sizeof(why)));
 }
 
+
+/* ---------------------------------------------------------------- silences */
+
+static const char *const ctls[] = { "crash-watcher", "notready-watcher", NULL };
+#define DAY_MS (24 * 3600 * 1000ULL)
+
+static void scmd_ok(const char *text, enum kl_scmd_verb verb, const char *ns, const char *ctl,
+		    uint64_t for_ms, const char *reason)
+{
+	struct kl_scmd c;
+	char err[256];
+
+	if (kl_scmd_parse(text, ctls, 7 * DAY_MS, &c, err, sizeof(err)) != 0)
+		fail_msg("%s: %s", text, err);
+	assert_int_equal(c.verb, verb);
+	assert_string_equal(c.ns, ns);
+	assert_string_equal(c.controller, ctl);
+	assert_int_equal(c.for_ms, for_ms);
+	assert_string_equal(c.reason, reason);
+}
+
+static void scmd_bad(const char *text, const char *want)
+{
+	struct kl_scmd c;
+	char err[256];
+
+	assert_int_equal(kl_scmd_parse(text, ctls, 7 * DAY_MS, &c, err, sizeof(err)), -EINVAL);
+	if (!strstr(err, want))
+		fail_msg("%s: got %s, want %s", text, err, want);
+}
+
+static void test_silence_grammar(void **unused)
+{
+	(void)unused;
+	scmd_ok("silence moc-pricing 2h deploy broke it", KL_SCMD_SILENCE, "moc-pricing", "",
+		2 * 3600000, "deploy broke it");
+	scmd_ok("  silence moc crash-watcher 1d", KL_SCMD_SILENCE, "moc", "crash-watcher", DAY_MS,
+		"");
+	scmd_ok("silence moc 7d \t x\ny ", KL_SCMD_SILENCE, "moc", "", 7 * DAY_MS, "x y");
+	scmd_ok("unsilence moc", KL_SCMD_UNSILENCE, "moc", "", 0, "");
+	scmd_ok("unsilence moc notready-watcher", KL_SCMD_UNSILENCE, "moc", "notready-watcher",
+		0, "");
+	scmd_ok("silences", KL_SCMD_SILENCES, "", "", 0, "");
+	scmd_ok("alerts moc", KL_SCMD_ALERTS, "moc", "", 0, "");
+	scmd_bad("silence moc 8d", "silence: 192h is longer than the allowed 168h");
+	scmd_bad("silence moc", "usage: silence NAMESPACE [CONTROLLER] DURATION");
+	scmd_bad("silence moc nobody-watcher 1h", "\"nobody-watcher\" is neither");
+	scmd_bad("silence Moc 1h", "\"Moc\" is not a namespace name");
+	scmd_bad("silence moc 0s", "is neither");
+	scmd_bad("unsilence", "usage: unsilence NAMESPACE [CONTROLLER]");
+	scmd_bad("unsilence moc crash-watcher more", "unsilence: too many words");
+	scmd_bad("alerts a b", "alerts: too many words");
+	scmd_bad("silencio moc", "unknown command \"silencio\"");
+	assert_true(kl_scmd_is_ours("  alerts"));
+	assert_false(kl_scmd_is_ours("set-replicas a b 1"));
+	assert_false(kl_scmd_is_ours(""));
+}
+
+static void inter_ok(const char *json, const char *user, const char *text)
+{
+	struct kl_interactive in;
+	char err[256];
+
+	if (kl_interactive_parse(json, strlen(json), &in, err, sizeof(err)) != 0)
+		fail_msg("%s: %s", json, err);
+	assert_string_equal(in.user, user);
+	assert_string_equal(in.text, text);
+	assert_string_equal(in.response_url, "https://hooks.slack.com/actions/T1/2/x");
+}
+
+static void inter_bad(const char *json, const char *want)
+{
+	struct kl_interactive in;
+	char err[256];
+
+	assert_int_equal(kl_interactive_parse(json, strlen(json), &in, err, sizeof(err)),
+			 -EBADMSG);
+	if (!strstr(err, want))
+		fail_msg("%s: got %s, want %s", json, err, want);
+	assert_string_equal(in.text, "");
+}
+
+#define RU "\"response_url\":\"https://hooks.slack.com/actions/T1/2/x\""
+
+static void test_interactive(void **unused)
+{
+	(void)unused;
+	inter_ok("{\"type\":\"block_actions\",\"user\":{\"id\":\"U1\",\"username\":\"alex\"}," RU
+		 ",\"actions\":[{\"action_id\":\"kl_silence_1h\",\"value\":\"moc crash-watcher\"}]}",
+		 "alex", "silence moc crash-watcher 1h");
+	inter_ok("{\"type\":\"block_actions\",\"user\":{\"name\":\"bo\"}," RU
+		 ",\"actions\":[{\"action_id\":\"kl_silence_1d\",\"value\":\"moc\"}]}",
+		 "bo", "silence moc 1d");
+	inter_ok("{\"type\":\"block_actions\",\"user\":{\"name\":\"bo\"}," RU
+		 ",\"actions\":[{\"action_id\":\"kl_alerts\",\"value\":\"moc crash-watcher\"}]}",
+		 "bo", "alerts moc");
+	inter_bad("{\"type\":\"view_submission\"}", "type is not block_actions");
+	inter_bad("{\"type\":\"block_actions\"," RU ",\"actions\":[]}", "no user");
+	inter_bad("{\"type\":\"block_actions\",\"user\":{\"name\":\"bo\"},\"actions\":[]}",
+		  "no response_url");
+	inter_bad("{\"type\":\"block_actions\",\"user\":{\"name\":\"bo\"}," RU ",\"actions\":[]}",
+		  "no actions");
+	inter_bad("{\"type\":\"block_actions\",\"user\":{\"name\":\"bo\"}," RU
+		  ",\"actions\":[{\"action_id\":\"kl_silence_1h\",\"value\":\"moc 9d\\\"x\"}]}",
+		  "value is not");
+	inter_bad("{\"type\":\"block_actions\",\"user\":{\"name\":\"bo\"}," RU
+		  ",\"actions\":[{\"action_id\":\"kl_silence_1h\",\"value\":\"a b c\"}]}",
+		  "value is not");
+	inter_bad("{\"type\":\"block_actions\",\"user\":{\"name\":\"bo\"}," RU
+		  ",\"actions\":[{\"action_id\":\"delete_all\",\"value\":\"moc\"}]}",
+		  "unknown action_id");
+	inter_bad("{\"type\":", "not JSON");
+	inter_bad("", "not");
+}
+
+static void test_response_url(void **unused)
+{
+	const char *local[] = { "127.0.0.1", "Hooks.Example.org" };
+	struct kl_strv def = { NULL, 0 }, mine = { local, 2 };
+
+	(void)unused;
+	assert_true(kl_silences_url_allowed(&def, "https://hooks.slack.com/actions/x"));
+	assert_true(kl_silences_url_allowed(NULL, "https://HOOKS.slack.com:443/a"));
+	assert_false(kl_silences_url_allowed(&def, "https://hooks.slack.com.evil.io/a"));
+	assert_false(kl_silences_url_allowed(&def, "https://hooks.slack.com@evil.io/a"));
+	assert_false(kl_silences_url_allowed(&def, "https://evil.io/hooks.slack.com"));
+	assert_false(kl_silences_url_allowed(&def, "ftp://hooks.slack.com/a"));
+	assert_false(kl_silences_url_allowed(&def, "https://"));
+	assert_true(kl_silences_url_allowed(&mine, "http://127.0.0.1:8080/r"));
+	assert_true(kl_silences_url_allowed(&mine, "https://hooks.example.org"));
+	assert_false(kl_silences_url_allowed(&mine, "https://hooks.slack.com/a"));
+	assert_false(kl_silences_url_allowed(&mine, "http://127.0.0.2/r"));
+}
+
+static void test_authorize_silence(void **unused)
+{
+	const char *u_alex[] = { "alex" };
+	const char *ns_moc[] = { "moc-*" };
+	struct kl_allow_conf allow[] = {
+		{ { u_alex, 1 }, { ns_moc, 1 }, 5, 1, 0 },
+		{ { u_alex, 1 }, { ns_moc, 1 }, 0, 0, 1 },
+	};
+	struct kl_chatops_conf c = { 0 };
+	char why[128];
+
+	(void)unused;
+	c.allow.items = allow;
+	c.allow.n = 1;
+	assert_null(kl_chatops_authorize_silence(&c, "alex", "moc-a", why, sizeof(why)));
+	assert_string_equal(why, "alex may not silence alerts in moc-a");
+	c.allow.n = 2;
+	assert_ptr_equal(kl_chatops_authorize_silence(&c, "alex", "moc-a", why, sizeof(why)),
+			 &allow[1]);
+	assert_null(kl_chatops_authorize_silence(&c, "alex", "kube-system", why, sizeof(why)));
+	assert_null(kl_chatops_authorize_silence(&c, "bob", "moc-a", why, sizeof(why)));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -936,6 +1096,10 @@ int main(void)
 		cmocka_unit_test(test_form_edges),
 		cmocka_unit_test(test_bearer),
 		cmocka_unit_test(test_authorize),
+		cmocka_unit_test(test_silence_grammar),
+		cmocka_unit_test(test_interactive),
+		cmocka_unit_test(test_response_url),
+		cmocka_unit_test(test_authorize_silence),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -765,6 +765,33 @@ static void test_allow(void **state)
 	assert_int_equal(a[1].max_replicas, 5);
 	assert_null(fx->c.chatops.tokens);
 	assert_int_equal(fx->c.chatops.ntokens, 0);
+	assert_false(a[0].silence);
+	assert_int_equal(fx->c.chatops.max_silence_ms, 7 * 24 * 3600 * 1000ULL);
+}
+
+/* silence: true grants silences, and needs no max_replicas; max_silence above 0 */
+static void test_allow_silence(void **state)
+{
+	struct fx *fx = *state;
+	const struct kl_allow_conf *a;
+
+	assert_int_equal(load(fx,
+			      "chatops:\n"
+			      "  max_silence: 48h\n"
+			      "  response_url_hosts: [hooks.slack.com, 127.0.0.1]\n"
+			      "  allow:\n"
+			      "    - {users: [u], namespaces: [a], silence: true}\n"),
+			 0);
+	a = fx->c.chatops.allow.items;
+	assert_true(a[0].silence);
+	assert_false(a[0].has_max);
+	assert_int_equal(a[0].max_replicas, 0);
+	assert_int_equal(fx->c.chatops.max_silence_ms, 48 * 3600 * 1000ULL);
+	assert_int_equal(fx->c.chatops.response_hosts.n, 2);
+	assert_load_err(fx, "chatops:\n  max_silence: 0s\n", -EINVAL,
+			"2: chatops.max_silence: must be above 0");
+	assert_load_err(fx, "chatops:\n  allow:\n    - {users: [u], namespaces: [a], silence: 1}\n",
+			-EINVAL, "3: chatops.allow[0].silence: expected true or false, got \"1\"");
 }
 
 static void test_signing_secret(void **state)
@@ -886,6 +913,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_notifier_url, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_notifier_type_keys, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_routes, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_allow_silence, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_allow, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_signing_secret, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_api_tokens, setup, teardown),

@@ -584,13 +584,34 @@ static char *slack_text_at(struct tctx *t, size_t idx, size_t which)
 	assert_string_equal(q.v[which].ctype, "application/json");
 	v = parse(q.v[which].body);
 	assert_true(YAJL_IS_OBJECT(v));
-	assert_int_equal(v->u.object.len, 1);
+	assert_int_equal(v->u.object.len, 2); /* text (the fallback) and blocks */
 	assert_non_null(JSTR(v, "text"));
+	{
+		const char *path[] = { "blocks", NULL };
+		yajl_val blocks = yajl_tree_get(v, path, yajl_t_array);
+
+		assert_non_null(blocks);
+		assert_true(blocks->u.array.len >= 1);
+	}
 	text = strdup(JSTR(v, "text"));
 	assert_non_null(text);
 	yajl_tree_free(v);
 	reqs_free(&q);
 	return text;
+}
+
+/* The raw body of request which at notifier idx (freed by the caller). */
+static char *body_at(struct tctx *t, size_t idx, size_t which)
+{
+	struct reqs q;
+	char *body;
+
+	fetch(t->rcv, t->paths[idx], &q);
+	assert_true(q.n > which);
+	body = strdup(q.v[which].body);
+	assert_non_null(body);
+	reqs_free(&q);
+	return body;
 }
 
 /* ----------------------------------------------------------------- tests */
@@ -687,6 +708,18 @@ static void test_slack_resolved_and_notready(void **state)
 		  "RESOLVED \xe2\x80\x94 NAMESPACES WITH HIGH NUMBER OF PODS NOT READY on "
 		  "*PRODUCTION*:\n"
 		  "moc-b: (no team) 5 % of pods Not Ready");
+	free(text);
+	/* buttons for the firing namespaces only, their value "NAMESPACE CONTROLLER" */
+	text = body_at(t, slack, 0);
+	assert_non_null(strstr(text, "\"action_id\":\"kl_silence_1h\",\"value\":"
+				     "\"moc-pricing-arquimedes notready-watcher\""));
+	assert_non_null(strstr(text, "\"action_id\":\"kl_silence_1d\",\"value\":"
+				     "\"mon-x crash-watcher\""));
+	assert_non_null(strstr(text, "\"action_id\":\"kl_alerts\",\"value\":"
+				     "\"mon-x crash-watcher\""));
+	assert_null(strstr(text, "\"value\":\"mon-apigee"));
+	assert_null(strstr(text, "\"value\":\"moc-b"));
+	assert_non_null(strstr(text, "\"text\":\"Silence 1h\""));
 	free(text);
 
 	/* a flush of one resolved notice: the text starts with RESOLVED */
