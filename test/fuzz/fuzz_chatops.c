@@ -45,8 +45,8 @@ static const char *users_alex[] = {"alex.guerra"};
 static const char *ns_moc[] = {"moc-*", "[a-c]*"};
 
 static struct kl_allow_conf allow[] = {
-    {{users_alex, 1}, {ns_moc, 2}, 20, 1},
-    {{users_alex, 1}, {ns_moc, 1}, 3, 1},
+    {{users_alex, 1}, {ns_moc, 2}, 20, 1, 0},
+    {{users_alex, 1}, {ns_moc, 1}, 3, 1, 0},
 };
 
 static struct kl_chatops_conf conf = {
