@@ -29,6 +29,9 @@
 struct kl_kube;
 struct kl_kube_req;
 
+/* The encoding of a LIST or WATCH body. */
+enum kl_wire { KL_WIRE_JSON = 0, KL_WIRE_PROTOBUF };
+
 /*
  * The outcome of a call. err is 0 on success, else a negative errno:
  *   -ENOENT 404, -EEXIST 409 AlreadyExists, -EBUSY 409 Conflict, -ESTALE 410 Gone
@@ -50,6 +53,13 @@ struct kl_kube_opts {
 	double qps;	/* 0: 20 */
 	unsigned burst; /* 0: 30 */
 	uint64_t token_reread_ms; /* token file re-read period; 0: 60 s */
+	/*
+	 * What LIST and WATCH ask for (--kube-api-content-type): KL_WIRE_PROTOBUF sends
+	 * "Accept: application/vnd.kubernetes.protobuf, application/json" and decodes
+	 * whichever the server answers; KL_WIRE_JSON (0) asks for JSON only. Other
+	 * calls always speak JSON.
+	 */
+	enum kl_wire wire;
 };
 
 /*
