@@ -56,6 +56,11 @@ static const struct flag flags[] = {
 	{ "chatops-bind-address", "Serving", F_STRING, OFF(chatops_bind_address), NULL,
 	  "host:port",
 	  "Where /slack/commands and /api/v1/replicas are served. Off when not set." },
+	{ "chatops-advertise-address", "Serving", F_STRING, OFF(chatops_advertise_address), NULL,
+	  "ip:port",
+	  "The chat-ops address the leader publishes on its Lease, where followers forward "
+	  "leader-only requests. Default: the bind address' IP, else $POD_IP, with the bound "
+	  "port." },
 	{ "leader-elect", "Leader election", F_BOOL, OFF(leader_elect), "true", NULL,
 	  "Elect a leader through a coordination.k8s.io Lease before acting; only the leader "
 	  "notifies and scales." },

@@ -29,6 +29,7 @@ struct kl_flags {
 	/* serving */
 	const char *bind_address;
 	const char *chatops_bind_address; /* NULL: off */
+	const char *chatops_advertise_address; /* NULL: from the bind address or $POD_IP */
 	/* leader election */
 	int leader_elect;
 	uint64_t lease_duration_ms;

@@ -17,5 +17,10 @@
 void kl_chat_respond_json(struct kl_httpd_req *req, int status, struct kl_buf *b);
 /* Slack's 200 with text, seen by the channel (in_channel) or the user alone. */
 void kl_chat_slack_message(struct kl_httpd_req *req, bool in_channel, const char *text);
+/*
+ * The answer to help into out: the replica commands (replicas) and the silence
+ * commands (silences) this process serves, then help itself and the durations.
+ */
+void kl_chat_help(struct kl_buf *out, bool replicas, bool silences);
 
 #endif

@@ -27,8 +27,9 @@
 #include "util/log.h"
 #include "util/metrics.h"
 
-struct kl_notify;   /* notify/notify.h */
-struct kl_silences; /* controllers/silences.h */
+struct kl_notify;	     /* notify/notify.h */
+struct kl_silences;	     /* controllers/silences.h */
+struct kl_chat_forward; /* controllers/chat_forward.h */
 
 /*
  * Everything a controller may use, passed explicitly (no globals). Owned by main;
@@ -47,6 +48,12 @@ struct kl_ctx {
 	struct kl_state *state;		/* kloompas-state, loaded before controllers start */
 	struct kl_notify *notify;	/* the process' one notifier set (notify/notify.h) */
 	struct kl_silences *silences;	/* chat silences (controllers/silences.h); NULL: none */
+	/*
+	 * Sends a follower's leader-only chat-ops requests to the leader
+	 * (controllers/chat_forward.h); NULL without leader election (this replica
+	 * always leads) or without the chat-ops listener.
+	 */
+	struct kl_chat_forward *forward;
 	const char *own_namespace;	/* Kloompas' namespace (Lease, state ConfigMap) */
 	/*
 	 * The controller table as configured, one slot per row of kl_controllers: whether

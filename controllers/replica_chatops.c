@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "controllers/bearer.h"
+#include "controllers/chat_reply.h"
 #include "controllers/chatops.h"
 #include "controllers/form.h"
 #include "controllers/silence_cmd.h"
@@ -156,8 +157,14 @@ static void run_command(struct replica_enforcer *re, const struct kl__replica_re
 	int old;
 
 	if (cmd->verb == KL_CMD_HELP) {
+		struct kl_buf help;
+
+		/* the silence verbs too when this process serves them (silences.h) */
+		kl_buf_init(&help);
+		kl_chat_help(&help, true, re->ctx->silences && re->chatops);
 		audit(re, user, "help", R_SUCCESS, NULL);
-		reply->help(req, kl_cmd_help());
+		reply->help(req, kl_buf_str(&help) ? kl_buf_str(&help) : kl_cmd_help());
+		kl_buf_free(&help);
 		return;
 	}
 	if (!kl_chatops_authorize(&re->ctx->config->chatops, user, cmd->ns,

@@ -12,6 +12,10 @@
  * on chatops.response_url_hosts (default hooks.slack.com): a signed payload cannot make
  * Kloompas post anywhere else. A signature seen within Slack's five minutes is a
  * replay and refused.
+ *
+ * Only the leader holds the silences and the alerts: on a follower each handler
+ * checks the request (signature or token) and then hands it, unchanged, to the leader
+ * (chat_forward.h), whose answer is relayed; the leader checks it all again.
  */
 #include "controllers/silences_internal.h"
 
@@ -22,6 +26,7 @@
 #include <strings.h>
 
 #include "controllers/bearer.h"
+#include "controllers/chat_forward.h"
 #include "controllers/chat_reply.h"
 #include "controllers/chatops.h"
 #include "controllers/form.h"
@@ -240,6 +245,15 @@ static void run_command(struct kl_silences *s, const char *user, const char *tex
 
 /* ---------------------------------------------------------------- answers */
 
+/* A follower holds no silences: the (verified) request goes to the leader. */
+static bool forwarded(struct kl_silences *s, struct kl_httpd_req *req)
+{
+	if (!kl_chat_forward_wanted(s->ctx->forward))
+		return false;
+	kl_chat_forward(s->ctx->forward, req);
+	return true;
+}
+
 
 static void api_answer(struct kl_httpd_req *req, int status, const char *key, const char *text)
 {
@@ -261,6 +275,8 @@ void kl_silences_serve_slack_text(struct kl_silences *s, struct kl_httpd_req *re
 		kl_chat_slack_message(req, false, "silences are not available in this process");
 		return;
 	}
+	if (forwarded(s, req))
+		return;
 	run_command(s, user, text, &o);
 	kl_chat_slack_message(req, o.in_channel, kl_buf_str(&o.text));
 	kl_buf_free(&o.text);
@@ -294,6 +310,8 @@ static void serve_api(struct kl_httpd_req *req, void *arg)
 		api_answer(req, 401, "error", "a valid Authorization: Bearer token is required");
 		return;
 	}
+	if (forwarded(s, req))
+		return;
 	js = kl_json_stream_new(KL_JSON_DOCUMENT, 4096, on_api_body, cmd);
 	kl_error_clear(&err);
 	if (!js || kl_json_stream_feed(js, body, len, &err) < 0 ||
@@ -357,6 +375,16 @@ static bool verified(struct kl_silences *s, struct kl_httpd_req *req, const char
 	return false;
 }
 
+/* Whether text is the word help alone, blanks around it allowed. */
+static bool is_help(const char *text)
+{
+	text += strspn(text, " \t");
+	if (strncmp(text, "help", 4) != 0)
+		return false;
+	text += 4;
+	return !text[strspn(text, " \t")];
+}
+
 static void serve_slack(struct kl_httpd_req *req, void *arg)
 {
 	struct kl_silences *s = arg;
@@ -366,10 +394,22 @@ static void serve_slack(struct kl_httpd_req *req, void *arg)
 
 	if (!verified(s, req, body, len))
 		return;
+	if (forwarded(s, req))
+		return;
 	if (kl_form_get(body, len, "text", text, sizeof(text)) < 0 ||
 	    kl_form_get(body, len, "user_name", user, sizeof(user)) < 0 || !user[0]) {
 		audit(s, NULL, "unknown", R_INVALID, "not a slash command");
 		kl_httpd_respond(req, 400, NULL, NULL, "not a slash command", 19);
+		return;
+	}
+	if (is_help(text)) {
+		struct kl_buf help;
+
+		kl_buf_init(&help);
+		kl_chat_help(&help, false, true);
+		audit(s, user, "help", R_SUCCESS, NULL);
+		kl_chat_slack_message(req, false, kl_buf_str(&help));
+		kl_buf_free(&help);
 		return;
 	}
 	kl_silences_serve_slack_text(s, req, user, text);
@@ -452,6 +492,8 @@ static void serve_interactive(struct kl_httpd_req *req, void *arg)
 	const char *body = kl_httpd_req_body(req, &len);
 
 	if (!verified(s, req, body, len))
+		return;
+	if (forwarded(s, req))
 		return;
 	{
 		char *json = malloc(65536);

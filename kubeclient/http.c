@@ -918,3 +918,12 @@ void kl_http_cancel(struct kl_http_req *r)
 	kl_list_add_tail(&h->cancelled, &r->link);
 	kick(h);
 }
+
+const char *kl_http_req_content_type(struct kl_http_req *r)
+{
+	char *ct = NULL;
+
+	if (!r->easy || curl_easy_getinfo(r->easy, CURLINFO_CONTENT_TYPE, &ct) != CURLE_OK)
+		return NULL;
+	return ct;
+}

@@ -51,7 +51,12 @@ enum op { OP_NONE, OP_GET, OP_CREATE, OP_UPDATE, OP_RELEASE };
 /* The Lease as we last read or wrote it. */
 struct record {
 	char *holder; /* "" when free */
-	char *meta;   /* its metadata object as JSON, sent back on UPDATE; NULL: never seen */
+	/*
+	 * Its metadata object as JSON without "annotations", sent back on UPDATE; NULL:
+	 * never seen. anns: the members of its annotations but ours (annotation_key), as
+	 * JSON members ("" when none); note: the value of ours as read, or NULL.
+	 */
+	char *meta, *anns, *note;
 	char rv[64], renew[TIME_LEN], acquire[TIME_LEN];
 	int64_t duration_s, transitions;
 };
@@ -64,6 +69,7 @@ struct kl_lease {
 	kl_lease_cb cb;
 	void *arg;
 	char *ns, *name, *identity, *path, *coll, *desc;
+	char *ann_key, *ann_value; /* the annotation we write as holder; NULL: none */
 	uint64_t lease_ms, renew_deadline_ms, retry_ms;
 	int64_t lease_s; /* leaseDurationSeconds we write */
 	uint64_t rng;
@@ -201,6 +207,43 @@ static void out_json(struct out *o, const struct kl_json *v)
 	}
 }
 
+/*
+ * meta as JSON without its "annotations" into o; the members of its annotations but
+ * skip (may be NULL) into anns; the value of skip, when a string, into *note.
+ */
+static void out_meta(struct out *o, struct out *anns, const struct kl_json *meta,
+		     const char *skip, char **note)
+{
+	const struct kl_json *c, *a;
+	bool first = true;
+
+	out_puts(o, "{");
+	for (c = meta->child; c; c = c->next) {
+		if (c->key && strcmp(c->key, "annotations") == 0 && c->type == KL_JSON_OBJECT) {
+			for (a = c->child; a; a = a->next) {
+				if (skip && a->key && strcmp(a->key, skip) == 0) {
+					if (a->type == KL_JSON_STRING && !*note)
+						*note = strndup(a->str, a->len);
+					continue;
+				}
+				if (anns->len)
+					out_puts(anns, ",");
+				out_str(anns, a->key ? a->key : "");
+				out_puts(anns, ":");
+				out_json(anns, a);
+			}
+			continue;
+		}
+		if (!first)
+			out_puts(o, ",");
+		first = false;
+		out_str(o, c->key ? c->key : "");
+		out_puts(o, ":");
+		out_json(o, c);
+	}
+	out_puts(o, "}");
+}
+
 /* RFC 3339 with microseconds, UTC: a Kubernetes MicroTime. */
 static void micro_time(char *buf, size_t len)
 {
@@ -224,16 +267,36 @@ static char *lease_doc(const struct kl_lease *l, bool with_meta, const char *hol
 {
 	struct out o = {0};
 
+	bool ours = l->ann_key && holder[0] && strcmp(holder, l->identity) == 0;
+	const char *anns = with_meta && l->obs.meta ? l->obs.anns : "";
+
 	out_puts(&o, "{\"apiVersion\":\"coordination.k8s.io/v1\",\"kind\":\"Lease\",\"metadata\":");
 	if (with_meta && l->obs.meta) {
-		out_puts(&o, l->obs.meta);
+		/* the object without its closing brace: the annotations follow */
+		out_add(&o, l->obs.meta, strlen(l->obs.meta) - 1);
+		if ((anns[0] || ours) && strcmp(l->obs.meta, "{}") != 0)
+			out_puts(&o, ",");
 	} else {
 		out_puts(&o, "{\"name\":");
 		out_str(&o, l->name);
 		out_puts(&o, ",\"namespace\":");
 		out_str(&o, l->ns);
+		if (ours)
+			out_puts(&o, ",");
+	}
+	if (anns[0] || ours) {
+		/* ours as holder (never in a release), with every other annotation kept */
+		out_puts(&o, "\"annotations\":{");
+		out_puts(&o, anns);
+		if (ours) {
+			out_puts(&o, anns[0] ? "," : "");
+			out_str(&o, l->ann_key);
+			out_puts(&o, ":");
+			out_str(&o, l->ann_value);
+		}
 		out_puts(&o, "}");
 	}
+	out_puts(&o, "}");
 	out_puts(&o, ",\"spec\":{\"holderIdentity\":");
 	out_str(&o, holder);
 	out_printf(&o, ",\"leaseDurationSeconds\":%lld,\"acquireTime\":", (long long)duration_s);
@@ -262,6 +325,8 @@ static void record_free(struct record *r)
 {
 	free(r->holder);
 	free(r->meta);
+	free(r->anns);
+	free(r->note);
 	memset(r, 0, sizeof(*r));
 }
 
@@ -273,17 +338,21 @@ static int observe(struct kl_lease *l, const struct kl_json *obj)
 {
 	const struct kl_json *spec = kl_json_get(obj, "spec"), *meta = kl_json_get(obj, "metadata");
 	struct record r = {0};
-	struct out o = {0};
+	struct out o = {0}, anns = {0};
 
 	r.holder = strdup(kl_json_str(kl_json_get(spec, "holderIdentity"), ""));
 	if (meta && meta->type == KL_JSON_OBJECT)
-		out_json(&o, meta);
-	if (!r.holder || o.oom || !o.p) {
+		out_meta(&o, &anns, meta, l->ann_key, &r.note);
+	out_puts(&anns, "");
+	if (!r.holder || o.oom || !o.p || anns.oom || !anns.p) {
 		free(r.holder);
+		free(r.note);
 		free(o.p);
+		free(anns.p);
 		return -ENOMEM;
 	}
 	r.meta = o.p;
+	r.anns = anns.p;
 	snprintf(r.rv, sizeof(r.rv), "%s", kl_json_str(kl_json_get(meta, "resourceVersion"), ""));
 	snprintf(r.renew, sizeof(r.renew), "%s", kl_json_str(kl_json_get(spec, "renewTime"), ""));
 	snprintf(r.acquire, sizeof(r.acquire), "%s",
@@ -545,6 +614,8 @@ static void lease_free(struct kl_lease *l)
 	free(l->path);
 	free(l->coll);
 	free(l->desc);
+	free(l->ann_key);
+	free(l->ann_value);
 	free(l);
 }
 
@@ -731,6 +802,12 @@ struct kl_lease *kl_lease_new(uv_loop_t *loop, struct kl_kube *kube, const struc
 	l->desc = dup_printf("%s/%s", o->ns, o->name);
 	if (!l->ns || !l->name || !l->identity || !l->path || !l->coll || !l->desc)
 		goto out_free;
+	if (o->annotation_key && o->annotation_value) {
+		l->ann_key = strdup(o->annotation_key);
+		l->ann_value = strdup(o->annotation_value);
+		if (!l->ann_key || !l->ann_value)
+			goto out_free;
+	}
 	if (metrics) {
 		l->gauge = kl_metrics_find(metrics, "kloompas_leader");
 		if (!l->gauge)
@@ -773,4 +850,11 @@ bool kl_lease_is_leader(const struct kl_lease *l)
 const char *kl_lease_identity(const struct kl_lease *l)
 {
 	return l->identity;
+}
+
+const char *kl_lease_holder_annotation(const struct kl_lease *l)
+{
+	if (!l->obs.holder || !l->obs.holder[0] || held_by_me(l) || !holder_alive(l))
+		return NULL;
+	return l->obs.note;
 }

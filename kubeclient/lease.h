@@ -27,6 +27,12 @@ struct kl_lease_opts {
 	const char *ns, *name; /* the Lease; copied */
 	const char *identity;  /* this replica (hostname + random suffix); copied */
 	uint64_t lease_ms, renew_deadline_ms, retry_ms;
+	/*
+	 * An annotation written on the Lease with every acquire and renew and dropped at
+	 * release (the holder's word to the others: its chat-ops address); the Lease's
+	 * other annotations are kept. Both copied; NULL: none.
+	 */
+	const char *annotation_key, *annotation_value;
 };
 
 /* Leadership changed: true when this replica became leader, false when it lost it. */
@@ -43,6 +49,12 @@ struct kl_lease *kl_lease_new(uv_loop_t *loop, struct kl_kube *kube,
 int kl_lease_start(struct kl_lease *l);
 bool kl_lease_is_leader(const struct kl_lease *l);
 const char *kl_lease_identity(const struct kl_lease *l);
+/*
+ * The value of annotation_key the holder wrote, as last read, while the Lease is held
+ * by another replica that is not silent for its lease duration; NULL when it is free,
+ * ours, expired, or carries no such annotation. Valid until the next loop turn.
+ */
+const char *kl_lease_holder_annotation(const struct kl_lease *l);
 /*
  * Stops trying; if leader, releases the Lease (clears holderIdentity, best effort,
  * bounded by the client's request timeout), frees, then cb(arg). No leadership

@@ -8,6 +8,7 @@
  * the signal handles, and let uv_run return with nothing left: the loop must then
  * close cleanly, or the exit code says it did not.
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
@@ -17,6 +18,7 @@
 
 #include "config/config.h"
 #include "config/flags.h"
+#include "controllers/chat_forward.h"
 #include "controllers/controller.h"
 #include "controllers/silences.h"
 #include "controllers/state.h"
@@ -319,6 +321,12 @@ static void shutdown_app(struct app *app)
 		kl_httpd_close(app->httpd, pending_done, app);
 		app->httpd = NULL;
 	}
+	if (app->ctx.forward) {
+		/* forwards in flight are answered 503 before the listener goes */
+		app->pending++;
+		kl_chat_forward_close(app->ctx.forward, pending_done, app);
+		app->ctx.forward = NULL;
+	}
 	if (app->chatops) {
 		app->pending++;
 		kl_httpd_close(app->chatops, pending_done, app);
@@ -488,11 +496,89 @@ static struct kl_notify *new_notify(struct app *app)
 	return kl_notify_new(&app->loop, &app->config, &no, &app->log, app->metrics);
 }
 
+/*
+ * The chat-ops address this replica publishes on the Lease as leader, into buf:
+ * --chatops-advertise-address, else the bind address' IP, else $POD_IP (deploy/ sets
+ * it from the downward API), with the bound port. "" when there is none to give.
+ */
+static void advertise_address(struct app *app, char *buf, size_t len)
+{
+	const char *bind = app->flags.chatops_bind_address, *ip = NULL;
+	char host[64] = "", probe[128];
+	unsigned char a[16];
+	size_t n;
+
+	buf[0] = '\0';
+	if (!app->chatops)
+		return;
+	if (app->flags.chatops_advertise_address) {
+		snprintf(buf, len, "%s", app->flags.chatops_advertise_address);
+		return;
+	}
+	/* HOST of HOST:PORT, [v6] brackets dropped */
+	n = strrchr(bind, ':') ? (size_t)(strrchr(bind, ':') - bind) : 0;
+	if (n >= 2 && bind[0] == '[' && n < sizeof(host) + 1)
+		snprintf(host, sizeof(host), "%.*s", (int)(n - 2), bind + 1);
+	else if (n < sizeof(host))
+		snprintf(host, sizeof(host), "%.*s", (int)n, bind);
+	if ((inet_pton(AF_INET, host, a) == 1 && strcmp(host, "0.0.0.0") != 0) ||
+	    (inet_pton(AF_INET6, host, a) == 1 && strcmp(host, "::") != 0))
+		ip = host;
+	else
+		ip = getenv("POD_IP");
+	if (!ip || !*ip)
+		return;
+	snprintf(buf, len, strchr(ip, ':') ? "[%s]:%d" : "%s:%d", ip, kl_httpd_port(app->chatops));
+	if (kl_chat_forward_url(buf, "/", "", probe, sizeof(probe)) < 0)
+		buf[0] = '\0';
+}
+
+/*
+ * Leader election, publishing our chat-ops address on the Lease; a follower forwards
+ * its leader-only chat-ops requests to the address the leader published.
+ */
+static int start_election(struct app *app)
+{
+	char identity[160], address[128];
+
+	if (!app->flags.leader_elect)
+		return 0;
+	advertise_address(app, address, sizeof(address));
+	if (app->chatops && !address[0])
+		kl_log_warn(&app->log, "main",
+			    "no chat-ops address to publish: followers cannot forward to this "
+			    "replica (set --chatops-advertise-address or POD_IP)");
+	{
+		struct kl_lease_opts lo = {
+			.ns = app->own_ns,
+			.name = app->flags.leader_elect_name,
+			.identity = identity,
+			.lease_ms = app->flags.lease_duration_ms,
+			.renew_deadline_ms = app->flags.renew_deadline_ms,
+			.retry_ms = app->flags.retry_period_ms,
+			.annotation_key = address[0] ? KL_CHAT_FORWARD_ANNOTATION : NULL,
+			.annotation_value = address[0] ? address : NULL,
+		};
+
+		kl_lease_default_identity(identity, sizeof(identity));
+		app->lease = kl_lease_new(&app->loop, app->kube, &lo, &app->log, app->metrics,
+					  on_leadership, app);
+		if (!app->lease)
+			return -ENOMEM;
+	}
+	if (app->chatops) {
+		app->ctx.forward = kl_chat_forward_new(&app->loop, app->lease, &app->log,
+						       app->metrics);
+		if (!app->ctx.forward)
+			return -ENOMEM;
+	}
+	return 0;
+}
+
 static int start_loop_parts(struct app *app, struct kl_error *err)
 {
 	struct kl_kube_opts kopts = { 0 };
 	struct kl_informers_opts iopts = { 0 };
-	char identity[160];
 	const char *own;
 	int rc;
 
@@ -550,23 +636,6 @@ static int start_loop_parts(struct app *app, struct kl_error *err)
 			    "lease", app->flags.leader_elect_name);
 		app->flags.leader_elect = false;
 	}
-	if (app->flags.leader_elect) {
-		struct kl_lease_opts lo = {
-			.ns = app->own_ns,
-			.name = app->flags.leader_elect_name,
-			.identity = identity,
-			.lease_ms = app->flags.lease_duration_ms,
-			.renew_deadline_ms = app->flags.renew_deadline_ms,
-			.retry_ms = app->flags.retry_period_ms,
-		};
-
-		kl_lease_default_identity(identity, sizeof(identity));
-		app->lease = kl_lease_new(&app->loop, app->kube, &lo, &app->log, app->metrics,
-					  on_leadership, app);
-		if (!app->lease)
-			return -ENOMEM;
-	}
-
 	rc = register_metrics(app);
 	if (rc < 0)
 		return rc;
@@ -577,7 +646,10 @@ static int start_loop_parts(struct app *app, struct kl_error *err)
 	uv_signal_start(&app->sigterm, on_signal, SIGTERM);
 	uv_signal_start(&app->sigint, on_signal, SIGINT);
 	app->signals_ready = true;
-	return open_servers(app, err);
+	rc = open_servers(app, err);
+	if (rc < 0)
+		return rc;
+	return start_election(app);
 }
 
 static void log_start(struct app *app)
@@ -674,6 +746,15 @@ int main(int argc, char **argv)
 	}
 	if (kl_controllers_select(app.flags.controllers, app.enabled, &err) < 0)
 		return usage_error(prog, &err);
+	if (app.flags.chatops_advertise_address &&
+	    kl_chat_forward_url(app.flags.chatops_advertise_address, "/", "", help,
+				sizeof(help)) < 0) {
+		kl_error_set(&err, NULL, 0, 0,
+			     "--chatops-advertise-address: expected IP:PORT (a literal IPv4 or "
+			     "[IPv6] address, port 1-65535), got \"%s\"",
+			     app.flags.chatops_advertise_address);
+		return usage_error(prog, &err);
+	}
 	if (app.flags.config && kl_config_load(&app.config, app.flags.config, &err) < 0) {
 		kl_config_free(&app.config);
 		return usage_error(prog, &err);
