@@ -270,15 +270,22 @@ def test_silence_survives_failover(env, receiver):
     st, ans = api(a, f"silence {ns} 25s failover drill")
     assert st == 200, ans
     set_at = time.monotonic()
-    # a follower keeps no silences: it says so
-    st, ans = api(b, f"silence {ns} 1h")
-    assert st == 503 and "kept by the leader" in ans["error"]
+    # a follower keeps no silences: it asks the leader, whose answer it relays
+    st, ans = wait_for(lambda: (lambda r: r if r[0] == 200 else None)(api(b, f"silences {ns}")),
+                       "the follower to relay the leader's answer")
+    assert "failover drill" in ans["result"], ans
     wait_for(lambda: f"silence.{ns}" in state(env), "the stored silence")
     env["k"].create_pod(ns, "api-1", annotations=sim_crash("crashloop:3"))
     a.stop(signal.SIGKILL)
     wait_for(lambda: leader_gauge(b) == 1, "b to take over")
-    wait_for(lambda: "failover drill" in api(b, f"silences {ns}")[1]["result"],
-             "the silence on the new leader")
+    seen = []
+
+    def listed():
+        seen.append(api(b, f"silences {ns}"))
+        return "failover drill" in seen[-1][1].get("result", "")
+    wait_for(listed, "the silence on the new leader")
+    # until it has read the state, the new leader says so (503, try again)
+    assert all(st == 200 or "try again" in a["error"] for st, a in seen), seen
     assert metric(b, "kloompas_silences") == 1
     wait_for(lambda: "firing since" in api(b, f"alerts {ns}")[1]["result"], "the alert to fire")
     assert crash_notices(receiver, ns) == []
@@ -286,6 +293,154 @@ def test_silence_survives_failover(env, receiver):
     assert time.monotonic() - set_at >= 24
     time.sleep(3)
     assert len(crash_notices(receiver, ns)) == 1
+
+
+def metric_sum(kl, name):
+    """The sum of every series of a metric (0 when it has none)."""
+    total = 0.0
+    for line in get(kl.port, "/metrics")[2].decode().splitlines():
+        if line.startswith(name + "{") or line.startswith(name + " "):
+            total += float(line.split()[-1])
+    return total
+
+
+def forwarded(kl, result):
+    return metric(kl, f'kloompas_chatops_forwarded_total{{result="{result}"}}') or 0
+
+
+def two_replicas(env):
+    """env's replica stopped; a leads, b follows (and has read a's address)."""
+    from test_k8s_leader import LE, leader_gauge
+    assert env["kl"].stop() == 0  # this one runs without leader election
+    a = env["start"](*LE)
+    wait_for(lambda: leader_gauge(a) == 1, "a to lead")
+    b = env["start"](*LE)
+    assert leader_gauge(b) == 0
+    return a, b
+
+
+def test_follower_forwards_to_the_leader(env, receiver):
+    """Commands, slash commands and clicks sent to the follower are run by the leader;
+    what the follower refuses is never forwarded; after a failover the other answers."""
+    from test_k8s_leader import leader_gauge
+    ns = env["ns"]
+    a, b = two_replicas(env)
+    resp = receiver.url + "/resp"
+
+    # the API: applied by the leader, the leader's answer relayed as is
+    st, ans = wait_for(lambda: (lambda r: r if r[0] != 503 else None)(
+        api(b, f"silence {ns} 1h forwarded drill")), "the follower to find the leader")
+    assert st == 200, ans
+    assert ans["result"].startswith(f"alex.guerra silenced {ns} (all controllers) until ")
+    assert ans["result"].endswith(": forwarded drill")
+    wait_for(lambda: f"silence.{ns}" in state(env), "the stored silence")
+    assert metric(a, "kloompas_silences") == 1
+    assert metric(a, 'kloompas_chatops_commands_total{command="silence",result="success"}') == 1
+    assert metric_sum(b, "kloompas_chatops_commands_total") == 0  # b ran nothing itself
+    assert forwarded(b, "ok") == 1
+    assert forwarded(a, "ok") == 0
+    assert "forwarded to the leader" in b.log()
+    # a refusal comes back with the leader's status
+    st, ans = api(b, f"silence {ns} 1h", token=BOB)
+    assert st == 403 and ans == {"error": f"bob may not silence alerts in {ns}"}
+
+    # a slash command (the silences serve /slack/commands: no replica enforcer here)
+    st, hd, body = slash(b.chatops_port, f"silences {ns}")
+    assert st == 200 and "application/json" in hd.lower()
+    assert "forwarded drill" in json.loads(body)["text"]
+    # help lists the silence verbs
+    st, _, body = slash(b.chatops_port, "help")
+    text = json.loads(body)["text"]
+    for verb in ("silence NAMESPACE [CONTROLLER] DURATION [REASON...]",
+                 "unsilence NAMESPACE [CONTROLLER]", "silences [NAMESPACE]",
+                 "alerts [NAMESPACE]", "help  this text"):
+        assert verb in text, text
+    assert "set-replicas" not in text  # the replica enforcer does not run here
+
+    # a click: verified by both, run and answered through response_url by the leader
+    click = chat.block_actions("alex.guerra", "kl_silence_1d", f"{ns} crash-watcher", resp)
+    st, _, body, req = interactive(b.chatops_port, click)
+    assert st == 200 and body == b""
+    done = json.loads(receiver.wait(lambda r: r.bodies("/resp"), what="the update")[0])
+    assert done["replace_original"] is True
+    assert done["text"].startswith(f"alex.guerra silenced {ns} (crash-watcher) until ")
+    wait_for(lambda: f"silence.{ns}.crash-watcher" in state(env), "the clicked silence")
+    assert metric(a, "kloompas_silences") == 2
+    # the same click again, through the leader itself: a replay the leader refuses
+    st, _, _, _ = chat.replay(a.chatops_port, req)
+    assert st == 401
+
+    # forged, stale, no token: refused by the follower, nothing forwarded
+    before_a = metric_sum(a, "kloompas_chatops_commands_total")
+    before_b = metric_sum(b, "kloompas_chatops_forwarded_total")
+    st, _, _, _ = interactive(b.chatops_port, click, sig="v0=" + "0" * 64)
+    assert st == 401
+    st, _, _, _ = interactive(b.chatops_port, click, ts=int(time.time()) - 600)
+    assert st == 401
+    st, _, _ = slash(b.chatops_port, f"silence {ns} 1h", sig="v0=" + "1" * 64,
+                     ts=int(time.time()))
+    assert st == 401
+    st, ans = api(b, f"silence {ns} 1h", token="api-token-" + "0" * 24)
+    assert st == 401
+    assert metric(b, 'kloompas_chatops_commands_total{command="unknown",'
+                     'result="unauthenticated"}') == 4
+    assert metric_sum(b, "kloompas_chatops_forwarded_total") == before_b
+    assert metric_sum(a, "kloompas_chatops_commands_total") == before_a
+
+    # the loop guard: a forwarded request reaching a replica that does not lead
+    st, _, body = chat.post(b.chatops_port, "/api/v1/silences",
+                            json.dumps({"command": f"silences {ns}"}).encode(),
+                            {"Content-Type": "application/json",
+                             "Authorization": f"Bearer {TOKEN}",
+                             "X-Kloompas-Forwarded": "1"})
+    assert st == 503 and "does not lead" in json.loads(body)["error"]
+    assert forwarded(b, "loop") == 1
+    assert metric_sum(a, "kloompas_chatops_commands_total") == before_a
+    # ... while the leader takes a forwarded request as any other
+    st, _, body = chat.post(a.chatops_port, "/api/v1/silences",
+                            json.dumps({"command": f"silences {ns}"}).encode(),
+                            {"Content-Type": "application/json",
+                             "Authorization": f"Bearer {TOKEN}",
+                             "X-Kloompas-Forwarded": "1"})
+    assert st == 200 and "forwarded drill" in json.loads(body)["result"]
+
+    # failover: the leader killed by PID; b leads and answers itself, from the state
+    a.stop(signal.SIGKILL)
+    st, ans = api(b, f"silences {ns}")
+    assert st in (200, 503), ans  # a is gone: answered by nobody but b
+    if st == 503:
+        assert "try again" in ans["error"]
+    wait_for(lambda: leader_gauge(b) == 1, "b to take over")
+    st, ans = wait_for(lambda: (lambda r: r if r[0] == 200 else None)(api(b, f"silences {ns}")),
+                       "b to answer as the leader")
+    assert "forwarded drill" in ans["result"] and f"{ns} crash-watcher until " in ans["result"]
+    assert metric(b, "kloompas_silences") == 2
+    ok = forwarded(b, "ok")
+    st, ans = api(b, f"unsilence {ns}")
+    assert st == 200 and ans["result"] == f"alex.guerra ended 2 silence(s) of {ns}"
+    assert forwarded(b, "ok") == ok  # run by b itself
+    wait_for(lambda: not any(k.startswith(f"silence.{ns}") for k in state(env)),
+             "the ended silences")
+
+
+def test_forward_to_an_unreachable_leader(env, receiver):
+    """A leader that stopped answering (SIGSTOP) but still holds its Lease: the follower
+    gives up within its timeout and says why, 503."""
+    ns = env["ns"]
+    a, b = two_replicas(env)
+    wait_for(lambda: api(b, f"silences {ns}")[0] == 200, "the follower to find the leader")
+    a.proc.send_signal(signal.SIGSTOP)
+    try:
+        t0 = time.monotonic()
+        st, ans = api(b, f"silences {ns}")
+        took = time.monotonic() - t0
+        # either the Lease still looked held (timeout) or already expired (no leader)
+        assert st == 503 and "try again" in ans["error"], ans
+        assert took < 7, took
+        assert forwarded(b, "unreachable") + forwarded(b, "no_leader") == 1
+    finally:
+        a.proc.send_signal(signal.SIGCONT)
+    a.stop(signal.SIGKILL)
 
 
 def test_alertmanager_silence_created_and_expired(cluster, kubelet, kloompas, tmp_path):
