@@ -13,12 +13,15 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 #include <cmocka.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 
 #include "controllers/bearer.h"
+#include "controllers/chat_forward.h"
+#include "controllers/chat_reply.h"
 #include "controllers/chatops.h"
 #include "controllers/command.h"
 #include "controllers/form.h"
@@ -1081,6 +1084,124 @@ static void test_authorize_silence(void **unused)
 	assert_null(kl_chatops_authorize_silence(&c, "bob", "moc-a", why, sizeof(why)));
 }
 
+/* The leader's address from the Lease: literal IPs and a port, nothing else. */
+static void test_forward_url(void **unused)
+{
+	static const char *const bad[] = {
+		"", "10.0.0.1", "10.0.0.1:", "10.0.0.1:0", "10.0.0.1:65536", "10.0.0.1:+80",
+		"10.0.0.1:-1", "10.0.0.1:80x", "10.0.0.1:080", "kloompas:8080",
+		"localhost:8080", "10.0.0.1:80:80", "0.0.0.0:8080", "0.1.2.3:8080",
+		"224.0.0.1:8080", "255.255.255.255:8080", "[::]:8080", "[ff02::1]:8080",
+		"[::1]8080", "[::1]", "::1:8080", "[10.0.0.1]:8080", "10.0.0.1 :8080",
+		"user@10.0.0.1:80", "10.0.0.1:80/x", "10.0.0.1:80?x", "[fe80::1%eth0]:80",
+		"1.2.3:80", "01.2.3.4.5:80",
+	};
+	char url[64];
+	size_t i;
+
+	(void)unused;
+	assert_int_equal(kl_chat_forward_url("10.244.1.7:8080", "/slack/interactive", "", url,
+					     sizeof(url)),
+			 0);
+	assert_string_equal(url, "http://10.244.1.7:8080/slack/interactive");
+	assert_int_equal(kl_chat_forward_url("127.0.0.1:1", "/api/v1/silences", "a=b", url,
+					     sizeof(url)),
+			 0);
+	assert_string_equal(url, "http://127.0.0.1:1/api/v1/silences?a=b");
+	assert_int_equal(kl_chat_forward_url("[fd00::7]:65535", "/x", NULL, url, sizeof(url)), 0);
+	assert_string_equal(url, "http://[fd00::7]:65535/x");
+	assert_int_equal(kl_chat_forward_url("[::1]:8080", "/x", "", url, sizeof(url)), 0);
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		if (kl_chat_forward_url(bad[i], "/x", "", url, sizeof(url)) != -EINVAL)
+			fail_msg("accepted \"%s\"", bad[i]);
+	}
+	assert_int_equal(kl_chat_forward_url(NULL, "/x", "", url, sizeof(url)), -EINVAL);
+	assert_int_equal(kl_chat_forward_url("10.0.0.1:80", "x", "", url, sizeof(url)), -EINVAL);
+	assert_int_equal(kl_chat_forward_url("10.0.0.1:80", "/0123456789012345678901234567890123"
+					     "4567890123456789", "", url, sizeof(url)),
+			 -ENOSPC);
+}
+
+struct fake_headers {
+	const char *names[8], *values[8];
+};
+
+static const char *fake_header(const void *arg, const char *name)
+{
+	const struct fake_headers *h = arg;
+	size_t i;
+
+	for (i = 0; i < 8 && h->names[i]; i++)
+		if (strcasecmp(h->names[i], name) == 0)
+			return h->values[i];
+	return NULL;
+}
+
+/* What a forwarded request carries: the checked headers as they came, and the guard. */
+static void test_forward_headers(void **unused)
+{
+	struct fake_headers h = {
+		{ "content-type", "X-Slack-Signature", "x-slack-request-timestamp", "Cookie",
+		  "Host", "X-Kloompas-Forwarded" },
+		{ "application/x-www-form-urlencoded", "v0=abc", "1700000000", "c=1", "x", "0" },
+	};
+	struct fake_headers api = { { "Authorization" }, { "Bearer t0k\t" } };
+	struct fake_headers crlf = { { "Authorization" }, { "Bearer a\r\nX-Evil: 1" } };
+	const char *out[8];
+	char buf[512];
+
+	(void)unused;
+	assert_int_equal(kl_chat_forward_headers(fake_header, &h, buf, sizeof(buf), out, 8), 5);
+	assert_string_equal(out[0], "Content-Type: application/x-www-form-urlencoded");
+	assert_string_equal(out[1], "X-Slack-Request-Timestamp: 1700000000");
+	assert_string_equal(out[2], "X-Slack-Signature: v0=abc");
+	assert_string_equal(out[3], "X-Kloompas-Forwarded: 1");
+	assert_string_equal(out[4], "Expect:");
+	assert_null(out[5]);
+	assert_int_equal(kl_chat_forward_headers(fake_header, &api, buf, sizeof(buf), out, 8), 3);
+	assert_string_equal(out[0], "Authorization: Bearer t0k\t");
+	assert_string_equal(out[1], "X-Kloompas-Forwarded: 1");
+	assert_int_equal(kl_chat_forward_headers(fake_header, &crlf, buf, sizeof(buf), out, 8),
+			 -EINVAL);
+	assert_int_equal(kl_chat_forward_headers(fake_header, &h, buf, 40, out, 8), -ENOSPC);
+	assert_int_equal(kl_chat_forward_headers(fake_header, &h, buf, sizeof(buf), out, 6),
+			 -ENOSPC);
+}
+
+/* help: the replica commands, the silence commands when served, help, the durations. */
+static void test_chat_help(void **unused)
+{
+	struct kl_buf b;
+	const char *t;
+
+	(void)unused;
+	kl_buf_init(&b);
+	kl_chat_help(&b, true, false);
+	assert_string_equal(kl_buf_str(&b), kl_cmd_help());
+	kl_buf_free(&b);
+
+	kl_buf_init(&b);
+	kl_chat_help(&b, true, true);
+	t = kl_buf_str(&b);
+	assert_non_null(strstr(t, "Commands:\n  set-replicas NAMESPACE DEPLOYMENT N"));
+	assert_non_null(strstr(t, "  get-replicas NAMESPACE DEPLOYMENT"));
+	assert_non_null(strstr(t, "\n  silence NAMESPACE [CONTROLLER] DURATION [REASON...]  "));
+	assert_non_null(strstr(t, "\n  unsilence NAMESPACE [CONTROLLER]  "));
+	assert_non_null(strstr(t, "\n  silences [NAMESPACE]  "));
+	assert_non_null(strstr(t, "\n  alerts [NAMESPACE]  list the alerts firing now\n"
+				  "  help  this text\n"));
+	assert_true(strstr(t, "set-replicas") < strstr(t, "silence NAMESPACE"));
+	assert_non_null(strstr(t, "\nDurations: 30m, 2h, 1h30m; silences also take days"));
+	kl_buf_free(&b);
+
+	kl_buf_init(&b);
+	kl_chat_help(&b, false, true);
+	t = kl_buf_str(&b);
+	assert_null(strstr(t, "replicas"));
+	assert_true(strncmp(t, "Commands:\n  silence NAMESPACE", 29) == 0);
+	kl_buf_free(&b);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1100,6 +1221,9 @@ int main(void)
 		cmocka_unit_test(test_interactive),
 		cmocka_unit_test(test_response_url),
 		cmocka_unit_test(test_authorize_silence),
+		cmocka_unit_test(test_forward_url),
+		cmocka_unit_test(test_forward_headers),
+		cmocka_unit_test(test_chat_help),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

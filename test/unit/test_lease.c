@@ -53,22 +53,31 @@
 #define LEASES "/apis/coordination.k8s.io/v1/namespaces/kl/leases"
 #define LEASE LEASES "/kloompas"
 #define FUTURE "2999-12-31T23:59:59.000000Z"
+#define ADDR_KEY "kloompas.io/chatops-address"
 
 /* ---------------------------------------------------------------- strings */
 
-/* A Lease answer (a RESP of the fake server), written with ' for ". */
-static void sb_lease(struct th_sb *b, int status, const char *holder, unsigned rv,
-		     const char *renew, int transitions, int duration_s)
+/* A Lease answer carrying the annotation ADDR_KEY: addr (NULL: none). */
+static void sb_lease_addr(struct th_sb *b, int status, const char *holder, unsigned rv,
+			  const char *renew, int transitions, int duration_s, const char *addr)
 {
 	th_sb_add(b,
 		  "{'status':%d,'json':{'apiVersion':'coordination.k8s.io/v1','kind':'Lease',"
 		  "'metadata':{'name':'kloompas','namespace':'kl','uid':'uid-lease',"
 		  "'resourceVersion':'%u','labels':{'app':'kloompas'},"
-		  "'annotations':{'note':'a \\\"quoted\\\" \\\\ value'}},"
+		  "'annotations':{%s%s%s'note':'a \\\"quoted\\\" \\\\ value'}},"
 		  "'spec':{'holderIdentity':'%s','leaseDurationSeconds':%d,"
 		  "'acquireTime':'2020-01-01T00:00:00.000000Z','renewTime':'%s',"
 		  "'leaseTransitions':%d}}}",
-		  status, rv, holder, duration_s, renew, transitions);
+		  status, rv, addr ? "'" ADDR_KEY "':'" : "", addr ? addr : "", addr ? "'," : "",
+		  holder, duration_s, renew, transitions);
+}
+
+/* A Lease answer (a RESP of the fake server), written with ' for ". */
+static void sb_lease(struct th_sb *b, int status, const char *holder, unsigned rv,
+		     const char *renew, int transitions, int duration_s)
+{
+	sb_lease_addr(b, status, holder, rv, renew, transitions, duration_s, NULL);
 }
 
 /* A Status answer. */
@@ -101,6 +110,7 @@ struct logent {
 	char method[16], path[256];
 	bool has_body;
 	char holder[128], rv[32], renew[64], acquire[64], label[64], note[64], name[64];
+	char addr[64]; /* the ADDR_KEY annotation, "(none)" when absent */
 	long long duration, transitions;
 };
 
@@ -129,6 +139,8 @@ static int on_body(void *arg, enum kl_json_what what, const struct kl_json *v)
 		 kl_json_str(kl_json_path(meta, "labels", "app", NULL), ""));
 	snprintf(x->note, sizeof(x->note), "%s",
 		 kl_json_str(kl_json_path(meta, "annotations", "note", NULL), ""));
+	snprintf(x->addr, sizeof(x->addr), "%s",
+		 kl_json_str(kl_json_path(meta, "annotations", ADDR_KEY, NULL), "(none)"));
 	snprintf(x->renew, sizeof(x->renew), "%s", kl_json_str(kl_json_get(spec, "renewTime"), ""));
 	snprintf(x->acquire, sizeof(x->acquire), "%s",
 		 kl_json_str(kl_json_get(spec, "acquireTime"), ""));
@@ -245,6 +257,8 @@ struct tctx {
 	/* when to stop (ms; -1: not on this event) */
 	int64_t stop_after, stop_after_leader, stop_after_lost;
 	bool stop_in_cb; /* stop inside the "became leader" callback */
+	const char *addr; /* the ADDR_KEY annotation we write as holder, or NULL */
+	char holder_addr[64]; /* kl_lease_holder_annotation() when stopping ("(null)") */
 
 	int ncb;
 	bool cb[MAXCB];
@@ -290,6 +304,9 @@ static void do_stop(struct tctx *t)
 	assert_false(t->stop_called);
 	t->stop_called = true;
 	t->stop_at = elapsed(t);
+	snprintf(t->holder_addr, sizeof(t->holder_addr), "%s",
+		 kl_lease_holder_annotation(t->lease) ? kl_lease_holder_annotation(t->lease)
+						      : "(null)");
 	uv_timer_stop(&t->stopper);
 	kl_lease_stop(t->lease, on_stopped, t);
 }
@@ -345,7 +362,9 @@ static void ctx_run(struct tctx *t)
 				  .identity = ME,
 				  .lease_ms = LEASE_MS,
 				  .renew_deadline_ms = RENEW_MS,
-				  .retry_ms = RETRY_MS};
+				  .retry_ms = RETRY_MS,
+				  .annotation_key = t->addr ? ADDR_KEY : NULL,
+				  .annotation_value = t->addr};
 	struct kl_error err;
 
 	kl_error_clear(&err);
@@ -557,6 +576,85 @@ static void test_take_released(void **state)
 	assert_string_equal(e->holder, "");
 	assert_string_equal(e->rv, "8");
 	assert_null(log_nth(&l, "PUT", 2));
+	log_free(&l);
+	ctx_free(&t);
+}
+
+/*
+ * The holder's address annotation: a follower reads the holder's; taking over writes
+ * ours in its place, every other annotation kept; the release drops ours.
+ */
+static void test_address_annotation(void **state)
+{
+	struct tctx t;
+	struct th_sb b = {0};
+	struct slog l;
+	const struct logent *e;
+	int i;
+
+	/* a follower: the live holder's address */
+	ctx_init(&t, state);
+	th_sb_add(&b, "{'rules':[{'prefix':'" LEASE "','method':'GET','responses':[");
+	for (i = 0; i < 20; i++) {
+		char renew[64];
+
+		snprintf(renew, sizeof(renew), "2020-01-01T00:00:%02d.000000Z", i);
+		th_sb_add(&b, i ? "," : "");
+		sb_lease_addr(&b, 200, "other-1", 100 + (unsigned)i, renew, 5, 1, "10.0.0.9:8080");
+	}
+	th_sb_add(&b, "]}]}");
+	th_fakeapi_script(t.srv, &b);
+	t.addr = "127.0.0.1:4321";
+	t.stop_after = 700;
+	ctx_run(&t);
+	assert_int_equal(t.ncb, 0);
+	assert_string_equal(t.holder_addr, "10.0.0.9:8080");
+	ctx_free(&t);
+
+	/* released by the old holder, its address still there: ours replaces it */
+	ctx_init(&t, state);
+	memset(&b, 0, sizeof(b));
+	th_sb_add(&b, "{'rules':[{'prefix':'" LEASE "','method':'GET','then':");
+	sb_lease_addr(&b, 200, "", 7, FUTURE, 2, 15, "10.0.0.9:8080");
+	th_sb_add(&b, "},{'prefix':'" LEASE "','method':'PUT','then':");
+	sb_lease_addr(&b, 200, ME, 8, "2020-01-01T00:00:01.000000Z", 3, 1, "127.0.0.1:4321");
+	th_sb_add(&b, "}]}");
+	th_fakeapi_script(t.srv, &b);
+	t.addr = "127.0.0.1:4321";
+	t.stop_in_cb = true;
+	ctx_run(&t);
+	assert_int_equal(t.ncb, 1);
+	assert_string_equal(t.holder_addr, "(null)"); /* ours: nobody to forward to */
+	log_fetch(t.srv, &l);
+	e = log_nth(&l, "PUT", 0);
+	assert_string_equal(e->holder, ME);
+	assert_string_equal(e->addr, "127.0.0.1:4321");
+	assert_string_equal(e->note, "a \"quoted\" \\ value");
+	assert_string_equal(e->label, "kloompas");
+	e = log_nth(&l, "PUT", 1);
+	assert_string_equal(e->holder, "");
+	assert_string_equal(e->addr, "(none)");
+	assert_string_equal(e->note, "a \"quoted\" \\ value");
+	log_free(&l);
+	ctx_free(&t);
+
+	/* a created Lease carries it from the start */
+	ctx_init(&t, state);
+	memset(&b, 0, sizeof(b));
+	th_sb_add(&b, "{'rules':[{'prefix':'" LEASE "','method':'GET','then':");
+	sb_status(&b, 404, "NotFound");
+	th_sb_add(&b, "},{'prefix':'" LEASES "','method':'POST','then':");
+	sb_lease_addr(&b, 201, ME, 1, "2020-01-01T00:00:01.000000Z", 0, 1, "127.0.0.1:4321");
+	th_sb_add(&b, "}]}");
+	th_fakeapi_script(t.srv, &b);
+	t.addr = "127.0.0.1:4321";
+	t.stop_in_cb = true;
+	ctx_run(&t);
+	log_fetch(t.srv, &l);
+	e = log_nth(&l, "POST", 0);
+	assert_non_null(e);
+	assert_string_equal(e->addr, "127.0.0.1:4321");
+	assert_string_equal(e->name, "kloompas");
 	log_free(&l);
 	ctx_free(&t);
 }
@@ -786,7 +884,7 @@ int main(void)
 	    cmocka_unit_test(test_renew_fails),	     cmocka_unit_test(test_conflict_candidate),
 	    cmocka_unit_test(test_conflict_leader),  cmocka_unit_test(test_call_timeout),
 	    cmocka_unit_test(test_stop_during_get),  cmocka_unit_test(test_stop_unstarted),
-	    cmocka_unit_test(test_default_identity),
+	    cmocka_unit_test(test_default_identity), cmocka_unit_test(test_address_annotation),
 	};
 
 	/* a peer that goes away must not kill the test with SIGPIPE */
