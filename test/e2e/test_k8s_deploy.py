@@ -94,6 +94,7 @@ def test_kustomization_server_dry_run(cluster, rbac):
     assert "--chatops-bind-address=0.0.0.0:8080" in c["args"]
     env = {e["name"]: e for e in c["env"]}
     assert env["POD_NAMESPACE"]["valueFrom"]["fieldRef"]["fieldPath"] == "metadata.namespace"
+    assert env["POD_IP"]["valueFrom"]["fieldRef"]["fieldPath"] == "status.podIP"
     ports = {p["name"]: p["containerPort"] for p in c["ports"]}
     assert ports == {"metrics": 9090, "chatops": 8080}
     assert c["livenessProbe"]["httpGet"]["path"] == "/livez"
