@@ -164,3 +164,10 @@ def test_secret_never_in_an_error(tmp_path):
     assert rc == 2
     assert "both set" in err
     assert "SUPERSECRET" not in err and "SUPERSECRET" not in out
+
+
+def test_bad_chatops_advertise_address_is_usage_error():
+    for bad in ("kloompas:8080", "0.0.0.0:8080", "10.0.0.1:0", "10.0.0.1"):
+        rc, out, err = run_cli(f"--chatops-advertise-address={bad}", "--leader-elect=false")
+        assert rc == 2, (bad, err)
+        assert "--chatops-advertise-address: expected IP:PORT" in err and bad in err, err

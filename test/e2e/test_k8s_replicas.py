@@ -53,10 +53,10 @@ chatops:
       max_replicas: 5
 """)
 
-    def start():
+    def start(*extra):
         return kloompas("--kubeconfig", cluster.kubeconfig, "--config", str(tmp_path / "k.yaml"),
                         "--controllers=replica-enforcer", "--chatops-bind-address=127.0.0.1:0",
-                        "--leader-elect-resource-namespace", own)
+                        "--leader-elect-resource-namespace", own, *extra)
 
     kl = start()
     wait_ready(kl)
@@ -218,3 +218,48 @@ def test_bounds_enforced_after_an_outside_scale(setup):
     status, _, out = slash(port, f"set-replicas {ns} web 1")
     text = json.loads(out)["text"]
     assert status == 200 and "must keep at least 2 replicas" in text and "..-1" not in text, text
+
+
+def test_two_replicas_help_scale_and_forwarded_silence_verbs(setup):
+    """Behind one Service: the follower scales itself, answers help with every verb, and
+    hands the silence verbs of /slack/commands to the leader."""
+    from test_k8s_leader import LE, leader_gauge
+    s = setup
+    ns, k = s["ns"], s["k"]
+    assert s["kl"].stop() == 0
+    a = s["start"](*LE)
+    deadline = time.monotonic() + 20
+    while leader_gauge(a) != 1:
+        assert time.monotonic() < deadline, "a did not lead"
+        time.sleep(0.1)
+    b = s["start"](*LE)
+    wait_ready(b)
+    assert leader_gauge(b) == 0
+
+    status, _, out = slash(b.chatops_port, "help")
+    text = json.loads(out)["text"]
+    assert status == 200 and text.startswith("Commands:\n  set-replicas NAMESPACE DEPLOYMENT N")
+    for verb in ("get-replicas NAMESPACE DEPLOYMENT", "!CLUSTER-set-replicas",
+                 "silence NAMESPACE [CONTROLLER] DURATION [REASON...]",
+                 "unsilence NAMESPACE [CONTROLLER]", "silences [NAMESPACE]",
+                 "alerts [NAMESPACE]", "help  this text"):
+        assert verb in text, text
+
+    # a replica command: answered by the follower itself, as before
+    status, _, out = slash(b.chatops_port, f"set-replicas {ns} web 2")
+    assert status == 200 and json.loads(out)["text"] == "Replicas of web set to 2 (was 1)"
+    assert replicas(k, ns) == 2
+
+    # a silence verb: the leader's answer, through the follower
+    deadline = time.monotonic() + 20
+    while True:
+        status, _, out = slash(b.chatops_port, f"silences {ns}")
+        if json.loads(out)["text"] == "No silences.":
+            break
+        assert time.monotonic() < deadline, out
+        time.sleep(0.2)
+    metrics = get(b.port, "/metrics")[2].decode()
+    assert 'kloompas_chatops_forwarded_total{result="ok"} 1' in metrics
+    assert 'kloompas_chatops_commands_total{command="silences"' not in metrics
+    metrics = get(a.port, "/metrics")[2].decode()
+    assert 'kloompas_chatops_commands_total{command="silences",result="success"} 1' in metrics
