@@ -388,21 +388,20 @@ def test_follower_forwards_to_the_leader(env, receiver):
     assert metric_sum(a, "kloompas_chatops_commands_total") == before_a
 
     # the loop guard: a forwarded request reaching a replica that does not lead
-    st, _, body = chat.post(b.chatops_port, "/api/v1/silences",
-                            json.dumps({"command": f"silences {ns}"}).encode(),
-                            {"Content-Type": "application/json",
-                             "Authorization": f"Bearer {TOKEN}",
-                             "X-Kloompas-Forwarded": "1"})
-    assert st == 503 and "does not lead" in json.loads(body)["error"]
+    def as_forwarded(kl):
+        st, _, body = chat.post(kl.chatops_port, "/api/v1/silences",
+                                json.dumps({"command": f"silences {ns}"}).encode(),
+                                {"Content-Type": "application/json",
+                                 "Authorization": f"Bearer {TOKEN}",
+                                 "X-Kloompas-Forwarded": "1"})
+        return st, json.loads(body)
+    st, ans = as_forwarded(b)
+    assert st == 503 and "does not lead" in ans["error"]
     assert forwarded(b, "loop") == 1
     assert metric_sum(a, "kloompas_chatops_commands_total") == before_a
     # ... while the leader takes a forwarded request as any other
-    st, _, body = chat.post(a.chatops_port, "/api/v1/silences",
-                            json.dumps({"command": f"silences {ns}"}).encode(),
-                            {"Content-Type": "application/json",
-                             "Authorization": f"Bearer {TOKEN}",
-                             "X-Kloompas-Forwarded": "1"})
-    assert st == 200 and "forwarded drill" in json.loads(body)["result"]
+    st, ans = as_forwarded(a)
+    assert st == 200 and "forwarded drill" in ans["result"]
 
     # failover: the leader killed by PID; b leads and answers itself, from the state
     a.stop(signal.SIGKILL)

@@ -581,6 +581,21 @@ static void test_take_released(void **state)
 }
 
 /*
+ * Ends script b with the write that makes us holder (resourceVersion rv, our address),
+ * runs the elector with that address, stopping as soon as it leads.
+ */
+static void take_with_addr(struct tctx *t, struct th_sb *b, unsigned rv)
+{
+	sb_lease_addr(b, rv == 1 ? 201 : 200, ME, rv, "2020-01-01T00:00:01.000000Z", 3, 1,
+		      "127.0.0.1:4321");
+	th_sb_add(b, "}]}");
+	th_fakeapi_script(t->srv, b);
+	t->addr = "127.0.0.1:4321";
+	t->stop_in_cb = true;
+	ctx_run(t);
+}
+
+/*
  * The holder's address annotation: a follower reads the holder's; taking over writes
  * ours in its place, every other annotation kept; the release drops ours.
  */
@@ -617,12 +632,7 @@ static void test_address_annotation(void **state)
 	th_sb_add(&b, "{'rules':[{'prefix':'" LEASE "','method':'GET','then':");
 	sb_lease_addr(&b, 200, "", 7, FUTURE, 2, 15, "10.0.0.9:8080");
 	th_sb_add(&b, "},{'prefix':'" LEASE "','method':'PUT','then':");
-	sb_lease_addr(&b, 200, ME, 8, "2020-01-01T00:00:01.000000Z", 3, 1, "127.0.0.1:4321");
-	th_sb_add(&b, "}]}");
-	th_fakeapi_script(t.srv, &b);
-	t.addr = "127.0.0.1:4321";
-	t.stop_in_cb = true;
-	ctx_run(&t);
+	take_with_addr(&t, &b, 8);
 	assert_int_equal(t.ncb, 1);
 	assert_string_equal(t.holder_addr, "(null)"); /* ours: nobody to forward to */
 	log_fetch(t.srv, &l);
@@ -644,12 +654,7 @@ static void test_address_annotation(void **state)
 	th_sb_add(&b, "{'rules':[{'prefix':'" LEASE "','method':'GET','then':");
 	sb_status(&b, 404, "NotFound");
 	th_sb_add(&b, "},{'prefix':'" LEASES "','method':'POST','then':");
-	sb_lease_addr(&b, 201, ME, 1, "2020-01-01T00:00:01.000000Z", 0, 1, "127.0.0.1:4321");
-	th_sb_add(&b, "}]}");
-	th_fakeapi_script(t.srv, &b);
-	t.addr = "127.0.0.1:4321";
-	t.stop_in_cb = true;
-	ctx_run(&t);
+	take_with_addr(&t, &b, 1);
 	log_fetch(t.srv, &l);
 	e = log_nth(&l, "POST", 0);
 	assert_non_null(e);
