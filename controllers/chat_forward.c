@@ -112,14 +112,16 @@ int kl_chat_forward_headers(kl_chat_forward_header_cb get, const void *arg, char
 	static const char *const names[] = { "Content-Type", "Authorization",
 					     "X-Slack-Request-Timestamp", "X-Slack-Signature" };
 	static const char *const fixed[] = { KL_CHAT_FORWARD_HEADER ": 1", "Expect:" };
+	const size_t nnames = sizeof(names) / sizeof(names[0]);
+	const size_t nfixed = sizeof(fixed) / sizeof(fixed[0]);
 	size_t i, k = 0, used = 0;
 	const char *v, *p;
 	int n;
 
-	if (nout < sizeof(names) / sizeof(names[0]) + 3)
+	if (nout < nnames + nfixed + 1)
 		return -ENOSPC;
-	for (i = 0; i < sizeof(names) / sizeof(names[0]) + 2; i++) {
-		if (i < sizeof(names) / sizeof(names[0])) {
+	for (i = 0; i < nnames + nfixed; i++) {
+		if (i < nnames) {
 			v = get(arg, names[i]);
 			if (!v)
 				continue;
@@ -128,7 +130,7 @@ int kl_chat_forward_headers(kl_chat_forward_header_cb get, const void *arg, char
 					return -EINVAL;
 			n = snprintf(buf + used, len - used, "%s: %s", names[i], v);
 		} else {
-			n = snprintf(buf + used, len - used, "%s", fixed[i - 4]);
+			n = snprintf(buf + used, len - used, "%s", fixed[i - nnames]);
 		}
 		if (n < 0 || (size_t)n >= len - used)
 			return -ENOSPC;
