@@ -442,6 +442,38 @@ def test_forward_to_an_unreachable_leader(env, receiver):
     a.stop(signal.SIGKILL)
 
 
+def test_follower_stopped_with_a_forward_in_flight(env, receiver):
+    """SIGTERM while a forward waits on a leader that does not answer: the forward is
+    cancelled and the follower exits 0 at once (nothing leaked or left pending; the
+    chat-ops listener closes its connections hard at shutdown, so the client sees the
+    connection closed, never a success)."""
+    import threading
+    ns = env["ns"]
+    a, b = two_replicas(env)
+    wait_for(lambda: api(b, f"silences {ns}")[0] == 200, "the follower to find the leader")
+    a.proc.send_signal(signal.SIGSTOP)
+    got = []
+
+    def ask():
+        try:
+            got.append(api(b, f"silences {ns}")[0])
+        except (IndexError, OSError):  # closed without an answer
+            got.append(None)
+    try:
+        t = threading.Thread(target=ask)
+        t.start()
+        time.sleep(1)  # the forward is in flight (for up to 5 s)
+        assert not got
+        t0 = time.monotonic()
+        assert b.stop(signal.SIGTERM) == 0, b.log()
+        assert time.monotonic() - t0 < 4  # not held up by the forward's timeout
+        t.join(timeout=10)
+        assert got in ([None], [503]), got
+    finally:
+        a.proc.send_signal(signal.SIGCONT)
+    a.stop(signal.SIGKILL)
+
+
 def test_alertmanager_silence_created_and_expired(cluster, kubelet, kloompas, tmp_path):
     am = shutil.which("prometheus-alertmanager")
     assert am, "Debian's prometheus-alertmanager must be installed (scripts/deps.sh)"
