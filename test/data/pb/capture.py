@@ -15,7 +15,8 @@ written through pods/status as the kubelet simulator does (there is no kubelet).
 
 Usage: test/cluster/up.sh /tmp/kl && python3 test/data/pb/capture.py /tmp/kl
        (then test/cluster/down.sh /tmp/kl --clean). Writes into this folder:
-       {pods,namespaces,deployments}.{json,pb}, watch-pods.{json,pb}, status-404.pb.
+       {pods,namespaces,deployments}.{json,pb}, watch-pods.{json,pb}, status-404.pb,
+       bench-pod.{json,pb}.
 """
 
 import os
@@ -177,6 +178,14 @@ def capture(kube):
         if p.wait() != 0:
             sys.exit("capture: watch failed")
     curl(kube, f"/api/v1/namespaces/{NS}/pods/missing", PB, os.path.join(here, "status-404.pb"))
+    bench_pod(kube)
+
+
+def bench_pod(kube):
+    """The realistic pod alone, both encodings: bench/bench_replay.c's protobuf template."""
+    name = next(p["metadata"]["name"] for p in kube.list("pods", ns=NS) if p["metadata"]["name"].startswith("checkout-"))
+    for ext, accept in (("json", "application/json"), ("pb", PB)):
+        curl(kube, f"/api/v1/namespaces/{NS}/pods/{name}", accept, os.path.join(here, "bench-pod." + ext))
 
 
 def main():
