@@ -80,7 +80,8 @@ static int take(struct kl_intern *t, const slice_t *s, bool omitempty, const cha
 	*out = NULL;
 	if (!s->set || (omitempty && !s->len))
 		return 0;
-	*out = kl_intern_get(t, (const char *)s->p, s->len);
+	/* a field set without bytes (a map value Go left out) has no pointer */
+	*out = kl_intern_get(t, s->len ? (const char *)s->p : "", s->len);
 	return *out ? 0 : -ENOMEM;
 }
 
@@ -89,11 +90,13 @@ static int take(struct kl_intern *t, const slice_t *s, bool omitempty, const cha
 /* Map keys looked for in labels/annotations, and what they hold. */
 #define META_KEYS 4
 struct meta_keys {
+	const struct kl__pb_in *in;
 	const char *key[META_KEYS];
 	slice_t val[META_KEYS];
 };
 
 struct meta_scratch {
+	const struct kl__pb_in *in; /* the object's bytes */
 	slice_t name, ns, uid, rv;
 	struct meta_keys labels, annotations;
 	slice_t owner_kind, owner_name;
@@ -108,8 +111,8 @@ static bool map_entry_cb(pb_istream_t *st, const pb_field_t *f, void **arg)
 	unsigned i;
 
 	(void)f;
-	kl__pb_slice_bind(&e.key, &key);
-	kl__pb_slice_bind(&e.value, &val);
+	kl__pb_slice_bind(&e.key, &key, mk->in);
+	kl__pb_slice_bind(&e.value, &val, mk->in);
 	if (!pb_decode(st, k8s_ObjectMeta_LabelsEntry_fields, &e))
 		return false;
 	for (i = 0; i < META_KEYS && mk->key[i]; i++) {
@@ -129,8 +132,8 @@ static bool owner_cb(pb_istream_t *st, const pb_field_t *f, void **arg)
 	slice_t kind = { 0 }, name = { 0 };
 
 	(void)f;
-	kl__pb_slice_bind(&r.kind, &kind);
-	kl__pb_slice_bind(&r.name, &name);
+	kl__pb_slice_bind(&r.kind, &kind, ms->in);
+	kl__pb_slice_bind(&r.name, &name, ms->in);
 	if (!pb_decode(st, k8s_OwnerReference_fields, &r))
 		return false;
 	if (ms->owner_controller || (ms->owner && !r.controller))
@@ -147,10 +150,11 @@ static bool owner_cb(pb_istream_t *st, const pb_field_t *f, void **arg)
 
 static void meta_bind(k8s_ObjectMeta *m, struct meta_scratch *ms)
 {
-	kl__pb_slice_bind(&m->name, &ms->name);
-	kl__pb_slice_bind(&m->namespace, &ms->ns);
-	kl__pb_slice_bind(&m->uid, &ms->uid);
-	kl__pb_slice_bind(&m->resourceVersion, &ms->rv);
+	kl__pb_slice_bind(&m->name, &ms->name, ms->in);
+	kl__pb_slice_bind(&m->namespace, &ms->ns, ms->in);
+	kl__pb_slice_bind(&m->uid, &ms->uid, ms->in);
+	kl__pb_slice_bind(&m->resourceVersion, &ms->rv, ms->in);
+	ms->labels.in = ms->annotations.in = ms->in;
 	if (ms->labels.key[0]) {
 		m->labels.funcs.decode = map_entry_cb;
 		m->labels.arg = &ms->labels;
@@ -224,6 +228,7 @@ struct centry {
 
 /* A growing array of entries: on the stack up to LOCAL_CONTAINERS, then the heap. */
 struct cvec {
+	const struct kl__pb_in *in;
 	struct centry *v;
 	size_t n, cap;
 	struct centry local[LOCAL_CONTAINERS];
@@ -253,8 +258,9 @@ static struct centry *cvec_add(struct cvec *cv)
 	return &cv->v[cv->n++];
 }
 
-static void cvec_init(struct cvec *cv)
+static void cvec_init(struct cvec *cv, const struct kl__pb_in *in)
 {
+	cv->in = in;
 	cv->v = cv->local;
 	cv->n = 0;
 	cv->cap = LOCAL_CONTAINERS;
@@ -268,28 +274,30 @@ static void cvec_fini(struct cvec *cv)
 
 static bool status_cb(pb_istream_t *st, const pb_field_t *f, void **arg)
 {
-	struct centry *e = cvec_add(*arg);
+	struct cvec *cv = *arg;
+	struct centry *e = cvec_add(cv);
 
 	(void)f;
 	if (!e)
 		return false;
 	e->status = true;
-	kl__pb_slice_bind(&e->st.name, &e->name);
-	kl__pb_slice_bind(&e->st.state.waiting.reason, &e->waiting);
-	kl__pb_slice_bind(&e->st.state.terminated.reason, &e->terminated);
-	kl__pb_slice_bind(&e->st.lastState.terminated.reason, &e->last_terminated);
+	kl__pb_slice_bind(&e->st.name, &e->name, cv->in);
+	kl__pb_slice_bind(&e->st.state.waiting.reason, &e->waiting, cv->in);
+	kl__pb_slice_bind(&e->st.state.terminated.reason, &e->terminated, cv->in);
+	kl__pb_slice_bind(&e->st.lastState.terminated.reason, &e->last_terminated, cv->in);
 	return pb_decode(st, k8s_ContainerStatus_fields, &e->st);
 }
 
 static bool spec_container_cb(pb_istream_t *st, const pb_field_t *f, void **arg)
 {
-	struct centry *e = cvec_add(*arg);
+	struct cvec *cv = *arg;
+	struct centry *e = cvec_add(cv);
 	k8s_Container c = k8s_Container_init_zero;
 
 	(void)f;
 	if (!e)
 		return false;
-	kl__pb_slice_bind(&c.name, &e->name);
+	kl__pb_slice_bind(&c.name, &e->name, cv->in);
 	return pb_decode(st, k8s_Container_fields, &c);
 }
 
@@ -309,8 +317,8 @@ static bool condition_cb(pb_istream_t *st, const pb_field_t *f, void **arg)
 	slice_t type = { 0 }, status = { 0 };
 
 	(void)f;
-	kl__pb_slice_bind(&c.type, &type);
-	kl__pb_slice_bind(&c.status, &status);
+	kl__pb_slice_bind(&c.type, &type, ps->meta.in);
+	kl__pb_slice_bind(&c.status, &status, ps->meta.in);
 	if (!pb_decode(st, k8s_PodCondition_fields, &c))
 		return false;
 	if (ps->ready_seen || !slice_is(&type, "Ready"))
@@ -421,8 +429,8 @@ static bool pod_decode(const uint8_t *data, size_t len, struct pod_scratch *ps, 
 	pod->spec.initContainers.arg = &ps->isp;
 	pod->spec.containers.funcs.decode = spec_container_cb;
 	pod->spec.containers.arg = &ps->csp;
-	kl__pb_slice_bind(&pod->spec.nodeName, &ps->node);
-	kl__pb_slice_bind(&pod->status.phase, &ps->phase);
+	kl__pb_slice_bind(&pod->spec.nodeName, &ps->node, ps->meta.in);
+	kl__pb_slice_bind(&pod->status.phase, &ps->phase, ps->meta.in);
 	pod->status.conditions.funcs.decode = condition_cb;
 	pod->status.conditions.arg = ps;
 	pod->status.initContainerStatuses.funcs.decode = status_cb;
@@ -470,15 +478,17 @@ int kl_pod_project_pb(struct kl_intern *t, const struct kl_objects_opts *o, cons
 		      size_t len, struct kl_pod **out)
 {
 	struct pod_scratch ps = { 0 };
+	struct kl__pb_in in = { data, data + len };
 	k8s_Pod pod = k8s_Pod_init_zero;
 	int rc = -EINVAL;
 
 	(void)o;
 	*out = NULL;
-	cvec_init(&ps.ist);
-	cvec_init(&ps.isp);
-	cvec_init(&ps.cst);
-	cvec_init(&ps.csp);
+	ps.meta.in = &in;
+	cvec_init(&ps.ist, &in);
+	cvec_init(&ps.isp, &in);
+	cvec_init(&ps.cst, &in);
+	cvec_init(&ps.csp, &in);
 	if (pod_decode(data, len, &ps, &pod))
 		rc = pod_build(t, &ps, &pod, out);
 	cvec_fini(&ps.ist);
@@ -498,16 +508,18 @@ int kl_namespace_project_pb(struct kl_intern *t, const struct kl_objects_opts *o
 	slice_t phase = { 0 };
 	const slice_t *team = NULL;
 	pb_istream_t is = pb_istream_from_buffer(data, len);
+	struct kl__pb_in in = { data, data + len };
 	struct kl_namespace *out;
 	int rc;
 
 	*res = NULL;
+	ms.in = &in;
 	if (o && o->team_annotation) {
 		ms.labels.key[0] = o->team_annotation;
 		ms.annotations.key[0] = o->team_annotation;
 	}
 	meta_bind(&ns.metadata, &ms);
-	kl__pb_slice_bind(&ns.status.phase, &phase);
+	kl__pb_slice_bind(&ns.status.phase, &phase, &in);
 	if (!pb_decode(&is, k8s_Namespace_fields, &ns))
 		return -EINVAL;
 	if (!(out = calloc(1, sizeof(*out))))
@@ -545,12 +557,14 @@ int kl_deployment_project_pb(struct kl_intern *t, const struct kl_objects_opts *
 	k8s_Deployment d = k8s_Deployment_init_zero;
 	struct meta_scratch ms = { 0 };
 	pb_istream_t is = pb_istream_from_buffer(data, len);
+	struct kl__pb_in in = { data, data + len };
 	const slice_t *v = ms.annotations.val;
 	struct kl_deployment *out;
 	int rc;
 
 	(void)o;
 	*res = NULL;
+	ms.in = &in;
 	memcpy(ms.annotations.key, deploy_keys, sizeof(deploy_keys));
 	meta_bind(&d.metadata, &ms);
 	if (!pb_decode(&is, k8s_Deployment_fields, &d))
@@ -586,8 +600,9 @@ int kl_pb_meta_rv(const uint8_t *data, size_t len, char *rv, size_t size)
 	k8s_Namespace obj = k8s_Namespace_init_zero; /* any object: metadata is field 1 */
 	slice_t s = { 0 };
 	pb_istream_t is = pb_istream_from_buffer(data, len);
+	struct kl__pb_in in = { data, data + len };
 
-	kl__pb_slice_bind(&obj.metadata.resourceVersion, &s);
+	kl__pb_slice_bind(&obj.metadata.resourceVersion, &s, &in);
 	if (!pb_decode(&is, k8s_Namespace_fields, &obj))
 		return -EINVAL;
 	if (!s.set || !s.len)
@@ -604,9 +619,10 @@ int kl_pb_status(const uint8_t *data, size_t len, int *code, char *reason, size_
 	k8s_Status st = k8s_Status_init_zero;
 	slice_t r = { 0 }, m = { 0 };
 	pb_istream_t is = pb_istream_from_buffer(data, len);
+	struct kl__pb_in in = { data, data + len };
 
-	kl__pb_slice_bind(&st.reason, &r);
-	kl__pb_slice_bind(&st.message, &m);
+	kl__pb_slice_bind(&st.reason, &r, &in);
+	kl__pb_slice_bind(&st.message, &m, &in);
 	if (!pb_decode(&is, k8s_Status_fields, &st))
 		return -EINVAL;
 	*code = st.code;

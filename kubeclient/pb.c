@@ -66,9 +66,13 @@ struct kl_pb_stream {
 bool kl__pb_slice_cb(pb_istream_t *st, const pb_field_t *f, void **arg)
 {
 	struct kl__pb_slice *sl = *arg;
+	uintptr_t p = (uintptr_t)st->state;
 
 	(void)f;
 	/* a buffer stream's state is where it reads next */
+	if (p < (uintptr_t)sl->in->lo || p > (uintptr_t)sl->in->hi ||
+	    st->bytes_left > (uintptr_t)sl->in->hi - p)
+		return false;
 	sl->p = st->state;
 	sl->len = st->bytes_left;
 	sl->set = true;
@@ -108,9 +112,10 @@ static bool unknown_decode(const uint8_t *p, size_t n, char *kind, size_t kind_s
 	k8s_Unknown u = k8s_Unknown_init_zero;
 	struct kl__pb_slice k = { 0 };
 	pb_istream_t is = pb_istream_from_buffer(p, n);
+	struct kl__pb_in in = { p, p + n };
 
-	kl__pb_slice_bind(&u.typeMeta.kind, &k);
-	kl__pb_slice_bind(&u.raw, raw);
+	kl__pb_slice_bind(&u.typeMeta.kind, &k, &in);
+	kl__pb_slice_bind(&u.raw, raw, &in);
 	if (!pb_decode(&is, k8s_Unknown_fields, &u))
 		return false;
 	kl__pb_slice_copy(&k, kind, kind_size);
@@ -126,12 +131,13 @@ static int frame_deliver(struct kl_pb_stream *s, const uint8_t *p, size_t n,
 	k8s_WatchEvent ev = k8s_WatchEvent_init_zero;
 	struct kl__pb_slice type = { 0 }, obj = { 0 }, raw = { 0 };
 	pb_istream_t is = pb_istream_from_buffer(p, n);
+	struct kl__pb_in in = { p, p + n };
 	struct kl_pb_msg m = { 0 };
 	char tbuf[32];
 	int rc;
 
-	kl__pb_slice_bind(&ev.type, &type);
-	kl__pb_slice_bind(&ev.object.raw, &obj);
+	kl__pb_slice_bind(&ev.type, &type, &in);
+	kl__pb_slice_bind(&ev.object.raw, &obj, &in);
 	if (!pb_decode(&is, k8s_WatchEvent_fields, &ev))
 		return fail(s, err, -EPROTO, "a watch event that does not decode");
 	if (!obj.set || obj.len < 4 || memcmp(obj.p, magic, 4))
@@ -165,9 +171,10 @@ static int listmeta_take(struct kl_pb_stream *s, const uint8_t *p, size_t n,
 	k8s_ListMeta lm = k8s_ListMeta_init_zero;
 	struct kl__pb_slice rv = { 0 }, cont = { 0 };
 	pb_istream_t is = pb_istream_from_buffer(p, n);
+	struct kl__pb_in in = { p, p + n };
 
-	kl__pb_slice_bind(&lm.resourceVersion, &rv);
-	kl__pb_slice_bind(&lm.continue_, &cont);
+	kl__pb_slice_bind(&lm.resourceVersion, &rv, &in);
+	kl__pb_slice_bind(&lm.continue_, &cont, &in);
 	if (!pb_decode(&is, k8s_ListMeta_fields, &lm))
 		return fail(s, err, -EPROTO, "a ListMeta that does not decode");
 	free(s->rv);
@@ -183,6 +190,7 @@ static int listmeta_take(struct kl_pb_stream *s, const uint8_t *p, size_t n,
 static int collected(struct kl_pb_stream *s, const uint8_t *p, size_t n, struct kl_error *err)
 {
 	struct kl__pb_slice raw = { 0 };
+	struct kl__pb_in in = { p, p + n };
 	struct kl_pb_msg m = { 0 };
 	pb_istream_t is;
 	k8s_TypeMeta tm = k8s_TypeMeta_init_zero;
@@ -191,7 +199,7 @@ static int collected(struct kl_pb_stream *s, const uint8_t *p, size_t n, struct 
 	switch (s->target) {
 	case T_TYPEMETA:
 		is = pb_istream_from_buffer(p, n);
-		kl__pb_slice_bind(&tm.kind, &raw);
+		kl__pb_slice_bind(&tm.kind, &raw, &in);
 		if (!pb_decode(&is, k8s_TypeMeta_fields, &tm))
 			return fail(s, err, -EPROTO, "a TypeMeta that does not decode");
 		kl__pb_slice_copy(&raw, s->kind, sizeof(s->kind));

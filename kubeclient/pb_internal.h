@@ -15,21 +15,33 @@
 
 #include <pb_decode.h>
 
+/* The buffer being decoded. */
+struct kl__pb_in {
+	const uint8_t *lo, *hi;
+};
+
 /* A field's bytes inside the buffer being decoded; set false when absent. */
 struct kl__pb_slice {
 	const uint8_t *p;
 	size_t len;
 	bool set;
+	const struct kl__pb_in *in;
 };
 
-/* pb_callback_t decode function: arg points at a struct kl__pb_slice (the last one wins). */
+/*
+ * pb_callback_t decode function: arg points at a struct kl__pb_slice (the last one
+ * wins). A string sent with a scalar wire type reaches it as a copy on nanopb's
+ * stack, not in the buffer: that fails the decode (Go would refuse it too).
+ */
 bool kl__pb_slice_cb(pb_istream_t *st, const pb_field_t *f, void **arg);
 
-/* Points cb at the slice. */
-static inline void kl__pb_slice_bind(pb_callback_t *cb, struct kl__pb_slice *sl)
+/* Points cb at the slice, which lies in the buffer in. */
+static inline void kl__pb_slice_bind(pb_callback_t *cb, struct kl__pb_slice *sl,
+				     const struct kl__pb_in *in)
 {
 	cb->funcs.decode = kl__pb_slice_cb;
 	cb->arg = sl;
+	sl->in = in;
 }
 
 /* Copies a slice into buf (size bytes, cut to fit, NUL-terminated). */

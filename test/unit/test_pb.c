@@ -793,6 +793,9 @@ static void test_hand_pod(void **state)
 	assert_int_equal(kl_pod_project_pb(t, &opts, spec.b, spec.n, &p), -EINVAL);
 	assert_null(p);
 	assert_int_equal(kl_pod_project_pb(t, &opts, (const uint8_t *)"\x0a\x09x", 3, &p), -EINVAL);
+	/* metadata.name sent as a varint: refused, not read from nanopb's stack copy */
+	assert_int_equal(kl_pod_project_pb(t, &opts, (const uint8_t *)"\x0a\x02\x08\x61", 4, &p),
+			 -EINVAL);
 	assert_int_equal(kl_intern_count(t), 0);
 	kl_intern_free(t);
 }
