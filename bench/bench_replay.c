@@ -439,22 +439,26 @@ static int on_nothing(void *arg, enum kl_json_what what, const struct kl_json *e
 	return 0;
 }
 
+/* The length of the CHUNK piece of data at off. */
+static size_t chunk_len(const struct buf *data, size_t off)
+{
+	return data->len - off < CHUNK ? data->len - off : CHUNK;
+}
+
 /* Feeds data in CHUNK pieces to a fresh kl_json_stream (EVENTS) with cb. */
 static void feed_stream(const struct buf *data, kl_json_cb cb, void *arg)
 {
 	struct kl_json_stream *s = kl_json_stream_new(KL_JSON_EVENTS, 0, cb, arg);
 	struct kl_error err;
 	char msg[256];
-	size_t off, n;
+	size_t off;
 
 	if (!s)
 		die("out of memory");
 	kl_error_clear(&err);
-	for (off = 0; off < data->len; off += n) {
-		n = data->len - off < CHUNK ? data->len - off : CHUNK;
-		if (kl_json_stream_feed(s, data->p + off, n, &err) < 0)
+	for (off = 0; off < data->len; off += CHUNK)
+		if (kl_json_stream_feed(s, data->p + off, chunk_len(data, off), &err) < 0)
 			die("decode: %s", kl_error_str(&err, msg, sizeof(msg)));
-	}
 	if (kl_json_stream_finish(s, &err) < 0)
 		die("decode: %s", kl_error_str(&err, msg, sizeof(msg)));
 	kl_json_stream_free(s);
@@ -768,18 +772,14 @@ static void feed_pb(const struct buf *data, enum kl_pb_mode mode, kl_pb_cb cb, v
 	struct kl_pb_stream *s = kl_pb_stream_new(mode, 0, cb, arg);
 	struct kl_error err;
 	char msg[256];
-	size_t off, n;
+	int rc = s ? 0 : -ENOMEM;
+	size_t off;
 
-	if (!s)
-		die("out of memory");
 	kl_error_clear(&err);
-	for (off = 0; off < data->len; off += n) {
-		n = data->len - off < CHUNK ? data->len - off : CHUNK;
-		if (kl_pb_stream_feed(s, data->p + off, n, &err) < 0)
-			die("pb decode: %s", kl_error_str(&err, msg, sizeof(msg)));
-	}
-	if (kl_pb_stream_finish(s, &err) < 0)
-		die("pb decode: %s", kl_error_str(&err, msg, sizeof(msg)));
+	for (off = 0; off < data->len && !rc; off += CHUNK)
+		rc = kl_pb_stream_feed(s, data->p + off, chunk_len(data, off), &err);
+	if (rc || (rc = kl_pb_stream_finish(s, &err)))
+		die("pb decode: %d %s", rc, kl_error_str(&err, msg, sizeof(msg)));
 	kl_pb_stream_free(s);
 }
 

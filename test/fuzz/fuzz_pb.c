@@ -27,19 +27,9 @@ struct run {
 	struct kl_intern *intern;
 };
 
-static uint64_t mix(uint64_t h, const void *p, size_t len)
-{
-	const unsigned char *b = p;
-	size_t i;
-
-	for (i = 0; i < len; i++)
-		h = (h ^ b[i]) * 0x100000001b3ULL;
-	return h;
-}
-
 static uint64_t mix_str(uint64_t h, const char *s)
 {
-	return s ? mix(h, s, strlen(s) + 1) : mix(h, "\xff", 1);
+	return s ? fuzz_mix(h, s, strlen(s) + 1) : fuzz_mix(h, "\xff", 1);
 }
 
 static void project(struct run *r, const struct kl_pb_msg *m)
@@ -84,10 +74,10 @@ static int on_msg(void *arg, enum kl_pb_what what, const struct kl_pb_msg *m)
 		r->items++;
 	if (!m->kind || (what == KL_PB_DOC && (!m->resource_version || !m->cont)))
 		fuzz_fail("a NULL string handed out");
-	r->digest = mix(r->digest, &what, sizeof(what));
+	r->digest = fuzz_mix(r->digest, &what, sizeof(what));
 	r->digest = mix_str(r->digest, m->type);
 	r->digest = mix_str(r->digest, m->kind);
-	r->digest = mix(r->digest, m->data, m->len);
+	r->digest = fuzz_mix(r->digest, m->data, m->len);
 	if (what == KL_PB_DOC) {
 		r->digest = mix_str(r->digest, m->resource_version);
 		r->digest = mix_str(r->digest, m->cont);
