@@ -240,7 +240,7 @@ static int on_len(struct kl_pb_stream *s, uint64_t n, struct kl_error *err)
 	s->st = n ? R_SKIP : R_TAG;
 	s->need = n;
 	if (s->in_list) {
-		if (n > s->list_end - s->off)
+		if (s->off > s->list_end || n > s->list_end - s->off)
 			return fail(s, err, -EPROTO, "a field past the end of the list");
 		if (s->field == 1)
 			s->target = T_LISTMETA;
@@ -277,6 +277,8 @@ static int on_tag(struct kl_pb_stream *s, uint64_t tag, struct kl_error *err)
 
 	if (tag >> 3 == 0 || tag >> 3 > UINT32_MAX)
 		return fail(s, err, -EPROTO, "a bad field number");
+	if (s->in_list && s->off > s->list_end) /* the tag itself ran past the List */
+		return fail(s, err, -EPROTO, "a field past the end of the list");
 	s->field = (uint32_t)(tag >> 3);
 	switch (wire) {
 	case 0:

@@ -344,6 +344,14 @@ static void test_garbage(void **state)
 		memset(&g, 0, sizeof(g));
 		assert_int_equal(run(KL_PB_LIST, 0, bad, sizeof(bad), 0, &g, &frc), -EPROTO);
 	}
+	/* a tag that straddles the end of the List */
+	{
+		static const uint8_t bad[] = { 'k', '8', 's', 0, 0x12, 1, 0x92, 0x01, 0, 0x12, 0 };
+
+		memset(&g, 0, sizeof(g));
+		assert_int_equal(run(KL_PB_LIST, 0, bad, sizeof(bad), 0, &g, &frc), -EPROTO);
+		assert_int_equal(g.items, 0);
+	}
 	/* a frame that is not a WatchEvent */
 	{
 		static const uint8_t bad[] = { 0, 0, 0, 3, 0x0a, 5, 'x' };
