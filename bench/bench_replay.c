@@ -45,6 +45,7 @@
 #include <yajl/yajl_parse.h>
 
 #include "kubeclient/json.h"
+#include "kubeclient/pb.h"
 #include "kubeclient/store.h"
 #include "util/intern.h"
 
@@ -237,7 +238,7 @@ static const char managed_extra[] =
 	"\"f:schedulerName\":{},\"f:securityContext\":{},\"f:terminationGracePeriodSeconds\":{},"
 	"\"f:tolerations\":{}}}}";
 
-static void template_load(struct buf *t, const char *path)
+static void buf_load(struct buf *t, const char *path)
 {
 	FILE *f = fopen(path, "rb");
 	char chunk[4096];
@@ -250,6 +251,34 @@ static void template_load(struct buf *t, const char *path)
 	fclose(f);
 	while (t->len && (t->p[t->len - 1] == '\n' || t->p[t->len - 1] == ' '))
 		t->p[--t->len] = '\0';
+}
+
+/* The captured pod's name, uid and resourceVersion (test/data/pb/bench-pod.json) into slots. */
+static void template_ids(struct buf *t)
+{
+	static const char *const keys[] = { "\"name\":\"", "\"uid\":\"", "\"resourceVersion\":\"" };
+	static const char letters[] = "PUR";
+	char what[128];
+	unsigned i;
+
+	for (i = 0; i < 3; i++) {
+		const char *k = strstr(t->p, keys[i]), *v = k ? k + strlen(keys[i]) : NULL;
+		const char *e = v ? strchr(v, '"') : NULL;
+
+		if (!e || e - k > 100)
+			die("template: no %s", keys[i]);
+		/* the rv slot holds the key too, the others the value alone */
+		if (i == 2)
+			snprintf(what, sizeof(what), "%.*s", (int)(e + 1 - k), k);
+		else
+			snprintf(what, sizeof(what), "%.*s", (int)(e - v), v);
+		to_slot(t, what, letters[i]);
+	}
+}
+
+static void template_load(struct buf *t, const char *path)
+{
+	buf_load(t, path);
 
 	insert_after(t, "\"pod-template-hash\":\"7d4b9c8f6d\"", labels_extra);
 	insert_after(t, "back\\\\slash\"", annotations_extra);
@@ -287,23 +316,31 @@ static void rfc3339(char *out, size_t len, int64_t t)
 	strftime(out, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
+/* Pod k's name, namespace and uid (the JSON and the protobuf streams share them). */
+static void pod_ids(unsigned k, char name[32], char ns[16], char uid[40])
+{
+	static const char sfx[] = "bcdfghjklmnpqrstvwxz2456789";
+	/* k times a prime modulo 27^5: a distinct 5-letter suffix for each pod */
+	unsigned x = (unsigned)(((uint64_t)k * 7919) % 14348907);
+	int i;
+
+	snprintf(ns, 16, "shop-%u", k % 8);
+	snprintf(name, 32, "web-7d4b9c8f6d-");
+	for (i = 0; i < 5; i++, x /= 27)
+		name[15 + i] = sfx[x % 27];
+	name[20] = '\0';
+	snprintf(uid, 40, "%08x-9b3d-4e8a-a7c2-%012x", k * 2246822519u, k);
+}
+
 /* Appends one event: pod k's update number seq, with resourceVersion rv. */
 static void emit(struct buf *out, const struct buf *t, const char *type, unsigned k,
 		 unsigned seq, uint64_t rv)
 {
-	static const char sfx[] = "bcdfghjklmnpqrstvwxz2456789";
-	char name[32], ns[16], v[96];
+	char name[32], ns[16], uid[40], v[96];
 	const char *p = t->p, *end = t->p + t->len, *s;
-	/* k times a prime modulo 27^5: a distinct 5-letter suffix for each pod */
-	unsigned x = (unsigned)(((uint64_t)k * 7919) % 14348907);
 	int64_t when = 1715677953 + (int64_t)seq * 60;
-	int i;
 
-	snprintf(ns, sizeof(ns), "shop-%u", k % 8);
-	snprintf(name, sizeof(name), "web-7d4b9c8f6d-");
-	for (i = 0; i < 5; i++, x /= 27)
-		name[15 + i] = sfx[x % 27];
-	name[20] = '\0';
+	pod_ids(k, name, ns, uid);
 	buf_fmt(out, "{\"type\":\"%s\",\"object\":", type);
 	while (p < end) {
 		s = memchr(p, SLOT, (size_t)(end - p));
@@ -323,7 +360,7 @@ static void emit(struct buf *out, const struct buf *t, const char *type, unsigne
 			buf_str(out, name);
 			break;
 		case 'U':
-			buf_fmt(out, "%08x-9b3d-4e8a-a7c2-%012x", k * 2246822519u, k);
+			buf_str(out, uid);
 			break;
 		case 'R':
 			buf_fmt(out, "\"resourceVersion\":\"%llu\"", (unsigned long long)rv);
@@ -364,6 +401,8 @@ static void emit(struct buf *out, const struct buf *t, const char *type, unsigne
 
 struct apply {
 	struct kl_store *store;
+	struct kl_intern *intern; /* the store's (protobuf projections) */
+	const struct kl_objects_opts *opts;
 	uint64_t events, updates;
 };
 
@@ -400,22 +439,26 @@ static int on_nothing(void *arg, enum kl_json_what what, const struct kl_json *e
 	return 0;
 }
 
+/* The length of the CHUNK piece of data at off. */
+static size_t chunk_len(const struct buf *data, size_t off)
+{
+	return data->len - off < CHUNK ? data->len - off : CHUNK;
+}
+
 /* Feeds data in CHUNK pieces to a fresh kl_json_stream (EVENTS) with cb. */
 static void feed_stream(const struct buf *data, kl_json_cb cb, void *arg)
 {
 	struct kl_json_stream *s = kl_json_stream_new(KL_JSON_EVENTS, 0, cb, arg);
 	struct kl_error err;
 	char msg[256];
-	size_t off, n;
+	size_t off;
 
 	if (!s)
 		die("out of memory");
 	kl_error_clear(&err);
-	for (off = 0; off < data->len; off += n) {
-		n = data->len - off < CHUNK ? data->len - off : CHUNK;
-		if (kl_json_stream_feed(s, data->p + off, n, &err) < 0)
+	for (off = 0; off < data->len; off += CHUNK)
+		if (kl_json_stream_feed(s, data->p + off, chunk_len(data, off), &err) < 0)
 			die("decode: %s", kl_error_str(&err, msg, sizeof(msg)));
-	}
 	if (kl_json_stream_finish(s, &err) < 0)
 		die("decode: %s", kl_error_str(&err, msg, sizeof(msg)));
 	kl_json_stream_free(s);
@@ -556,6 +599,331 @@ static void report(const char *what, double cpu, double wall, size_t bytes, unsi
 	       (double)bytes / wall / 1e6);
 }
 
+/* ---------------------------------------------------------------- protobuf */
+
+/*
+ * (d) and (e), the issue's "watch replay of protobuf pod updates: events/s at least
+ * 2x the JSON replay's": one realistic pod captured from the test cluster in both
+ * encodings (test/data/pb/bench-pod.{json,pb}, bench/make_pods.py's shape, made by
+ * test/data/pb/capture.py), replayed as the same N MODIFIED events to M pods, each
+ * with its pod's namespace, name, uid (pod_ids) and a new resourceVersion:
+ *   (d) JSON: kl_json_stream + kl_store_upsert, as (a);
+ *   (e) protobuf watch frames: kl_pb_stream (KL_PB_EVENTS) + kl_pod_project_pb +
+ *       kl_store_upsert_obj;
+ *   (f) kl_pb_stream alone, a callback doing nothing: (e) minus (f) is nanopb's
+ *       decode, the projection and the store.
+ * The protobuf pod is rewritten by hand here: its ObjectMeta fields name (1),
+ * namespace (3), uid (5) and resourceVersion (6) replaced, every other byte as the
+ * server sent it.
+ */
+#define PB_DATA KL_SOURCE_ROOT "/test/data/pb/"
+
+static void pb_varint(struct buf *b, uint64_t v)
+{
+	char c;
+
+	do {
+		c = (char)(v & 0x7f);
+		v >>= 7;
+		if (v)
+			c = (char)(c | 0x80);
+		buf_add(b, &c, 1);
+	} while (v);
+}
+
+static void pb_field(struct buf *b, unsigned num, const char *p, size_t n)
+{
+	pb_varint(b, (uint64_t)num << 3 | 2);
+	pb_varint(b, n);
+	buf_add(b, p, n);
+}
+
+static uint64_t pb_get_varint(const uint8_t **p, const uint8_t *end)
+{
+	uint64_t v = 0;
+	unsigned sh = 0;
+
+	while (*p < end && sh < 64) {
+		uint8_t c = *(*p)++;
+
+		v |= (uint64_t)(c & 0x7f) << sh;
+		if (!(c & 0x80))
+			return v;
+		sh += 7;
+	}
+	die("template: a bad varint");
+}
+
+/* The next field of [*p, end): its number, and where it starts and ends (tag included). */
+static unsigned pb_next(const uint8_t **p, const uint8_t *end, const uint8_t **val,
+			size_t *len)
+{
+	uint64_t tag = pb_get_varint(p, end);
+
+	*val = *p;
+	switch (tag & 7) {
+	case 0:
+		pb_get_varint(p, end);
+		break;
+	case 1:
+		*p += 8;
+		break;
+	case 5:
+		*p += 4;
+		break;
+	case 2:
+		*len = (size_t)pb_get_varint(p, end);
+		*val = *p;
+		*p += *len;
+		break;
+	default:
+		die("template: wire type %u", (unsigned)(tag & 7));
+	}
+	if (*p > end)
+		die("template: a field past the end");
+	return (unsigned)(tag >> 3);
+}
+
+/* Appends pod (raw Pod bytes) with its metadata's name, namespace, uid and rv replaced. */
+static void pb_pod(struct buf *out, const struct buf *pod, unsigned k, uint64_t rv)
+{
+	const uint8_t *p = (const uint8_t *)pod->p, *end = p + pod->len, *q, *qe, *v, *f;
+	char name[32], ns[16], uid[40], rvs[24];
+	struct buf md = { 0 };
+	size_t len = 0;
+	unsigned num;
+
+	pod_ids(k, name, ns, uid);
+	snprintf(rvs, sizeof(rvs), "%llu", (unsigned long long)rv);
+	while (p < end) {
+		f = p;
+		if (pb_next(&p, end, &v, &len) != 1) {
+			buf_add(out, (const char *)f, (size_t)(p - f));
+			continue;
+		}
+		md.len = 0;
+		for (q = v, qe = v + len; q < qe;) {
+			const uint8_t *g = q, *w;
+			size_t wl = 0;
+
+			switch ((num = pb_next(&q, qe, &w, &wl))) {
+			case 1:
+				pb_field(&md, 1, name, strlen(name));
+				break;
+			case 3:
+				pb_field(&md, 3, ns, strlen(ns));
+				break;
+			case 5:
+				pb_field(&md, 5, uid, strlen(uid));
+				break;
+			case 6:
+				pb_field(&md, 6, rvs, strlen(rvs));
+				break;
+			default:
+				buf_add(&md, (const char *)g, (size_t)(q - g));
+			}
+		}
+		pb_field(out, 1, md.p, md.len);
+	}
+	free(md.p);
+}
+
+/* One WATCH frame: length, WatchEvent{type, object{raw: magic + Unknown{typeMeta, raw}}}. */
+static void pb_emit(struct buf *out, const struct buf *pod, const char *type, unsigned k,
+		    uint64_t rv)
+{
+	struct buf obj = { 0 }, env = { 0 }, ext = { 0 }, ev = { 0 };
+	static const char tm[] = "\x0a\x02v1\x12\x03Pod";
+	char len[4];
+
+	pb_pod(&obj, pod, k, rv);
+	buf_add(&env, "k8s\0", 4);
+	pb_field(&env, 1, tm, sizeof(tm) - 1);
+	pb_field(&env, 2, obj.p, obj.len);
+	pb_field(&env, 3, "", 0);
+	pb_field(&env, 4, "", 0);
+	pb_field(&ext, 1, env.p, env.len);
+	pb_field(&ev, 1, type, strlen(type));
+	pb_field(&ev, 2, ext.p, ext.len);
+	len[0] = (char)(ev.len >> 24);
+	len[1] = (char)(ev.len >> 16);
+	len[2] = (char)(ev.len >> 8);
+	len[3] = (char)ev.len;
+	buf_add(out, len, 4);
+	buf_add(out, ev.p, ev.len);
+	free(obj.p);
+	free(env.p);
+	free(ext.p);
+	free(ev.p);
+}
+
+static int on_doc_keep(void *arg, enum kl_pb_what what, const struct kl_pb_msg *m)
+{
+	struct buf *pod = arg;
+
+	if (what == KL_PB_DOC)
+		buf_add(pod, (const char *)m->data, m->len);
+	return 0;
+}
+
+/* Feeds data in CHUNK pieces to a fresh kl_pb_stream of mode with cb. */
+static void feed_pb(const struct buf *data, enum kl_pb_mode mode, kl_pb_cb cb, void *arg)
+{
+	struct kl_pb_stream *s = kl_pb_stream_new(mode, 0, cb, arg);
+	struct kl_error err;
+	char msg[256];
+	int rc = s ? 0 : -ENOMEM;
+	size_t off;
+
+	kl_error_clear(&err);
+	for (off = 0; off < data->len && !rc; off += CHUNK)
+		rc = kl_pb_stream_feed(s, data->p + off, chunk_len(data, off), &err);
+	if (rc || (rc = kl_pb_stream_finish(s, &err)))
+		die("pb decode: %d %s", rc, kl_error_str(&err, msg, sizeof(msg)));
+	kl_pb_stream_free(s);
+}
+
+static int on_pb_event(void *arg, enum kl_pb_what what, const struct kl_pb_msg *m)
+{
+	struct apply *a = arg;
+	struct kl_store_delta d;
+	struct kl_pod *p;
+	int rc;
+
+	(void)what;
+	if ((rc = kl_pod_project_pb(a->intern, a->opts, m->data, m->len, &p)) < 0 ||
+	    (rc = kl_store_upsert_obj(a->store, p, &d)) < 0)
+		return rc;
+	a->events++;
+	a->updates += d.change == KL_STORE_UPDATE;
+	kl_store_dispose(a->store, d.old);
+	return 0;
+}
+
+static int on_pb_nothing(void *arg, enum kl_pb_what what, const struct kl_pb_msg *m)
+{
+	uint64_t *n = arg;
+
+	(void)what;
+	(void)m;
+	++*n;
+	return 0;
+}
+
+__attribute__((noinline)) static void run_d(const struct buf *mods, struct apply *ap)
+{
+	feed_stream(mods, on_event, ap);
+}
+
+__attribute__((noinline)) static void run_e(const struct buf *mods, struct apply *ap)
+{
+	feed_pb(mods, KL_PB_EVENTS, on_pb_event, ap);
+}
+
+__attribute__((noinline)) static void run_f(const struct buf *mods, uint64_t *count)
+{
+	feed_pb(mods, KL_PB_EVENTS, on_pb_nothing, count);
+}
+
+/* A store of the m pods, filled from adds (JSON or protobuf), for a timed round. */
+static void store_fill(struct apply *ap, const struct kl_objects_opts *oo, const struct buf *adds,
+		       bool pb, unsigned m)
+{
+	memset(ap, 0, sizeof(*ap));
+	ap->intern = kl_intern_new();
+	ap->opts = oo;
+	ap->store = ap->intern ? kl_store_new(&kl_store_pods, ap->intern, oo) : NULL;
+	if (!ap->store)
+		die("out of memory");
+	if (pb)
+		feed_pb(adds, KL_PB_EVENTS, on_pb_event, ap);
+	else
+		feed_stream(adds, on_event, ap);
+	if (kl_store_len(ap->store) != m)
+		die("store holds %zu pods after the adds, not %u", kl_store_len(ap->store), m);
+	ap->events = ap->updates = 0;
+}
+
+static void store_done(struct apply *ap, unsigned n)
+{
+	if (ap->updates != n)
+		die("%llu of %u events were updates", (unsigned long long)ap->updates, n);
+	kl_store_free(ap->store);
+	kl_intern_free(ap->intern);
+}
+
+static void replay_pb(unsigned n, unsigned m, int rounds)
+{
+	struct buf jt = { 0 }, pbt = { 0 }, pod = { 0 }, jadds = { 0 }, jmods = { 0 };
+	struct buf padds = { 0 }, pmods = { 0 };
+	double td[2][MAX_ROUNDS], te[2][MAX_ROUNDS], tf[2][MAX_ROUNDS], d, e, f;
+	struct kl_objects_opts oo = { 0 };
+	uint64_t rv = 100000, count;
+	struct span sp;
+	unsigned i, k;
+	int r;
+
+	buf_load(&jt, PB_DATA "bench-pod.json");
+	to_slot(&jt, "\"namespace\":\"pbcap\"", 'N');
+	template_ids(&jt);
+	buf_load(&pbt, PB_DATA "bench-pod.pb");
+	feed_pb(&pbt, KL_PB_DOCUMENT, on_doc_keep, &pod);
+	for (i = 0; i < m; i++, rv++) {
+		emit(&jadds, &jt, "ADDED", i, 0, rv);
+		pb_emit(&padds, &pod, "ADDED", i, rv);
+	}
+	for (i = 0; i < n; i++, rv++) {
+		k = (unsigned)(((uint64_t)i * 7919) % m);
+		emit(&jmods, &jt, "MODIFIED", k, i / m + 1, rv);
+		pb_emit(&pmods, &pod, "MODIFIED", k, rv);
+	}
+	printf("\nprotobuf: the captured pod (%zu bytes JSON, %zu protobuf) as %u MODIFIED "
+	       "events to %u pods: %zu bytes JSON, %zu protobuf\n",
+	       jt.len, pod.len, n, m, jmods.len, pmods.len);
+	for (r = 0; r < rounds; r++) {
+		struct apply ap;
+
+		store_fill(&ap, &oo, &jadds, false, m);
+		span_start(&sp);
+		run_d(&jmods, &ap);
+		span_end(&sp, &td[1][r], &td[0][r]);
+		store_done(&ap, n);
+
+		store_fill(&ap, &oo, &padds, true, m);
+		span_start(&sp);
+		run_e(&pmods, &ap);
+		span_end(&sp, &te[1][r], &te[0][r]);
+		store_done(&ap, n);
+
+		count = 0;
+		span_start(&sp);
+		run_f(&pmods, &count);
+		span_end(&sp, &tf[1][r], &tf[0][r]);
+		if (count != n)
+			die("kl_pb_stream delivered %llu events, not %u", (unsigned long long)count,
+			    n);
+	}
+	report("(d) JSON: kl_json_stream + kl_store_upsert", median(td[0], rounds),
+	       median(td[1], rounds), jmods.len, n);
+	report("(e) protobuf: kl_pb_stream + project_pb + store", median(te[0], rounds),
+	       median(te[1], rounds), pmods.len, n);
+	report("(f) kl_pb_stream alone", median(tf[0], rounds), median(tf[1], rounds), pmods.len,
+	       n);
+	d = median(td[0], rounds);
+	e = median(te[0], rounds);
+	f = median(tf[0], rounds);
+	printf("ratio (e)/(d) in events/s of CPU: %.2f (target >= 2.0); wall %.2f; framing is "
+	       "%.0f%% of (e)\n",
+	       d / e, median(td[1], rounds) / median(te[1], rounds), 100 * f / e);
+	free(jt.p);
+	free(pbt.p);
+	free(pod.p);
+	free(jadds.p);
+	free(jmods.p);
+	free(padds.p);
+	free(pmods.p);
+}
+
 int main(int argc, char **argv)
 {
 	unsigned n = argc > 1 ? (unsigned)atoi(argv[1]) : 20000;
@@ -647,5 +1015,6 @@ int main(int argc, char **argv)
 	free(tmpl.p);
 	free(adds.p);
 	free(mods.p);
+	replay_pb(n, m, rounds);
 	return 0;
 }

@@ -252,9 +252,31 @@ void kl_store_free(struct kl_store *s)
 	free(s);
 }
 
+/* Puts m (new, owned) in place of cur (or NULL); m is disposed of on error. */
+static int replace(struct kl_store *s, struct kl_meta *cur, struct kl_meta *m,
+		   struct kl_store_delta *d)
+{
+	int rc;
+
+	/* link the new one first: with cur present its namespace entry exists, so
+	 * linking cannot fail, and unlinking finds cur by identity */
+	m->gen = s->gen;
+	rc = link_obj(s, m);
+	if (rc < 0) {
+		kl_store_dispose(s, m);
+		return rc;
+	}
+	if (cur)
+		unlink_obj(s, cur);
+	d->change = cur ? KL_STORE_UPDATE : KL_STORE_ADD;
+	d->obj = m;
+	d->old = cur;
+	return 0;
+}
+
 int kl_store_upsert(struct kl_store *s, const struct kl_json *j, struct kl_store_delta *d)
 {
-	struct kl_meta *cur = lookup_json(s, j), *m;
+	struct kl_meta *cur = lookup_json(s, j);
 	uint64_t rv = json_rv(j);
 	void *obj;
 	int rc;
@@ -270,21 +292,25 @@ int kl_store_upsert(struct kl_store *s, const struct kl_json *j, struct kl_store
 	rc = s->type->project(s->intern, s->opts, j, &obj);
 	if (rc < 0)
 		return rc;
-	m = obj;
-	/* link the new one first: with cur present its namespace entry exists, so
-	 * linking cannot fail, and unlinking finds cur by identity */
-	m->gen = s->gen;
-	rc = link_obj(s, m);
-	if (rc < 0) {
-		kl_store_dispose(s, m);
-		return rc;
+	return replace(s, cur, obj, d);
+}
+
+int kl_store_upsert_obj(struct kl_store *s, void *obj, struct kl_store_delta *d)
+{
+	struct kl_meta *m = obj, *cur = lookup(s, m->ns, m->name);
+
+	memset(d, 0, sizeof(*d));
+	if (cur && m->rv && cur->rv == m->rv) {
+		kl_store_dispose(s, obj);
+		cur->gen = s->gen;
+		d->obj = cur;
+		return 0; /* KL_STORE_NONE */
 	}
-	if (cur)
-		unlink_obj(s, cur);
-	d->change = cur ? KL_STORE_UPDATE : KL_STORE_ADD;
-	d->obj = m;
-	d->old = cur;
-	return 0;
+	if (s->len >= s->nbuckets && grow(s) < 0) {
+		kl_store_dispose(s, obj);
+		return -ENOMEM;
+	}
+	return replace(s, cur, m, d);
 }
 
 int kl_store_remove(struct kl_store *s, const struct kl_json *j, struct kl_store_delta *d)

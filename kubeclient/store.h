@@ -55,6 +55,12 @@ void kl_store_free(struct kl_store *s);
 
 /* Adds or replaces from JSON. 0 (d filled), -EINVAL (not an object of the type), -ENOMEM. */
 int kl_store_upsert(struct kl_store *s, const struct kl_json *j, struct kl_store_delta *d);
+/*
+ * Adds or replaces with an object projected elsewhere (kl_*_project_pb: protobuf),
+ * taking ownership of obj whatever happens. An equal resourceVersion keeps the
+ * cached object and frees obj (KL_STORE_NONE). 0 (d filled) or -ENOMEM.
+ */
+int kl_store_upsert_obj(struct kl_store *s, void *obj, struct kl_store_delta *d);
 /* Removes the object the JSON names (a DELETED event). d->change NONE when unknown. */
 int kl_store_remove(struct kl_store *s, const struct kl_json *j, struct kl_store_delta *d);
 /* Releases a detached object from a delta. */

@@ -8,6 +8,7 @@ PKGS=(
   libuv1-dev libcurl4-openssl-dev libyajl-dev libyaml-dev libssl-dev libhttp-parser-dev
   libcmocka-dev python3 python3-pytest python3-yaml prometheus prometheus-alertmanager curl
   clang libclang-rt-14-dev python3-aiosmtpd openssl
+  nanopb libnanopb-dev protobuf-compiler
 )
 
 missing=()

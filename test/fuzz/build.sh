@@ -32,15 +32,27 @@ else
 	mv "$out/kl_version.h.new" "$out/kl_version.h"
 fi
 
+# kubeclient/k8s.pb.[ch] from the trimmed proto, as kubeclient/meson.build makes them
+# (nanopb's generator; its runtime is Debian's libprotobuf-nanopb.a)
+gen=$(command -v nanopb_generator.py || command -v nanopb_generator || true)
+if [ -z "$gen" ]; then
+	echo "build.sh: nanopb_generator not found (apt-get install nanopb protobuf-compiler)" >&2
+	exit 2
+fi
+mkdir -p "$out/kubeclient"
+if [ ! -f "$out/kubeclient/k8s.pb.c" ] || [ kubeclient/proto/k8s.proto -nt "$out/kubeclient/k8s.pb.c" ]; then
+	"$gen" -q -I kubeclient/proto -D "$out/kubeclient" kubeclient/proto/k8s.proto
+fi
+
 pkgs="libuv libcurl yajl yaml-0.1 openssl"
 CFLAGS="-std=c11 -D_GNU_SOURCE -g -O1 -fno-omit-frame-pointer \
 	-fsanitize=address,undefined -fno-sanitize-recover=undefined \
 	-Wall -Wextra -Wno-unused-parameter -Wshadow -Wstrict-prototypes -Wformat=2 \
 	-I$root -I$out $(pkg-config --cflags $pkgs)"
-LIBS="$(pkg-config --libs $pkgs) -lhttp_parser -lm"
+LIBS="$(pkg-config --libs $pkgs) -lhttp_parser -lprotobuf-nanopb -lm"
 
 # The library: every source of the five layers (cmd/ has main() and stays out).
-srcs=$(ls util/*.c config/*.c kubeclient/*.c notify/*.c controllers/*.c)
+srcs="$(ls util/*.c config/*.c kubeclient/*.c notify/*.c controllers/*.c) $out/kubeclient/k8s.pb.c"
 objs=""
 pids=""
 jobs=$(nproc 2>/dev/null || echo 2)

@@ -128,6 +128,17 @@ static inline char *fuzz_strndup(const uint8_t *data, size_t size)
 	return s;
 }
 
+/* FNV-1a over len bytes, continuing h: a digest of what a decoder hands out. */
+static inline uint64_t fuzz_mix(uint64_t h, const void *p, size_t len)
+{
+	const unsigned char *b = p;
+	size_t i;
+
+	for (i = 0; i < len; i++)
+		h = (h ^ b[i]) * 0x100000001b3ULL;
+	return h;
+}
+
 /* xorshift64*: chunk boundaries that depend only on the seed, so crashes reproduce. */
 static inline uint64_t fuzz_rand(uint64_t *state)
 {

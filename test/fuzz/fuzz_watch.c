@@ -38,31 +38,21 @@ struct run {
 	struct kl_store *stores[NSTORES];
 };
 
-static uint64_t mix(uint64_t h, const void *p, size_t len)
-{
-	const unsigned char *b = p;
-	size_t i;
-
-	for (i = 0; i < len; i++)
-		h = (h ^ b[i]) * 0x100000001b3ULL;
-	return h;
-}
-
 static uint64_t digest(uint64_t h, const struct kl_json *v)
 {
 	const struct kl_json *c;
 
 	for (; v; v = v->next) {
-		h = mix(h, &v->type, sizeof(v->type));
+		h = fuzz_mix(h, &v->type, sizeof(v->type));
 		if (v->key)
-			h = mix(h, v->key, strlen(v->key) + 1);
+			h = fuzz_mix(h, v->key, strlen(v->key) + 1);
 		if (v->str) {
 			if (strlen(v->str) > v->len)
 				fuzz_fail("string longer than its len");
-			h = mix(h, v->str, v->len);
+			h = fuzz_mix(h, v->str, v->len);
 		}
-		h = mix(h, &v->boolean, sizeof(v->boolean));
-		h = mix(h, &v->n, sizeof(v->n));
+		h = fuzz_mix(h, &v->boolean, sizeof(v->boolean));
+		h = fuzz_mix(h, &v->n, sizeof(v->n));
 		if (v->type == KL_JSON_ARRAY || v->type == KL_JSON_OBJECT) {
 			size_t n = 0;
 
@@ -131,7 +121,7 @@ static int on_value(void *arg, enum kl_json_what what, const struct kl_json *v)
 
 	if (!v)
 		fuzz_fail("NULL value delivered");
-	r->digest = digest(mix(r->digest, &what, sizeof(what)), v);
+	r->digest = digest(fuzz_mix(r->digest, &what, sizeof(what)), v);
 	if (what == KL_JSON_DOC) {
 		r->docs++;
 		if (r->mode == KL_JSON_LIST) {

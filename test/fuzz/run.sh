@@ -4,7 +4,7 @@
 #
 # Usage: test/fuzz/run.sh [SECONDS] [TARGET...]
 #   SECONDS  fuzzing time per target (default 60); 0 only replays the regressions
-#   TARGET   watch config kubeconfig http chatops interactive status exec (default: all)
+#   TARGET   watch pb config kubeconfig http chatops interactive status exec (default: all)
 #
 # For each target:
 #   1. every file of test/fuzz/regressions/TARGET/ runs once: the inputs that once
@@ -20,7 +20,7 @@ root=$(cd "$(dirname "$0")/../.." && pwd)
 out=${KL_FUZZ_BUILD:-$root/build-fuzz}
 secs=${1:-60}
 [ "$#" -gt 0 ] && shift
-targets=${*:-watch config kubeconfig http chatops interactive status exec}
+targets=${*:-watch pb config kubeconfig http chatops interactive status exec}
 
 case $secs in
 '' | *[!0-9]*)
