@@ -189,8 +189,9 @@ struct call {
 	struct kl_kube_req *req;
 	int ncb; /* the final callback */
 	int err, code, retry;
-	char reason[64], message[512], rv[32], name[64];
+	char reason[64], message[512], rv[32], name[64], cause[64];
 	/* LIST */
+	unsigned pages;
 	int nitems;
 	char items[MAXREC][32];
 	bool restart[MAXREC];
@@ -239,42 +240,57 @@ static void obj_cb(void *arg, const struct kl_kube_status *st, const struct kl_j
 	call_end(c);
 }
 
-static int item_cb(void *arg, const struct kl_json *item, bool restart)
+static int item_cb(void *arg, const struct kl_kobj *item, bool restart)
 {
 	struct call *c = arg;
 
 	assert_int_equal(c->ncb, 0);
 	assert_true(c->nitems < MAXREC);
+	assert_non_null(item->json); /* the fake server speaks JSON only */
+	assert_null(item->pb);
 	snprintf(c->items[c->nitems], sizeof(c->items[0]), "%s",
-		 kl_json_str(kl_json_path(item, "metadata", "name", NULL), ""));
+		 kl_json_str(kl_json_path(item->json, "metadata", "name", NULL), ""));
 	c->restart[c->nitems++] = restart;
 	return 0;
 }
 
-static void list_cb(void *arg, const struct kl_kube_status *st, const char *rv)
+static void list_cb(void *arg, const struct kl_kube_status *st,
+		    const struct kl_kube_list_result *res)
 {
 	struct call *c = arg;
 
 	record_status(c, st);
-	assert_true((st->err == 0) == (rv != NULL));
-	snprintf(c->rv, sizeof(c->rv), "%s", rv ? rv : "(null)");
+	assert_true((st->err == 0) == (res != NULL));
+	snprintf(c->rv, sizeof(c->rv), "%s", res ? res->resource_version : "(null)");
+	snprintf(c->cause, sizeof(c->cause), "%s", st->cause);
+	if (res) {
+		c->pages = res->pages;
+		assert_false(res->protobuf);
+	}
 	call_end(c);
 }
 
-static int event_cb(void *arg, const char *type, const struct kl_json *obj)
+static int event_cb(void *arg, const char *type, const struct kl_kobj *o)
 {
 	struct call *c = arg;
+	const struct kl_json *obj = o->json;
+	char rv[16];
 	int64_t code = 0;
 	int i = c->nevents;
 
 	assert_int_equal(c->ncb, 0);
 	assert_true(i < MAXREC);
 	assert_non_null(obj);
+	assert_null(o->pb);
 	snprintf(c->types[i], sizeof(c->types[0]), "%s", type);
 	snprintf(c->names[i], sizeof(c->names[0]), "%s",
 		 kl_json_str(kl_json_path(obj, "metadata", "name", NULL), ""));
 	snprintf(c->rvs[i], sizeof(c->rvs[0]), "%s",
 		 kl_json_str(kl_json_path(obj, "metadata", "resourceVersion", NULL), ""));
+	if (strcmp(type, "ERROR") != 0) {
+		assert_int_equal(kl_kobj_rv(o, rv, sizeof(rv)), 0);
+		assert_string_equal(rv, c->rvs[i]);
+	}
 	if (kl_json_int(kl_json_get(obj, "code"), &code) == 0)
 		c->event_code[i] = (int)code;
 	c->nevents++;
@@ -298,21 +314,38 @@ static void get(struct tctx *t, struct call *c, const char *path)
 	assert_int_equal(kl_kube_get(t->k, path, obj_cb, c, &c->req), 0);
 }
 
-static void list(struct tctx *t, struct call *c, const char *path, const char *query,
-		 unsigned limit)
+static void list_opts(struct tctx *t, struct call *c, const char *path,
+		      const struct kl_kube_list_opts *o)
 {
 	c->t = t;
 	t->pending++;
-	assert_int_equal(kl_kube_list(t->k, path, query, limit, item_cb, list_cb, c, &c->req), 0);
+	assert_int_equal(kl_kube_list(t->k, path, o, item_cb, list_cb, c, &c->req), 0);
+}
+
+static void list(struct tctx *t, struct call *c, const char *path, const char *query,
+		 unsigned limit)
+{
+	struct kl_kube_list_opts o = { .query = query, .limit = limit };
+
+	list_opts(t, c, path, &o);
+}
+
+static void watch_pb(struct tctx *t, struct call *c, const char *path, const char *rv,
+		     unsigned timeout_s, bool protobuf)
+{
+	struct kl_kube_watch_opts o = { .resource_version = rv,
+					.timeout_s = timeout_s,
+					.protobuf = protobuf };
+
+	c->t = t;
+	t->pending++;
+	assert_int_equal(kl_kube_watch(t->k, path, &o, event_cb, done_cb, c, &c->req), 0);
 }
 
 static void watch(struct tctx *t, struct call *c, const char *path, const char *rv,
 		  unsigned timeout_s)
 {
-	c->t = t;
-	t->pending++;
-	assert_int_equal(
-	    kl_kube_watch(t->k, path, NULL, rv, timeout_s, event_cb, done_cb, c, &c->req), 0);
+	watch_pb(t, c, path, rv, timeout_s, false);
 }
 
 static void assert_ok(const struct call *c)
