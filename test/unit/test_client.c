@@ -605,6 +605,203 @@ static void test_list_expired(void **state)
 	ctx_free(&t);
 }
 
+/*
+ * LIST from the watch cache: resourceVersion=0 goes on the first page only (with
+ * limit, which the watch cache ignores); an answer with a continue token (the cache
+ * is off) goes on with continue and no resourceVersion. An unpaged LIST not older
+ * than a resourceVersion sends no limit. A consistent LIST sends no resourceVersion.
+ */
+static void test_list_resource_version(void **state)
+{
+	static const char *const p1[] = {"web-1", NULL};
+	static const char *const p2[] = {"web-2", NULL};
+	struct tctx t;
+	struct call any = {0}, newer = {0}, consistent = {0};
+	struct kl_kube_list_opts o_any = {.resource_version = "0"};
+	struct kl_kube_list_opts o_newer = {.resource_version = "120", .unpaged = true};
+	struct kl_kube_list_opts o_cons = {.resource_version = "", .limit = 7};
+	struct th_sb b = {0};
+	struct th_log l;
+	const struct th_logent *e;
+	size_t i;
+
+	ctx_init(&t, state);
+	th_sb_add(&b, "{'rules':[{'prefix':'/api/v1/namespaces/a/pods','watch':false,"
+		      "'responses':[{'json':");
+	sb_page(&b, "100", "c1", p1);
+	th_sb_add(&b, "},{'json':");
+	sb_page(&b, "100", "", p2);
+	th_sb_add(&b, "}]},{'prefix':'/api/v1/namespaces/b/pods','watch':false,'then':{'json':");
+	sb_page(&b, "130", "", p1);
+	th_sb_add(&b, "}},{'prefix':'/api/v1/namespaces/c/pods','watch':false,'then':{'json':");
+	sb_page(&b, "140", "", p2);
+	th_sb_add(&b, "}}]}");
+	th_fakeapi_script(t.srv, &b);
+	ctx_start(&t);
+
+	list_opts(&t, &any, "/api/v1/namespaces/a/pods", &o_any);
+	list_opts(&t, &newer, "/api/v1/namespaces/b/pods", &o_newer);
+	list_opts(&t, &consistent, "/api/v1/namespaces/c/pods", &o_cons);
+	ctx_run(&t);
+
+	assert_ok(&any);
+	assert_string_equal(any.rv, "100");
+	assert_int_equal(any.pages, 2);
+	assert_int_equal(any.nitems, 2);
+	assert_ok(&newer);
+	assert_int_equal(newer.pages, 1);
+	assert_string_equal(newer.items[0], "web-1");
+	assert_ok(&consistent);
+	assert_int_equal(consistent.pages, 1);
+
+	th_log_fetch(t.srv, &l);
+	assert_int_equal(l.n, 4);
+	for (i = 0; i < l.n; i++) {
+		e = &l.e[i];
+		/* nobody asked for protobuf */
+		assert_string_equal(e->accept, "application/json");
+		if (strcmp(e->path, "/api/v1/namespaces/a/pods") == 0) {
+			assert_string_equal(th_param(e, "limit"), "500");
+			if (th_param(e, "continue")) {
+				assert_string_equal(th_param(e, "continue"), "c1");
+				assert_null(th_param(e, "resourceVersion"));
+			} else {
+				assert_string_equal(th_param(e, "resourceVersion"), "0");
+			}
+		} else if (strcmp(e->path, "/api/v1/namespaces/b/pods") == 0) {
+			assert_null(th_param(e, "limit"));
+			assert_string_equal(th_param(e, "resourceVersion"), "120");
+		} else {
+			assert_string_equal(th_param(e, "limit"), "7");
+			assert_null(th_param(e, "resourceVersion"));
+		}
+	}
+	assert_int_equal(log_count(&l, "/api/v1/namespaces/a/pods"), 2);
+	th_log_free(&l);
+	ctx_free(&t);
+}
+
+/*
+ * What a server that refuses a resourceVersion says: 410 Expired, and 504 with the
+ * cause ResourceVersionTooLarge (1.20's watch cache after waiting 3 s). The caller
+ * (the reflector) falls back; the client reports err, code, reason and cause.
+ */
+static void test_list_rv_refused(void **state)
+{
+	struct tctx t;
+	struct call gone = {0}, large = {0};
+	struct kl_kube_list_opts o_gone = {.resource_version = "0"};
+	struct kl_kube_list_opts o_large = {.resource_version = "999999", .unpaged = true};
+	struct th_sb b = {0};
+
+	ctx_init(&t, state);
+	th_sb_add(&b, "{'rules':[{'prefix':'/api/v1/namespaces/a/pods','then':{'status':410,"
+		      "'json':");
+	sb_status(&b, 410, "Expired", "too old resource version: 1 (50)");
+	th_sb_add(&b, "}},{'prefix':'/api/v1/namespaces/b/pods','then':{'status':504,'json':"
+		      "{'kind':'Status','apiVersion':'v1','metadata':{},'status':'Failure',"
+		      "'message':'Too large resource version: 999999, current: 160',"
+		      "'reason':'Timeout','details':{'causes':[{'reason':'ResourceVersionTooLarge',"
+		      "'message':'Too large resource version'}],'retryAfterSeconds':1},"
+		      "'code':504}}}]}");
+	th_fakeapi_script(t.srv, &b);
+	ctx_start(&t);
+
+	list_opts(&t, &gone, "/api/v1/namespaces/a/pods", &o_gone);
+	list_opts(&t, &large, "/api/v1/namespaces/b/pods", &o_large);
+	ctx_run(&t);
+
+	assert_int_equal(gone.ncb, 1);
+	assert_int_equal(gone.err, -ESTALE);
+	assert_int_equal(gone.code, 410);
+	assert_string_equal(gone.reason, "Expired");
+	assert_string_equal(gone.cause, "");
+	assert_int_equal(large.ncb, 1);
+	assert_int_equal(large.err, -ETIMEDOUT);
+	assert_int_equal(large.code, 504);
+	assert_string_equal(large.reason, "Timeout");
+	assert_string_equal(large.cause, "ResourceVersionTooLarge");
+	ctx_free(&t);
+}
+
+/*
+ * Content negotiation. With wire protobuf, a LIST or WATCH whose caller takes
+ * protobuf accepts it first; GETs and callers that do not take it ask for JSON only;
+ * with wire JSON nothing asks for protobuf. A server that answers JSON anyway (this
+ * one always does) is decoded as JSON: items and events arrive as kl_kobj.json.
+ */
+static void run_negotiation(void **state, enum kl_wire wire)
+{
+	static const char *const p1[] = {"web-1", "web-2", NULL};
+	static const char *const pb_accept =
+	    "application/vnd.kubernetes.protobuf, application/json";
+	struct tctx t;
+	struct call g = {0}, lpb = {0}, ljson = {0}, wpb = {0}, wjson = {0};
+	struct kl_kube_list_opts o_pb = {.protobuf = true, .resource_version = "0"};
+	struct kl_kube_list_opts o_json = {.protobuf = false};
+	struct th_sb b = {0};
+	struct th_log l;
+	size_t i;
+
+	ctx_init(&t, state);
+	t.opts.wire = wire;
+	th_sb_add(&b, "{'rules':[{'prefix':'" POD_PATH "web-1','then':{'json':");
+	sb_pod(&b, "default", "web-1", 11);
+	th_sb_add(&b, "}},{'prefix':'/api/v1/namespaces/a/pods','watch':false,'then':{'json':");
+	sb_page(&b, "100", "", p1);
+	th_sb_add(&b, "}},{'prefix':'/api/v1/namespaces/b/pods','watch':false,'then':{'json':");
+	sb_page(&b, "100", "", p1);
+	th_sb_add(&b, "}},{'prefix':'/api/v1/namespaces/a/pods','watch':true,"
+		      "'then':{'chunk_size':5,'events':");
+	sb_events(&b);
+	th_sb_add(&b, "}},{'prefix':'/api/v1/namespaces/b/pods','watch':true,'then':{'events':");
+	sb_events(&b);
+	th_sb_add(&b, "}}]}");
+	th_fakeapi_script(t.srv, &b);
+	ctx_start(&t);
+
+	get(&t, &g, POD_PATH "web-1");
+	list_opts(&t, &lpb, "/api/v1/namespaces/a/pods", &o_pb);
+	list_opts(&t, &ljson, "/api/v1/namespaces/b/pods", &o_json);
+	watch_pb(&t, &wpb, "/api/v1/namespaces/a/pods", "10", 30, true);
+	watch_pb(&t, &wjson, "/api/v1/namespaces/b/pods", "10", 30, false);
+	ctx_run(&t);
+
+	assert_ok(&g);
+	assert_string_equal(g.name, "web-1");
+	assert_ok(&lpb);
+	assert_int_equal(lpb.nitems, 2); /* item_cb asserts JSON items */
+	assert_string_equal(lpb.items[1], "web-2");
+	assert_ok(&ljson);
+	assert_int_equal(ljson.nitems, 2);
+	assert_ok(&wpb);
+	assert_events(&wpb); /* event_cb asserts JSON objects */
+	assert_ok(&wjson);
+	assert_events(&wjson);
+
+	th_log_fetch(t.srv, &l);
+	assert_int_equal(l.n, 5);
+	for (i = 0; i < l.n; i++) {
+		const struct th_logent *e = &l.e[i];
+		bool asked_pb = wire == KL_WIRE_PROTOBUF &&
+				strcmp(e->path, "/api/v1/namespaces/a/pods") == 0;
+
+		assert_string_equal(e->accept, asked_pb ? pb_accept : "application/json");
+	}
+	th_log_free(&l);
+	ctx_free(&t);
+}
+
+static void test_negotiation_protobuf(void **state)
+{
+	run_negotiation(state, KL_WIRE_PROTOBUF);
+}
+
+static void test_negotiation_json(void **state)
+{
+	run_negotiation(state, KL_WIRE_JSON);
+}
+
 /* WATCH events split across chunks (7 bytes, 1 byte, whole) and a clean end. */
 static void test_watch_events(void **state)
 {
@@ -1132,6 +1329,10 @@ int main(void)
 	    cmocka_unit_test(test_get),
 	    cmocka_unit_test(test_list_pages),
 	    cmocka_unit_test(test_list_expired),
+	    cmocka_unit_test(test_list_resource_version),
+	    cmocka_unit_test(test_list_rv_refused),
+	    cmocka_unit_test(test_negotiation_protobuf),
+	    cmocka_unit_test(test_negotiation_json),
 	    cmocka_unit_test(test_watch_events),
 	    cmocka_unit_test(test_watch_cut),
 	    cmocka_unit_test(test_watch_error_event),
