@@ -327,6 +327,18 @@ static void do_watch(struct kl_reflector *r)
 
 /* ---------------------------------------------------------------- life */
 
+/* Every reflector shares one series family: the first one registers it. */
+static struct kl_metric *metric(struct kl_metrics *metrics, const char *name, const char *help,
+				const char *const *labels, bool gauge)
+{
+	struct kl_metric *m = kl_metrics_find(metrics, name);
+
+	if (m)
+		return m;
+	return gauge ? kl_metrics_gauge(metrics, name, help, labels)
+		     : kl_metrics_counter(metrics, name, help, labels);
+}
+
 struct kl_reflector *kl_reflector_new(uv_loop_t *loop, struct kl_kube *kube,
 				      const struct kl_reflector_opts *o,
 				      const struct kl_reflector_ops *ops, void *arg,
@@ -367,30 +379,20 @@ struct kl_reflector *kl_reflector_new(uv_loop_t *loop, struct kl_kube *kube,
 	uv_timer_init(loop, &r->timer);
 	r->timer.data = r;
 	if (metrics) {
-		r->m_relists = kl_metrics_find(metrics, "kloompas_informer_relists_total");
-		if (!r->m_relists)
-			r->m_relists = kl_metrics_counter(
-				metrics, "kloompas_informer_relists_total",
-				"LISTs after the first, by resource (expired resourceVersions).",
-				labels);
-		r->m_restarts = kl_metrics_find(metrics, "kloompas_informer_watch_restarts_total");
-		if (!r->m_restarts)
-			r->m_restarts = kl_metrics_counter(
-				metrics, "kloompas_informer_watch_restarts_total",
-				"Watches that ended and were started again, by resource.", labels);
-		r->m_fallbacks = kl_metrics_find(metrics, "kloompas_informer_list_fallbacks_total");
-		if (!r->m_fallbacks)
-			r->m_fallbacks = kl_metrics_counter(
-				metrics, "kloompas_informer_list_fallbacks_total",
-				"LISTs from the watch cache the API server refused, made again "
-				"from etcd, by resource and reason.",
-				fb_labels);
-		r->m_ctype = kl_metrics_find(metrics, "kloompas_informer_content_type");
-		if (!r->m_ctype)
-			r->m_ctype = kl_metrics_gauge(
-				metrics, "kloompas_informer_content_type",
-				"1 for the Content-Type of the informer's last LIST or WATCH answer.",
-				ct_labels);
+		r->m_relists = metric(metrics, "kloompas_informer_relists_total",
+				      "LISTs after the first, by resource (expired resourceVersions).",
+				      labels, false);
+		r->m_restarts = metric(metrics, "kloompas_informer_watch_restarts_total",
+				       "Watches that ended and were started again, by resource.",
+				       labels, false);
+		r->m_fallbacks = metric(metrics, "kloompas_informer_list_fallbacks_total",
+					"LISTs from the watch cache the API server refused, made "
+					"again from etcd, by resource and reason.",
+					fb_labels, false);
+		r->m_ctype = metric(metrics, "kloompas_informer_content_type",
+				    "1 for the Content-Type of the informer's last LIST or WATCH "
+				    "answer.",
+				    ct_labels, true);
 	}
 	return r;
 }

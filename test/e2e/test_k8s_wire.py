@@ -166,7 +166,9 @@ def test_watch_events_same(cluster, other):
     ups = [inf.events("UPDATE", key) for inf in pods]
     assert len(ups[0]) >= n + 1 and ups[0] == ups[1], ups
     assert pods[0].events("DELETE", key) == pods[1].events("DELETE", key)
-    assert pj == po == {}
+    assert key not in pj and key not in po
+    # the deployment's pods come and go as it scales: compared where both saw one rv
+    assert not compare(pj, po, sorted(set(pj) & set(po)))[0]
     dups = [inf.events("UPDATE", f"{ns}/scaled") for inf in deps]
     assert len(dups[0]) >= n - 1 and dups[0] == dups[1], dups  # the first scale is no change
     assert dj == do and dj[f"{ns}/scaled"]["replicas"] == str((n - 1) % 3), (dj, do)

@@ -9,8 +9,8 @@
  *   get PATH [--repeat N --interval-ms MS]   -> "OK CODE KIND NAME RV" | "ERR ..."
  *   list PATH [--limit N|--unpaged] [--rv RV] [--query Q] [--names]
  *                                            -> "ITEM ns/name rv" (with --names),
- *                                               "LIST items=N rv=RV pages=P
- *                                                content_type=json|protobuf"
+ *                                               "ANSWER pages=P content_type=json|protobuf",
+ *                                               "LIST items=N rv=RV" (last)
  *   watch PATH [--rv RV] [--timeout S] [--max N] [--query Q]
  *                                            -> "EVENT TYPE ns/name rv", "END ..."
  *   create|update PATH JSON, patch PATH JSON [--type merge|strategic|json], delete PATH
@@ -158,8 +158,9 @@ static void on_list(void *arg, const struct kl_kube_status *st,
 		print_status(st);
 		app->exit_code = 1;
 	} else {
-		printf("LIST items=%u rv=%s pages=%u content_type=%s\n", app->items,
-		       res->resource_version, res->pages, res->protobuf ? "protobuf" : "json");
+		printf("ANSWER pages=%u content_type=%s\n", res->pages,
+		       res->protobuf ? "protobuf" : "json");
+		printf("LIST items=%u rv=%s\n", app->items, res->resource_version);
 	}
 	finish(app);
 }

@@ -126,6 +126,19 @@ static void sb_error_410(struct th_sb *b)
 		     "'reason':'Expired','code':410}}");
 }
 
+/*
+ * An HTTP error answer with a Status body; details is "" or the Status' details
+ * object (its causes).
+ */
+static void sb_http_status(struct th_sb *b, int code, const char *reason, const char *message,
+			   const char *details)
+{
+	th_sb_add(b,
+		  "{'status':%d,'json':{'kind':'Status','apiVersion':'v1','metadata':{},"
+		  "'status':'Failure','message':'%s','reason':'%s',%s%s'code':%d}}",
+		  code, message, reason, details[0] ? "'details':" : "", details, code);
+}
+
 #define LIST_RULE "{'prefix':'/api/v1/pods','watch':false,'responses':["
 #define WATCH_RULE "{'prefix':'/api/v1/pods','watch':true,'responses':["
 
@@ -727,10 +740,7 @@ static void script_relist(struct tctx *t, bool http_410)
 	sb_page(&b, "200", "", after, 3);
 	th_sb_add(&b, "]}," WATCH_RULE);
 	if (http_410) {
-		th_sb_add(&b,
-			  "{'status':410,'json':{'kind':'Status','apiVersion':'v1','metadata':{},"
-			  "'status':'Failure','message':'too old resource version: 100 (150)',"
-			  "'reason':'Expired','code':410}}");
+		sb_http_status(&b, 410, "Expired", "too old resource version: 100 (150)", "");
 	} else {
 		/* the server would end the stream; it does not, the client must */
 		th_sb_add(&b, "{'hang':true,'events':[");
@@ -819,9 +829,9 @@ static void test_relist_restarted(void **state)
 	sb_page(&b, "100", "", both, 2);
 	th_sb_add(&b, ",");
 	sb_page(&b, "200", "c1", both, 2);
-	th_sb_add(&b, ",{'status':410,'json':{'kind':'Status','apiVersion':'v1','metadata':{},"
-		      "'status':'Failure','message':'continue token expired','reason':'Expired',"
-		      "'code':410}},");
+	th_sb_add(&b, ",");
+	sb_http_status(&b, 410, "Expired", "continue token expired", "");
+	th_sb_add(&b, ",");
 	sb_page(&b, "210", "", only_a, 1);
 	th_sb_add(&b, "]}," WATCH_RULE "{'hang':true,'events':[");
 	sb_error_410(&b);
@@ -877,18 +887,17 @@ static void test_list_fallback(void **state)
 	const struct th_logent *e;
 
 	ctx_init(&t, state);
-	th_sb_add(&b, "{'rules':[" LIST_RULE
-		      "{'status':410,'json':{'kind':'Status','apiVersion':'v1','metadata':{},"
-		      "'status':'Failure','message':'too old resource version: 0 (90)',"
-		      "'reason':'Expired','code':410}},");
+	th_sb_add(&b, "{'rules':[" LIST_RULE);
+	sb_http_status(&b, 410, "Expired", "too old resource version: 0 (90)", "");
+	th_sb_add(&b, ",");
 	sb_page(&b, "100", "c1", p1, 2);
 	th_sb_add(&b, ",");
 	sb_page(&b, "100", "", p2, 1);
-	th_sb_add(&b, ",{'status':504,'json':{'kind':'Status','apiVersion':'v1','metadata':{},"
-		      "'status':'Failure','message':'Too large resource version: 100, current: 90',"
-		      "'reason':'Timeout','details':{'causes':[{'reason':'ResourceVersionTooLarge',"
-		      "'message':'Too large resource version'}],'retryAfterSeconds':1},"
-		      "'code':504}},");
+	th_sb_add(&b, ",");
+	sb_http_status(&b, 504, "Timeout", "Too large resource version: 100, current: 90",
+		       "{'causes':[{'reason':'ResourceVersionTooLarge',"
+		       "'message':'Too large resource version'}],'retryAfterSeconds':1},");
+	th_sb_add(&b, ",");
 	sb_page(&b, "200", "", after, 2);
 	th_sb_add(&b, "]}," WATCH_RULE "{'hang':true,'events':[");
 	sb_error_410(&b);
