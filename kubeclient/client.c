@@ -822,7 +822,7 @@ static void finish_http_error(struct kl_kube_req *r, int retry_after)
 	}
 	kl_kube_status_from(&st, r->code, doc);
 	st.retry_after_s = retry_after;
-	if (!st.message[0] && r->errbody && r->errlen && !doc)
+	if (!st.message[0] && r->errbody && r->errlen && !doc && !r->body_pb)
 		st.message = r->errbody; /* a plain-text error (a proxy's) */
 	if (!st.err)
 		st.err = -EIO;

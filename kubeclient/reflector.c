@@ -195,7 +195,9 @@ static void on_list_done(void *arg, const struct kl_kube_status *st,
 	/* client-go: only the answer to "0" tells whether the watch cache is on */
 	if (strcmp(r->stats.list_rv, "0") == 0)
 		r->paginated = res->pages > 1;
-	cache = r->stats.list_rv[0] && res->pages == 1;
+	/* one answer to a resourceVersion the watch cache serves ("0", or any unpaged) */
+	cache = r->stats.list_rv[0] && res->pages == 1 &&
+		(strcmp(r->stats.list_rv, "0") == 0 || !r->paginated);
 	r->stats.list_from = cache ? "watch-cache" : "etcd";
 	r->rv_unavailable = false;
 	set_content_type(r, res->protobuf);
