@@ -165,13 +165,14 @@ static int errno_for(int code, const char *reason)
 /* details.causes: ResourceVersionTooLarge when one says so, else the first's reason. */
 static const char *status_cause(const struct kl_json *obj)
 {
+	static const char too_large[] = "ResourceVersionTooLarge";
 	const struct kl_json *causes = kl_json_path(obj, "details", "causes", NULL), *c;
 
 	if (!causes || causes->type != KL_JSON_ARRAY || !causes->child)
 		return "";
 	for (c = causes->child; c; c = c->next)
-		if (strcmp(kl_json_str(kl_json_get(c, "reason"), ""), "ResourceVersionTooLarge") == 0)
-			return "ResourceVersionTooLarge";
+		if (strcmp(kl_json_str(kl_json_get(c, "reason"), ""), too_large) == 0)
+			return too_large;
 	return kl_json_str(kl_json_get(causes->child, "reason"), "");
 }
 
@@ -767,10 +768,11 @@ static int on_pb_status(void *arg, enum kl_pb_what what, const struct kl_pb_msg 
 /* Decodes a protobuf Status body into st (strings in ps); false when it is none. */
 static bool status_from_pb(struct kl_kube_req *r, struct pb_status *ps, struct kl_kube_status *st)
 {
-	struct kl_pb_stream *s = kl_pb_stream_new(KL_PB_DOCUMENT, ERRBODY_MAX * 2, on_pb_status, ps);
+	struct kl_pb_stream *s;
 	struct kl_error err;
 
 	memset(ps, 0, sizeof(*ps));
+	s = kl_pb_stream_new(KL_PB_DOCUMENT, ERRBODY_MAX * 2, on_pb_status, ps);
 	if (!s)
 		return false;
 	kl_error_clear(&err);

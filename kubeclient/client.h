@@ -121,7 +121,7 @@ int kl_kube_scale(struct kl_kube *k, const char *ns, const char *deployment, int
 struct kl_kube_list_opts {
 	const char *query; /* extra "labelSelector=...&fieldSelector=..." or NULL */
 	unsigned limit;	   /* page size; 0: 500 */
-	bool unpaged;	   /* send no limit at all: one answer (a relist from the watch cache) */
+	bool unpaged;	   /* no limit at all: one answer (a relist from the watch cache) */
 	/*
 	 * NULL or "": a consistent read (from etcd, paginated); "0": any state, which
 	 * the API server serves whole from its watch cache (ignoring limit) unless that

@@ -381,20 +381,21 @@ struct kl_reflector *kl_reflector_new(uv_loop_t *loop, struct kl_kube *kube,
 	uv_timer_init(loop, &r->timer);
 	r->timer.data = r;
 	if (metrics) {
-		r->m_relists = metric(metrics, "kloompas_informer_relists_total",
-				      "LISTs after the first, by resource (expired resourceVersions).",
-				      labels, false);
+		r->m_relists = metric(
+			metrics, "kloompas_informer_relists_total",
+			"LISTs after the first, by resource (expired resourceVersions).", labels,
+			false);
 		r->m_restarts = metric(metrics, "kloompas_informer_watch_restarts_total",
 				       "Watches that ended and were started again, by resource.",
 				       labels, false);
-		r->m_fallbacks = metric(metrics, "kloompas_informer_list_fallbacks_total",
-					"LISTs from the watch cache the API server refused, made "
-					"again from etcd, by resource and reason.",
-					fb_labels, false);
-		r->m_ctype = metric(metrics, "kloompas_informer_content_type",
-				    "1 for the Content-Type of the informer's last LIST or WATCH "
-				    "answer.",
-				    ct_labels, true);
+		r->m_fallbacks = metric(
+			metrics, "kloompas_informer_list_fallbacks_total",
+			"LISTs from the watch cache the API server refused, made again from etcd.",
+			fb_labels, false);
+		r->m_ctype = metric(
+			metrics, "kloompas_informer_content_type",
+			"1 for the Content-Type of the informer's last LIST or WATCH answer.",
+			ct_labels, true);
 	}
 	return r;
 }

@@ -218,7 +218,7 @@ int main(int argc, char **argv)
 			iopts.objects.team_annotation = v;
 		else if (OPT("--content-type")) {
 			if (strcmp(v, "json") && strcmp(v, "protobuf"))
-				return fprintf(stderr, "klinform: --content-type json|protobuf\n"), 2;
+				return fprintf(stderr, "klinform: json|protobuf\n"), 2;
 			kopts.wire = strcmp(v, "protobuf") == 0 ? KL_WIRE_PROTOBUF : KL_WIRE_JSON;
 		}
 		else if (strcmp(a, "--full") == 0)

@@ -68,8 +68,8 @@ static void test_both_forms(void **unused)
 	assert_true(f.kube_api_qps > 5.4 && f.kube_api_qps < 5.6);
 	assert_int_equal(f.kube_api_burst, 7);
 	assert_int_equal(f.kube_api_protobuf, 0);
-	assert_int_equal(PARSE(&f, &err, "--kube-api-content-type=application/vnd.kubernetes.protobuf"),
-			 0);
+	assert_int_equal(
+	    PARSE(&f, &err, "--kube-api-content-type=application/vnd.kubernetes.protobuf"), 0);
 	assert_int_equal(f.kube_api_protobuf, 1);
 
 	kl_flags_init(&f);
