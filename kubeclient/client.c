@@ -101,6 +101,7 @@ struct kl_kube_req {
 	bool want_pb;		 /* LIST/WATCH: accept protobuf */
 	bool body_seen;		 /* the decoder is chosen: the body's first bytes came */
 	bool body_pb;		 /* this answer's Content-Type is protobuf */
+	char *decode_err;	 /* why the decoder stopped the body, for done */
 	int code;
 	char *errbody; /* or text for K_TEXT */
 	size_t errlen, errcap, text_max;
@@ -226,6 +227,7 @@ static void req_free(struct kl_kube_req *r)
 	free(r->rv);
 	free(r->werr_reason);
 	free(r->werr_message);
+	free(r->decode_err);
 	free(r);
 }
 
@@ -470,8 +472,13 @@ static int on_data(void *arg, int code, const char *buf, size_t len)
 		return text_append(r, buf, len, r->text_max);
 	kl_error_clear(&err);
 	if (r->ps)
-		return kl_pb_stream_feed(r->ps, buf, len, &err);
-	return kl_json_stream_feed(r->js, buf, len, &err);
+		rc = kl_pb_stream_feed(r->ps, buf, len, &err);
+	else
+		rc = kl_json_stream_feed(r->js, buf, len, &err);
+	/* the decoder's words, not libcurl's "Failure writing output to destination" */
+	if (rc < 0 && err.msg[0] && !r->decode_err)
+		r->decode_err = strdup(err.msg);
+	return rc;
 }
 
 /* ---------------------------------------------------------------- request start */
@@ -489,6 +496,8 @@ static void stream_reset(struct kl_kube_req *r)
 	r->ps = NULL;
 	r->body_seen = false;
 	r->body_pb = false;
+	free(r->decode_err);
+	r->decode_err = NULL;
 	r->errlen = 0;
 	r->code = 0;
 }
@@ -857,7 +866,8 @@ static void on_done(void *arg, int status, int code, int retry_after, const char
 				 verb_names[r->verb], "path", r->path, "error", msg);
 		observe(r, 0);
 		/* an item callback's own error comes back as status: pass it on */
-		fail(r, status, code, msg && *msg ? msg : strerror(-status));
+		fail(r, status, code,
+		     r->decode_err ? r->decode_err : msg && *msg ? msg : strerror(-status));
 		return;
 	}
 	if (code == 401 && !r->retried_401 && kl__auth_refreshable(k->auth) && !k->closing) {

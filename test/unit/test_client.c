@@ -908,6 +908,9 @@ static void test_watch_cut(void **state)
 	assert_int_equal(garbage.ncb, 1);
 	assert_int_equal(garbage.err, -EPROTO);
 	assert_int_equal(garbage.nevents, 0);
+	/* the decoder says what was wrong, not libcurl that the write was refused */
+	assert_null(strstr(garbage.message, "Failure writing"));
+	assert_non_null(strstr(garbage.message, "malformed JSON at offset"));
 	ctx_free(&t);
 }
 
