@@ -608,8 +608,8 @@ static void report(const char *what, double cpu, double wall, size_t bytes, unsi
  * test/data/pb/capture.py), replayed as the same N MODIFIED events to M pods, each
  * with its pod's namespace, name, uid (pod_ids) and a new resourceVersion:
  *   (d) JSON: kl_json_stream + kl_store_upsert, as (a);
- *   (e) protobuf watch frames: kl_pb_stream (KL_PB_EVENTS) + kl_pod_project_pb +
- *       kl_store_upsert_obj;
+ *   (e) protobuf watch frames: kl_pb_stream (KL_PB_EVENTS) +
+ *       kl_store_upsert_pb (which projects with kl_pod_project_pb);
  *   (f) kl_pb_stream alone, a callback doing nothing: (e) minus (f) is nanopb's
  *       decode, the projection and the store.
  * The protobuf pod is rewritten by hand here: its ObjectMeta fields name (1),
@@ -787,12 +787,11 @@ static int on_pb_event(void *arg, enum kl_pb_what what, const struct kl_pb_msg *
 {
 	struct apply *a = arg;
 	struct kl_store_delta d;
-	struct kl_pod *p;
 	int rc;
 
 	(void)what;
-	if ((rc = kl_pod_project_pb(a->intern, a->opts, m->data, m->len, &p)) < 0 ||
-	    (rc = kl_store_upsert_obj(a->store, p, &d)) < 0)
+	rc = kl_store_upsert_pb(a->store, m->data, m->len, &d);
+	if (rc < 0)
 		return rc;
 	a->events++;
 	a->updates += d.change == KL_STORE_UPDATE;

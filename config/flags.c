@@ -16,7 +16,21 @@
 
 #include "util/duration.h"
 
-enum flag_type { F_STRING, F_BOOL, F_DURATION, F_INT, F_UINT, F_FLOAT, F_LOGFMT, F_ACTION };
+enum flag_type {
+	F_STRING,
+	F_BOOL,
+	F_DURATION,
+	F_INT,
+	F_UINT,
+	F_FLOAT,
+	F_LOGFMT,
+	F_CONTENT_TYPE,
+	F_ACTION
+};
+
+/* --kube-api-content-type's values, as kube-controller-manager's */
+static const char ct_protobuf[] = "application/vnd.kubernetes.protobuf";
+static const char ct_json[] = "application/json";
 
 struct flag {
 	const char *name; /* without dashes */
@@ -51,6 +65,11 @@ static const struct flag flags[] = {
 	  "Client-side rate limit: requests per second to the API server (watches excluded)." },
 	{ "kube-api-burst", "Kubernetes client", F_UINT, OFF(kube_api_burst), "30", "int",
 	  "Burst allowed above --kube-api-qps." },
+	{ "kube-api-content-type", "Kubernetes client", F_CONTENT_TYPE, OFF(kube_api_protobuf),
+	  "application/vnd.kubernetes.protobuf", "type",
+	  "What LISTs and WATCHes of pods, namespaces and deployments ask for: "
+	  "application/vnd.kubernetes.protobuf (JSON still accepted where the server answers it) "
+	  "or application/json. Every other request speaks JSON." },
 	{ "bind-address", "Serving", F_STRING, OFF(bind_address), "0.0.0.0:9090", "host:port",
 	  "Where /metrics, /healthz, /livez and /readyz are served." },
 	{ "chatops-bind-address", "Serving", F_STRING, OFF(chatops_bind_address), NULL,
@@ -103,6 +122,7 @@ void kl_flags_init(struct kl_flags *f)
 	f->log_format = KL_LOG_TEXT;
 	f->kube_api_qps = 20;
 	f->kube_api_burst = 30;
+	f->kube_api_protobuf = 1;
 }
 
 static const struct flag *find(const char *name, size_t len)
@@ -216,6 +236,14 @@ static int set_value(struct kl_flags *f, const struct flag *fl, const char *val,
 				     fl->name, val);
 			return -EINVAL;
 		}
+		return 0;
+	case F_CONTENT_TYPE:
+		if (strcmp(val, ct_protobuf) && strcmp(val, ct_json)) {
+			kl_error_set(err, NULL, 0, 0, "--%s: expected %s or %s, got \"%s\"",
+				     fl->name, ct_protobuf, ct_json, val);
+			return -EINVAL;
+		}
+		*(int *)base = strcmp(val, ct_protobuf) == 0;
 		return 0;
 	case F_ACTION:
 		*(int *)base = 1;

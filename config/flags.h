@@ -22,6 +22,7 @@ struct kl_flags {
 	const char *master;
 	double kube_api_qps;
 	unsigned kube_api_burst;
+	int kube_api_protobuf; /* --kube-api-content-type: 1 protobuf (default), 0 JSON */
 	/* generic */
 	const char *config;
 	const char *controllers;

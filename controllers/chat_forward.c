@@ -192,8 +192,8 @@ static void take_ctype(struct fwd *w)
 
 	if (w->ctype[0] || !w->hreq)
 		return;
-	ct = kl_http_req_content_type(w->hreq);
-	if (ct && strlen(ct) < sizeof(w->ctype) && !strpbrk(ct, "\r\n"))
+	ct = kl_http_content_type(w->hreq);
+	if (ct[0] && strlen(ct) < sizeof(w->ctype) && !strpbrk(ct, "\r\n"))
 		snprintf(w->ctype, sizeof(w->ctype), "%s", ct);
 }
 

@@ -4,10 +4,16 @@
  * A call becomes a struct kl_kube_req that goes through three gates before its
  * HTTP request starts: the client-side rate limiter (a token bucket, as client-go;
  * watches skip it), then credentials (an exec plugin may have to run), then the
- * HTTP layer. Successful bodies stream into a kl_json_stream in the mode the call
- * needs (LIST items one by one, WATCH events one by one, a single object); error
- * bodies are collected (bounded) and decoded as a Status. A 401 is retried once
- * with refreshed credentials when they can change (token file, exec plugin).
+ * HTTP layer. Successful bodies stream into a decoder in the mode the call needs
+ * (LIST items one by one, WATCH events one by one, a single object); error bodies
+ * are collected (bounded) and decoded as a Status. A 401 is retried once with
+ * refreshed credentials when they can change (token file, exec plugin).
+ *
+ * Content negotiation: a LIST or WATCH whose caller takes protobuf, on a client
+ * whose wire is KL_WIRE_PROTOBUF, accepts protobuf first and JSON second; the
+ * answer's Content-Type, seen with the first bytes of the body, picks the decoder
+ * (kl_pb_stream of pb.h or kl_json_stream), so a server or a resource that only
+ * speaks JSON just works. Every other call asks for JSON only.
  */
 #include "kubeclient/client.h"
 
@@ -15,10 +21,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "kl_version.h"
 #include "kubeclient/http.h"
 #include "kubeclient/internal.h"
+#include "kubeclient/pb.h"
 #include "util/url.h"
 
 #define ERRBODY_MAX 65536
@@ -26,6 +34,12 @@
 #define LIST_RESTARTS_MAX 5
 #define MAX_OBJECT_BYTES (16u << 20)
 #define TOKEN_HDR_MAX 8192
+#define STATUS_TEXT_MAX 1024
+
+static const char accept_json[] = "Accept: application/json";
+static const char accept_pb[] =
+	"Accept: application/vnd.kubernetes.protobuf, application/json";
+static const char pb_type[] = "application/vnd.kubernetes.protobuf";
 
 enum kind { K_OBJ, K_LIST, K_WATCH, K_TEXT };
 
@@ -53,6 +67,7 @@ struct kl_kube {
 
 	struct kl_kube_req *reqs; /* every live call, for close */
 	struct kl_metric *m_requests, *m_duration;
+	enum kl_wire wire;
 
 	bool closing;
 	int pending_closes;
@@ -82,6 +97,11 @@ struct kl_kube_req {
 
 	struct kl_http_req *http;
 	struct kl_json_stream *js;
+	struct kl_pb_stream *ps; /* instead of js when the answer is protobuf */
+	bool want_pb;		 /* LIST/WATCH: accept protobuf */
+	bool body_seen;		 /* the decoder is chosen: the body's first bytes came */
+	bool body_pb;		 /* this answer's Content-Type is protobuf */
+	char *decode_err;	 /* why the decoder stopped the body, for done */
 	int code;
 	char *errbody; /* or text for K_TEXT */
 	size_t errlen, errcap, text_max;
@@ -95,11 +115,12 @@ struct kl_kube_req {
 	uint64_t started_ms;
 
 	/* LIST */
-	char *list_base; /* path?query without limit/continue */
-	unsigned limit;
+	char *list_base; /* path?query without limit/continue/resourceVersion */
+	unsigned limit;	 /* 0: none */
+	char *list_rv;	 /* resourceVersion of the first page, or NULL */
 	char *cont;
 	char *rv;
-	unsigned restarts;
+	unsigned restarts, pages;
 	bool restart_pending;
 
 	/* WATCH */
@@ -142,6 +163,20 @@ static int errno_for(int code, const char *reason)
 	return 0;
 }
 
+/* details.causes: ResourceVersionTooLarge when one says so, else the first's reason. */
+static const char *status_cause(const struct kl_json *obj)
+{
+	static const char too_large[] = "ResourceVersionTooLarge";
+	const struct kl_json *causes = kl_json_path(obj, "details", "causes", NULL), *c;
+
+	if (!causes || causes->type != KL_JSON_ARRAY || !causes->child)
+		return "";
+	for (c = causes->child; c; c = c->next)
+		if (strcmp(kl_json_str(kl_json_get(c, "reason"), ""), too_large) == 0)
+			return too_large;
+	return kl_json_str(kl_json_get(causes->child, "reason"), "");
+}
+
 void kl_kube_status_from(struct kl_kube_status *st, int http_code, const struct kl_json *obj)
 {
 	int64_t c = 0;
@@ -151,11 +186,13 @@ void kl_kube_status_from(struct kl_kube_status *st, int http_code, const struct 
 	st->code = http_code;
 	st->reason = "";
 	st->message = "";
+	st->cause = "";
 	if (obj && strcmp(kl_json_str(kl_json_get(obj, "kind"), ""), "Status") == 0) {
 		if (kl_json_int(kl_json_get(obj, "code"), &c) == 0 && c > 0 && c < 1000)
 			st->code = (int)c;
 		st->reason = kl_json_str(kl_json_get(obj, "reason"), "");
 		st->message = kl_json_str(kl_json_get(obj, "message"), "");
+		st->cause = status_cause(obj);
 		/* a successful Status (DELETE answers) carries no error */
 		if (strcmp(kl_json_str(kl_json_get(obj, "status"), ""), "Success") == 0) {
 			st->err = 0;
@@ -179,14 +216,18 @@ static void req_free(struct kl_kube_req *r)
 		r->next->prev = r->prev;
 	if (r->js)
 		kl_json_stream_free(r->js);
+	if (r->ps)
+		kl_pb_stream_free(r->ps);
 	free(r->path);
 	free(r->body);
 	free(r->errbody);
 	free(r->list_base);
+	free(r->list_rv);
 	free(r->cont);
 	free(r->rv);
 	free(r->werr_reason);
 	free(r->werr_message);
+	free(r->decode_err);
 	free(r);
 }
 
@@ -231,14 +272,58 @@ static void finish_error(struct kl_kube_req *r, const struct kl_kube_status *st)
 
 static void fail(struct kl_kube_req *r, int err, int code, const char *msg)
 {
-	struct kl_kube_status st = {
-		.err = err, .code = code, .reason = "", .message = msg, .retry_after_s = -1
-	};
+	struct kl_kube_status st = { .err = err,
+				     .code = code,
+				     .reason = "",
+				     .message = msg,
+				     .retry_after_s = -1,
+				     .cause = "" };
 
 	finish_error(r, &st);
 }
 
 /* ---------------------------------------------------------------- streaming */
+
+/* A List's metadata: continue and resourceVersion, kept for the next page and done. */
+static int list_meta(struct kl_kube_req *r, const char *cont, const char *rv)
+{
+	free(r->cont);
+	free(r->rv);
+	r->cont = strdup(cont ? cont : "");
+	r->rv = strdup(rv ? rv : "");
+	return r->cont && r->rv ? 0 : -ENOMEM;
+}
+
+static int deliver_item(struct kl_kube_req *r, const struct kl_kobj *o)
+{
+	int rc = r->item_cb(r->arg, o, r->restart_pending);
+
+	r->restart_pending = false;
+	return rc;
+}
+
+/* An ERROR event: r->werr filled from its Status; kept for done. */
+static int keep_error_event(struct kl_kube_req *r)
+{
+	if (r->werr.code == 0)
+		r->werr.code = 500;
+	if (!r->werr.err)
+		r->werr.err = errno_for(r->werr.code, r->werr.reason);
+	r->werr_reason = strdup(r->werr.reason);
+	r->werr_message = strdup(r->werr.message);
+	r->got_error_event = true;
+	return r->werr_reason && r->werr_message ? 0 : -ENOMEM;
+}
+
+static int deliver_event(struct kl_kube_req *r, const char *type, const struct kl_kobj *o)
+{
+	int rc = r->event_cb(r->arg, type, o);
+
+	if (rc < 0)
+		return rc;
+	/* the server ends the stream after an ERROR; do not wait for it */
+	return r->got_error_event ? -ECONNABORTED : 0;
+}
 
 static int on_item(void *arg, enum kl_json_what what, const struct kl_json *v)
 {
@@ -255,17 +340,11 @@ static int on_item(void *arg, enum kl_json_what what, const struct kl_json *v)
 		r->cb_rc = 0;
 		return 0;
 	case K_LIST:
-		if (what == KL_JSON_ITEM) {
-			rc = r->item_cb(r->arg, v, r->restart_pending);
-			r->restart_pending = false;
-			return rc;
-		}
+		if (what == KL_JSON_ITEM)
+			return deliver_item(r, &(struct kl_kobj){ .json = v });
 		md = kl_json_get(v, "metadata");
-		free(r->cont);
-		free(r->rv);
-		r->cont = strdup(kl_json_str(kl_json_get(md, "continue"), ""));
-		r->rv = strdup(kl_json_str(kl_json_get(md, "resourceVersion"), ""));
-		return r->cont && r->rv ? 0 : -ENOMEM;
+		return list_meta(r, kl_json_str(kl_json_get(md, "continue"), ""),
+				 kl_json_str(kl_json_get(md, "resourceVersion"), ""));
 	case K_WATCH: {
 		const char *type = kl_json_str(kl_json_get(v, "type"), "");
 		const struct kl_json *obj = kl_json_get(v, "object");
@@ -274,24 +353,51 @@ static int on_item(void *arg, enum kl_json_what what, const struct kl_json *v)
 			return -EPROTO;
 		if (strcmp(type, "ERROR") == 0) {
 			kl_kube_status_from(&r->werr, 0, obj);
-			if (r->werr.code == 0)
-				r->werr.code = 500;
-			if (!r->werr.err)
-				r->werr.err = errno_for(r->werr.code, r->werr.reason);
-			r->werr_reason = strdup(r->werr.reason);
-			r->werr_message = strdup(r->werr.message);
-			r->got_error_event = true;
+			rc = keep_error_event(r);
+			if (rc < 0)
+				return rc;
 		}
-		rc = r->event_cb(r->arg, type, obj);
-		if (rc < 0)
-			return rc;
-		/* the server ends the stream after an ERROR; do not wait for it */
-		return r->got_error_event ? -ECONNABORTED : 0;
+		return deliver_event(r, type, &(struct kl_kobj){ .json = obj });
 	}
 	case K_TEXT:
 		break;
 	}
 	return 0;
+}
+
+/* The protobuf twin of on_item, for LIST and WATCH answers. */
+static int on_pb(void *arg, enum kl_pb_what what, const struct kl_pb_msg *m)
+{
+	struct kl_kube_req *r = arg;
+	struct kl_kobj o = { .pb = m->data, .len = m->len };
+	char reason[STATUS_TEXT_MAX], message[STATUS_TEXT_MAX];
+	int code = 0, rc;
+
+	if (r->cancelled)
+		return -ECANCELED;
+	if (r->kind == K_LIST) {
+		if (what == KL_PB_ITEM)
+			return deliver_item(r, &o);
+		return list_meta(r, m->cont, m->resource_version);
+	}
+	if (r->kind != K_WATCH || !m->type || !*m->type)
+		return -EPROTO;
+	if (strcmp(m->type, "ERROR") == 0) {
+		reason[0] = message[0] = '\0';
+		kl_pb_status(m->data, m->len, &code, reason, sizeof(reason), message,
+			     sizeof(message));
+		memset(&r->werr, 0, sizeof(r->werr));
+		r->werr.code = code > 0 && code < 1000 ? code : 0;
+		r->werr.retry_after_s = -1;
+		r->werr.reason = reason;
+		r->werr.message = message;
+		r->werr.cause = "";
+		rc = keep_error_event(r);
+		r->werr.reason = r->werr.message = ""; /* the copies are kept for done */
+		if (rc < 0)
+			return rc;
+	}
+	return deliver_event(r, m->type, &o);
 }
 
 static int text_append(struct kl_kube_req *r, const char *buf, size_t len, size_t max)
@@ -323,39 +429,77 @@ static int text_append(struct kl_kube_req *r, const char *buf, size_t len, size_
 	return 0;
 }
 
+/*
+ * Picks the decoder once per answer, from its Content-Type: protobuf only for a
+ * call that asked for it (a server does not send it otherwise), JSON for the rest -
+ * whatever else it says, so a proxy's HTML fails as bad JSON, as it always did.
+ */
+static int stream_open(struct kl_kube_req *r)
+{
+	enum kl_json_mode jm = r->kind == K_LIST    ? KL_JSON_LIST
+			       : r->kind == K_WATCH ? KL_JSON_EVENTS
+						    : KL_JSON_DOCUMENT;
+	const char *ct = r->http ? kl_http_content_type(r->http) : "";
+
+	r->body_seen = true;
+	r->body_pb = r->want_pb && strncasecmp(ct, pb_type, sizeof(pb_type) - 1) == 0;
+	if (r->code < 200 || r->code >= 300 || r->kind == K_TEXT)
+		return 0;
+	if (r->body_pb) {
+		r->ps = kl_pb_stream_new(r->kind == K_LIST ? KL_PB_LIST : KL_PB_EVENTS,
+					 MAX_OBJECT_BYTES, on_pb, r);
+		return r->ps ? 0 : -ENOMEM;
+	}
+	r->js = kl_json_stream_new(jm, MAX_OBJECT_BYTES, on_item, r);
+	return r->js ? 0 : -ENOMEM;
+}
+
 static int on_data(void *arg, int code, const char *buf, size_t len)
 {
 	struct kl_kube_req *r = arg;
 	struct kl_error err;
+	int rc;
 
 	r->code = code;
+	if (!r->body_seen) {
+		rc = stream_open(r);
+		if (rc < 0)
+			return rc;
+	}
 	if (code < 200 || code >= 300)
 		return text_append(r, buf, len, ERRBODY_MAX);
 	if (r->kind == K_TEXT)
 		return text_append(r, buf, len, r->text_max);
 	kl_error_clear(&err);
-	return kl_json_stream_feed(r->js, buf, len, &err);
+	if (r->ps)
+		rc = kl_pb_stream_feed(r->ps, buf, len, &err);
+	else
+		rc = kl_json_stream_feed(r->js, buf, len, &err);
+	/* the decoder's words, not libcurl's "Failure writing output to destination" */
+	if (rc < 0 && err.msg[0] && !r->decode_err)
+		r->decode_err = strdup(err.msg);
+	return rc;
 }
 
 /* ---------------------------------------------------------------- request start */
 
 static void start_http(struct kl_kube_req *r);
 
-static int stream_reset(struct kl_kube_req *r)
+/* Before each attempt: no decoder until the answer's first bytes say which. */
+static void stream_reset(struct kl_kube_req *r)
 {
-	enum kl_json_mode mode = r->kind == K_LIST    ? KL_JSON_LIST
-				 : r->kind == K_WATCH ? KL_JSON_EVENTS
-						      : KL_JSON_DOCUMENT;
-
 	if (r->js)
 		kl_json_stream_free(r->js);
+	if (r->ps)
+		kl_pb_stream_free(r->ps);
 	r->js = NULL;
+	r->ps = NULL;
+	r->body_seen = false;
+	r->body_pb = false;
+	free(r->decode_err);
+	r->decode_err = NULL;
 	r->errlen = 0;
 	r->code = 0;
-	if (r->kind == K_TEXT)
-		return 0;
-	r->js = kl_json_stream_new(mode, MAX_OBJECT_BYTES, on_item, r);
-	return r->js ? 0 : -ENOMEM;
 }
 
 static void send_http(struct kl_kube_req *r);
@@ -407,11 +551,7 @@ static void send_http(struct kl_kube_req *r)
 	size_t nh = 0;
 	int rc;
 
-	rc = stream_reset(r);
-	if (rc < 0) {
-		fail(r, rc, 0, "out of memory");
-		return;
-	}
+	stream_reset(r);
 	memset(&tls, 0, sizeof(tls));
 	tls.ca_file = k->cfg->ca_file;
 	tls.ca_data = k->cfg->ca_data;
@@ -424,7 +564,7 @@ static void send_http(struct kl_kube_req *r)
 		fail(r, -ENAMETOOLONG, 0, "URL too long");
 		return;
 	}
-	headers[nh++] = r->kind == K_TEXT ? "Accept: */*" : "Accept: application/json";
+	headers[nh++] = r->kind == K_TEXT ? "Accept: */*" : r->want_pb ? accept_pb : accept_json;
 	if (auth[0])
 		headers[nh++] = auth;
 	if (r->content_type) {
@@ -538,21 +678,41 @@ static void list_next_page(struct kl_kube_req *r);
 static void finish_list_page(struct kl_kube_req *r)
 {
 	struct kl_kube_status ok = { .err = 0, .code = r->code, .reason = "", .message = "",
-				     .retry_after_s = -1 };
+				     .retry_after_s = -1, .cause = "" };
+	struct kl_kube_list_result res;
 
+	r->pages++;
 	if (r->cont && r->cont[0]) {
 		list_next_page(r);
 		return;
 	}
+	res.resource_version = r->rv ? r->rv : "";
+	res.pages = r->pages;
+	res.protobuf = r->body_pb;
 	r->finished = true;
-	r->list_cb(r->arg, &ok, r->rv ? r->rv : "");
+	r->list_cb(r->arg, &ok, &res);
 	req_free(r);
+}
+
+/* Ends the body's decoder: DOCUMENT and LIST deliver their document here. */
+static int stream_finish(struct kl_kube_req *r, struct kl_error *err)
+{
+	int rc;
+
+	if (!r->body_seen) { /* an empty body */
+		rc = stream_open(r);
+		if (rc < 0)
+			return rc;
+	}
+	if (r->ps)
+		return kl_pb_stream_finish(r->ps, err);
+	return kl_json_stream_finish(r->js, err);
 }
 
 static void finish_success(struct kl_kube_req *r)
 {
 	struct kl_kube_status ok = { .err = 0, .code = r->code, .reason = "", .message = "",
-				     .retry_after_s = -1 };
+				     .retry_after_s = -1, .cause = "" };
 	struct kl_error err;
 	int rc = 0;
 
@@ -564,9 +724,9 @@ static void finish_success(struct kl_kube_req *r)
 		return;
 	}
 	r->answer = NULL;
+	rc = stream_finish(r, &err);
 	/* for OBJ the document is delivered (and must be used) inside finish */
 	if (r->kind == K_OBJ) {
-		rc = kl_json_stream_finish(r->js, &err);
 		if (rc < 0) {
 			fail(r, -EPROTO, r->code, err.msg);
 			return;
@@ -578,7 +738,6 @@ static void finish_success(struct kl_kube_req *r)
 		return;
 	}
 	if (r->kind == K_LIST) {
-		rc = kl_json_stream_finish(r->js, &err);
 		if (rc < 0) {
 			fail(r, rc == -ENOMEM ? rc : -EPROTO, r->code,
 			     err.msg[0] ? err.msg : "bad list");
@@ -588,7 +747,6 @@ static void finish_success(struct kl_kube_req *r)
 		return;
 	}
 	/* WATCH: a clean end by the server's timeout, unless the body was cut */
-	rc = kl_json_stream_finish(r->js, &err);
 	if (rc < 0) {
 		fail(r, -ECONNRESET, r->code, "watch stream ended inside an event");
 		return;
@@ -598,15 +756,67 @@ static void finish_success(struct kl_kube_req *r)
 	req_free(r);
 }
 
+/* A protobuf error body's Status, into the caller's buffers. */
+struct pb_status {
+	int code;
+	char reason[STATUS_TEXT_MAX], message[STATUS_TEXT_MAX];
+	bool found;
+};
+
+static int on_pb_status(void *arg, enum kl_pb_what what, const struct kl_pb_msg *m)
+{
+	struct pb_status *ps = arg;
+
+	if (what == KL_PB_DOC && strcmp(m->kind ? m->kind : "", "Status") == 0)
+		ps->found = kl_pb_status(m->data, m->len, &ps->code, ps->reason,
+					 sizeof(ps->reason), ps->message,
+					 sizeof(ps->message)) == 0;
+	return 0;
+}
+
+/* Decodes a protobuf Status body into st (strings in ps); false when it is none. */
+static bool status_from_pb(struct kl_kube_req *r, struct pb_status *ps, struct kl_kube_status *st)
+{
+	struct kl_pb_stream *s;
+	struct kl_error err;
+
+	memset(ps, 0, sizeof(*ps));
+	s = kl_pb_stream_new(KL_PB_DOCUMENT, ERRBODY_MAX * 2, on_pb_status, ps);
+	if (!s)
+		return false;
+	kl_error_clear(&err);
+	if (kl_pb_stream_feed(s, r->errbody ? r->errbody : "", r->errlen, &err) == 0)
+		kl_pb_stream_finish(s, &err);
+	kl_pb_stream_free(s);
+	if (!ps->found)
+		return false;
+	memset(st, 0, sizeof(*st));
+	st->code = ps->code > 0 && ps->code < 1000 ? ps->code : r->code;
+	st->reason = ps->reason;
+	st->message = ps->message;
+	st->cause = "";
+	st->err = errno_for(st->code, st->reason);
+	return true;
+}
+
 static void finish_http_error(struct kl_kube_req *r, int retry_after)
 {
 	struct kl_kube_status st;
 	struct kl_json_stream *js;
 	struct kl_error err;
+	struct pb_status ps;
 	const struct kl_json *doc = NULL;
 
 	kl_error_clear(&err);
 	r->answer = NULL;
+	if (r->body_pb && status_from_pb(r, &ps, &st)) {
+		st.retry_after_s = retry_after;
+		if (!st.err)
+			st.err = -EIO;
+		observe(r, r->code);
+		finish_error(r, &st);
+		return;
+	}
 	/* decode the Status body with a fresh DOCUMENT stream */
 	if (r->js)
 		kl_json_stream_free(r->js);
@@ -623,7 +833,7 @@ static void finish_http_error(struct kl_kube_req *r, int retry_after)
 	}
 	kl_kube_status_from(&st, r->code, doc);
 	st.retry_after_s = retry_after;
-	if (!st.message[0] && r->errbody && r->errlen && !doc)
+	if (!st.message[0] && r->errbody && r->errlen && !doc && !r->body_pb)
 		st.message = r->errbody; /* a plain-text error (a proxy's) */
 	if (!st.err)
 		st.err = -EIO;
@@ -639,6 +849,8 @@ static void on_done(void *arg, int status, int code, int retry_after, const char
 	struct kl_kube *k = r->k;
 
 	r->http = NULL;
+	if (status == 0)
+		r->code = code;
 	if (r->kind == K_WATCH && r->got_error_event) {
 		struct kl_kube_status st = r->werr;
 
@@ -654,7 +866,8 @@ static void on_done(void *arg, int status, int code, int retry_after, const char
 				 verb_names[r->verb], "path", r->path, "error", msg);
 		observe(r, 0);
 		/* an item callback's own error comes back as status: pass it on */
-		fail(r, status, code, msg && *msg ? msg : strerror(-status));
+		fail(r, status, code,
+		     r->decode_err ? r->decode_err : msg && *msg ? msg : strerror(-status));
 		return;
 	}
 	if (code == 401 && !r->retried_401 && kl__auth_refreshable(k->auth) && !k->closing) {
@@ -671,6 +884,7 @@ static void on_done(void *arg, int status, int code, int retry_after, const char
 		r->restarts++;
 		free(r->cont);
 		r->cont = NULL;
+		r->pages = 0;
 		r->restart_pending = true;
 		list_next_page(r);
 		return;
@@ -802,19 +1016,28 @@ int kl_kube_scale(struct kl_kube *k, const char *ns, const char *deployment, int
 
 static void list_next_page(struct kl_kube_req *r)
 {
-	size_t len = strlen(r->list_base) + 64 + (r->cont ? strlen(r->cont) * 3 : 0);
+	bool first = !r->cont || !r->cont[0];
+	size_t len = strlen(r->list_base) + 64 + (r->cont ? strlen(r->cont) * 3 : 0) +
+		     (r->list_rv ? strlen(r->list_rv) * 3 : 0);
 	char *p = malloc(len), *q;
+	const char *sep = strchr(r->list_base, '?') ? "&" : "?";
 
 	if (!p) {
 		fail(r, -ENOMEM, 0, "out of memory");
 		return;
 	}
-	q = p + snprintf(p, len, "%s%slimit=%u", r->list_base,
-			 strchr(r->list_base, '?') ? "&" : "?", r->limit);
-	if (r->cont && r->cont[0]) {
-		/* continue tokens are base64: escape what a query cannot carry (len has room
-		 * for every byte escaped, so nothing is cut) */
-		q += sprintf(q, "&continue=");
+	q = p + snprintf(p, len, "%s", r->list_base);
+	if (r->limit) {
+		q += sprintf(q, "%slimit=%u", sep, r->limit);
+		sep = "&";
+	}
+	/* len has room for every byte of the tokens escaped, so nothing is cut */
+	if (first && r->list_rv) {
+		q += sprintf(q, "%sresourceVersion=", sep);
+		kl_url_escape(q, len - (size_t)(q - p), r->list_rv);
+	} else if (!first) {
+		/* continue tokens are base64: escape what a query cannot carry */
+		q += sprintf(q, "%scontinue=", sep);
 		kl_url_escape(q, len - (size_t)(q - p), r->cont);
 	}
 	free(r->path);
@@ -823,23 +1046,36 @@ static void list_next_page(struct kl_kube_req *r)
 	submit(r);
 }
 
-int kl_kube_list(struct kl_kube *k, const char *path, const char *query, unsigned limit,
+/* Whether a LIST or WATCH asks for protobuf: the caller takes it and so does the client. */
+static bool wants_pb(const struct kl_kube *k, bool caller)
+{
+	return caller && k->wire == KL_WIRE_PROTOBUF;
+}
+
+int kl_kube_list(struct kl_kube *k, const char *path, const struct kl_kube_list_opts *o,
 		 kl_kube_item_cb item_cb, kl_kube_list_done_cb done_cb, void *arg,
 		 struct kl_kube_req **out)
 {
-	struct kl_kube_req *r = req_new(k, K_LIST, V_LIST, path, query);
+	static const struct kl_kube_list_opts none;
+	struct kl_kube_req *r;
 
+	if (!o)
+		o = &none;
+	r = req_new(k, K_LIST, V_LIST, path, o->query);
 	if (!r)
 		return k->closing ? -ECANCELED : -EINVAL;
 	r->list_base = strdup(r->path);
-	if (!r->list_base) {
+	r->list_rv = o->resource_version && *o->resource_version ? strdup(o->resource_version)
+								  : NULL;
+	if (!r->list_base || (o->resource_version && *o->resource_version && !r->list_rv)) {
 		req_free(r);
 		return -ENOMEM;
 	}
 	r->item_cb = item_cb;
 	r->list_cb = done_cb;
 	r->arg = arg;
-	r->limit = limit ? limit : 500;
+	r->limit = o->unpaged ? 0 : o->limit ? o->limit : 500;
+	r->want_pb = wants_pb(k, o->protobuf);
 	r->timeout_s = 300;
 	if (out)
 		*out = r;
@@ -847,28 +1083,34 @@ int kl_kube_list(struct kl_kube *k, const char *path, const char *query, unsigne
 	return 0;
 }
 
-int kl_kube_watch(struct kl_kube *k, const char *path, const char *query,
-		  const char *resource_version, unsigned timeout_s, kl_kube_event_cb event_cb,
-		  kl_kube_done_cb done_cb, void *arg, struct kl_kube_req **out)
+int kl_kube_watch(struct kl_kube *k, const char *path, const struct kl_kube_watch_opts *o,
+		  kl_kube_event_cb event_cb, kl_kube_done_cb done_cb, void *arg,
+		  struct kl_kube_req **out)
 {
+	static const struct kl_kube_watch_opts none;
+	const char *rv, *query;
 	char q[1024];
 	struct kl_kube_req *r;
 	int n;
 
+	if (!o)
+		o = &none;
+	rv = o->resource_version;
+	query = o->query;
 	n = snprintf(q, sizeof(q), "watch=true&allowWatchBookmarks=true%s%s%s%s",
-		     resource_version && *resource_version ? "&resourceVersion=" : "",
-		     resource_version ? resource_version : "", query && *query ? "&" : "",
+		     rv && *rv ? "&resourceVersion=" : "", rv ? rv : "", query && *query ? "&" : "",
 		     query ? query : "");
 	if (n < 0 || n >= (int)sizeof(q) - 32)
 		return -ENAMETOOLONG;
-	if (timeout_s)
-		snprintf(q + n, sizeof(q) - (size_t)n, "&timeoutSeconds=%u", timeout_s);
+	if (o->timeout_s)
+		snprintf(q + n, sizeof(q) - (size_t)n, "&timeoutSeconds=%u", o->timeout_s);
 	r = req_new(k, K_WATCH, V_WATCH, path, q);
 	if (!r)
 		return k->closing ? -ECANCELED : -EINVAL;
 	r->event_cb = event_cb;
 	r->done_cb = done_cb;
 	r->arg = arg;
+	r->want_pb = wants_pb(k, o->protobuf);
 	if (out)
 		*out = r;
 	submit(r);
@@ -939,6 +1181,21 @@ void kl_kube_cancel(struct kl_kube_req *r)
 	uv_timer_start(&k->limiter, on_limiter, 0, 0);
 }
 
+int kl_kobj_rv(const struct kl_kobj *o, char *rv, size_t size)
+{
+	const struct kl_json *v;
+
+	if (o->pb)
+		return kl_pb_meta_rv(o->pb, o->len, rv, size);
+	v = kl_json_path(o->json, "metadata", "resourceVersion", NULL);
+	if (!v)
+		return -ENOENT;
+	if (v->type != KL_JSON_STRING || v->len >= size)
+		return -EINVAL;
+	memcpy(rv, v->str, v->len + 1);
+	return 0;
+}
+
 int kl_kube_http_version(const struct kl_kube *k)
 {
 	return kl_http_last_version(k->http);
@@ -960,6 +1217,7 @@ int kl_kube_new(uv_loop_t *loop, const struct kl_kube_config *cfg,
 	k->log = log;
 	k->qps = opts && opts->qps > 0 ? opts->qps : 20;
 	k->burst = opts && opts->burst ? opts->burst : 30;
+	k->wire = opts ? opts->wire : KL_WIRE_JSON;
 	k->tokens = k->burst;
 	k->refill_at = uv_now(loop);
 	snprintf(k->user_agent, sizeof(k->user_agent), "kloompas/%s", KL_VERSION);

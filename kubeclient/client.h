@@ -39,7 +39,10 @@ enum kl_wire { KL_WIRE_JSON = 0, KL_WIRE_PROTOBUF };
  *   -EINVAL 400/422, -EAGAIN 429 and 5xx (retry: see retry_after_s), -ETIMEDOUT,
  *   -ECONNREFUSED and other network errors, -EPROTO for an undecodable answer.
  * code is the HTTP status (0 for network errors); reason and message come from the
- * Status object (or libcurl); all borrowed for the callback.
+ * Status object (or libcurl); cause is "ResourceVersionTooLarge" when one of the
+ * Status' details.causes says so (a LIST asked for a resourceVersion the server has
+ * not seen yet: 504), else the first cause's reason, "" when none; all borrowed for
+ * the callback.
  */
 struct kl_kube_status {
 	int err;
@@ -47,7 +50,23 @@ struct kl_kube_status {
 	const char *reason;
 	const char *message;
 	int retry_after_s; /* -1 when absent */
+	const char *cause;
 };
+
+/*
+ * One object of a LIST or a WATCH as the server sent it: decoded JSON, or - when
+ * the call asked for protobuf and the server answered it - the object's own
+ * message bytes (kl_pb_msg.data of pb.h: no magic, no envelope). Exactly one of
+ * json and pb is set; everything borrowed for the callback.
+ */
+struct kl_kobj {
+	const struct kl_json *json;
+	const uint8_t *pb;
+	size_t len;
+};
+
+/* metadata.resourceVersion of o into rv (size bytes): 0, -ENOENT when absent, -EINVAL. */
+int kl_kobj_rv(const struct kl_kobj *o, char *rv, size_t size);
 
 struct kl_kube_opts {
 	double qps;	/* 0: 20 */
@@ -98,33 +117,65 @@ int kl_kube_patch(struct kl_kube *k, const char *path, enum kl_kube_patch type,
 int kl_kube_scale(struct kl_kube *k, const char *ns, const char *deployment, int replicas,
 		  kl_kube_obj_cb cb, void *arg, struct kl_kube_req **out);
 
+/* What a LIST or a WATCH asks for; NULL or 0 fields mean the default. */
+struct kl_kube_list_opts {
+	const char *query; /* extra "labelSelector=...&fieldSelector=..." or NULL */
+	unsigned limit;	   /* page size; 0: 500 */
+	bool unpaged;	   /* no limit at all: one answer (a relist from the watch cache) */
+	/*
+	 * NULL or "": a consistent read (from etcd, paginated); "0": any state, which
+	 * the API server serves whole from its watch cache (ignoring limit) unless that
+	 * cache is off (then pages follow, with continue); any other: a state not older
+	 * than this one (the watch cache when unpaged). Sent on the first page only:
+	 * the server refuses resourceVersion with continue.
+	 */
+	const char *resource_version;
+	/*
+	 * The caller takes protobuf objects (kl_kobj.pb): with the client's wire
+	 * KL_WIRE_PROTOBUF the call sends "Accept: application/vnd.kubernetes.protobuf,
+	 * application/json" and decodes whichever the answer's Content-Type says.
+	 */
+	bool protobuf;
+};
+
 /*
- * LIST, paginated with limit (0: 500) and continue. Each item is handed to item_cb
- * as it is decoded; done_cb gets the List's resourceVersion. When a continue token
- * expires (410) the list restarts from the beginning and item_cb sees restart=true
- * on the first item of the new pass, so the caller can drop what it collected.
- * query is extra "labelSelector=...&fieldSelector=..." or NULL.
+ * LIST, paginated with limit and continue. Each item is handed to item_cb as it is
+ * decoded; done_cb gets res (NULL on error). When a continue token expires (410)
+ * the list restarts from the beginning (the first page as first asked) and item_cb
+ * sees restart=true on the first item of the new pass, so the caller can drop what
+ * it collected. The body is never held whole: items stream through the decoder.
  */
-typedef int (*kl_kube_item_cb)(void *arg, const struct kl_json *item, bool restart);
+struct kl_kube_list_result {
+	const char *resource_version; /* the List's */
+	unsigned pages;		      /* answers the last pass took (1: one whole answer) */
+	bool protobuf;		      /* the server answered protobuf */
+};
+typedef int (*kl_kube_item_cb)(void *arg, const struct kl_kobj *item, bool restart);
 typedef void (*kl_kube_list_done_cb)(void *arg, const struct kl_kube_status *st,
-				     const char *resource_version);
-int kl_kube_list(struct kl_kube *k, const char *path, const char *query, unsigned limit,
+				     const struct kl_kube_list_result *res);
+int kl_kube_list(struct kl_kube *k, const char *path, const struct kl_kube_list_opts *o,
 		 kl_kube_item_cb item_cb, kl_kube_list_done_cb done_cb, void *arg,
 		 struct kl_kube_req **out);
 
+struct kl_kube_watch_opts {
+	const char *query;	      /* as kl_kube_list_opts */
+	const char *resource_version; /* "" or NULL: from now */
+	unsigned timeout_s;	      /* timeoutSeconds; 0: none */
+	bool protobuf;		      /* as kl_kube_list_opts */
+};
+
 /*
- * WATCH from resource_version ("" or NULL: from now) with allowWatchBookmarks and
- * timeoutSeconds (0: none). event_cb gets each event as it arrives: type is
- * "ADDED", "MODIFIED", "DELETED", "BOOKMARK" or "ERROR" (then obj is a Status and
- * the stream ends with st->err -ESTALE for a 410). done_cb runs once when the
- * stream ends: err 0 for a clean end (the server's timeout), else as above; a
- * stream cut mid-object is -ECONNRESET.
+ * WATCH from o->resource_version with allowWatchBookmarks. event_cb gets each
+ * event as it arrives: type is "ADDED", "MODIFIED", "DELETED", "BOOKMARK" or
+ * "ERROR" (then obj is a Status and the stream ends with st->err -ESTALE for a
+ * 410). done_cb runs once when the stream ends: err 0 for a clean end (the
+ * server's timeout), else as above; a stream cut mid-object is -ECONNRESET.
  */
-typedef int (*kl_kube_event_cb)(void *arg, const char *type, const struct kl_json *obj);
+typedef int (*kl_kube_event_cb)(void *arg, const char *type, const struct kl_kobj *obj);
 typedef void (*kl_kube_done_cb)(void *arg, const struct kl_kube_status *st);
-int kl_kube_watch(struct kl_kube *k, const char *path, const char *query,
-		  const char *resource_version, unsigned timeout_s, kl_kube_event_cb event_cb,
-		  kl_kube_done_cb done_cb, void *arg, struct kl_kube_req **out);
+int kl_kube_watch(struct kl_kube *k, const char *path, const struct kl_kube_watch_opts *o,
+		  kl_kube_event_cb event_cb, kl_kube_done_cb done_cb, void *arg,
+		  struct kl_kube_req **out);
 
 /*
  * GET .../pods/NAME/log?container=C&previous=true|false&tailLines=N; text is the

@@ -85,6 +85,7 @@ struct kl_http_req {
 	int retry_after_s;
 	int abort_err; /* data_cb's errno when it aborted the transfer */
 	bool cancelled;
+	char content_type[128]; /* the response's, "" until its headers are in */
 	char errbuf[CURL_ERROR_SIZE];
 };
 
@@ -489,6 +490,21 @@ int kl_http_last_version(const struct kl_http *h)
 
 /* ------------------------------------------------------- easy handle setup */
 
+/* A header's value without the blanks around it, cut to fit. */
+static void header_value(char *out, size_t size, const char *v, size_t n)
+{
+	while (n && (*v == ' ' || *v == '\t')) {
+		v++;
+		n--;
+	}
+	while (n && (v[n - 1] == '\r' || v[n - 1] == '\n' || v[n - 1] == ' '))
+		n--;
+	if (n >= size)
+		n = size - 1;
+	memcpy(out, v, n);
+	out[n] = '\0';
+}
+
 static int parse_retry_after(const char *v, size_t n)
 {
 	char buf[64];
@@ -496,16 +512,9 @@ static int parse_retry_after(const char *v, size_t n)
 	long s;
 	time_t when, now;
 
-	while (n && (*v == ' ' || *v == '\t')) {
-		v++;
-		n--;
-	}
-	while (n && (v[n - 1] == '\r' || v[n - 1] == '\n' || v[n - 1] == ' '))
-		n--;
-	if (!n || n >= sizeof(buf))
+	header_value(buf, sizeof(buf), v, n);
+	if (!buf[0])
 		return -1;
-	memcpy(buf, v, n);
-	buf[n] = '\0';
 	if (buf[0] >= '0' && buf[0] <= '9') {
 		errno = 0;
 		s = strtol(buf, &end, 10);
@@ -526,14 +535,20 @@ static size_t on_header(char *buf, size_t size, size_t n, void *userp)
 	struct kl_http_req *r = userp;
 	size_t len = size * n;
 	static const char name[] = "retry-after:";
+	static const char ctype[] = "content-type:";
 
 	if (r->cancelled)
 		return 0;
-	if (len >= 5 && memcmp(buf, "HTTP/", 5) == 0)
+	if (len >= 5 && memcmp(buf, "HTTP/", 5) == 0) {
 		r->retry_after_s = -1;
-	else if (len >= sizeof(name) - 1 && strncasecmp(buf, name, sizeof(name) - 1) == 0)
+		r->content_type[0] = '\0';
+	} else if (len >= sizeof(name) - 1 && strncasecmp(buf, name, sizeof(name) - 1) == 0) {
 		r->retry_after_s =
 		    parse_retry_after(buf + sizeof(name) - 1, len - (sizeof(name) - 1));
+	} else if (len >= sizeof(ctype) - 1 && strncasecmp(buf, ctype, sizeof(ctype) - 1) == 0) {
+		header_value(r->content_type, sizeof(r->content_type), buf + sizeof(ctype) - 1,
+			     len - (sizeof(ctype) - 1));
+	}
 	return len;
 }
 
@@ -906,6 +921,11 @@ int kl_http_mail(struct kl_http *h, const struct kl_http_mail_opts *o, kl_http_d
 	return req_submit(r, set_mail_options(r, o), out);
 }
 
+const char *kl_http_content_type(const struct kl_http_req *r)
+{
+	return r->content_type;
+}
+
 void kl_http_cancel(struct kl_http_req *r)
 {
 	struct kl_http *h;
@@ -917,13 +937,4 @@ void kl_http_cancel(struct kl_http_req *r)
 	kl_list_del(&r->link);
 	kl_list_add_tail(&h->cancelled, &r->link);
 	kick(h);
-}
-
-const char *kl_http_req_content_type(struct kl_http_req *r)
-{
-	char *ct = NULL;
-
-	if (!r->easy || curl_easy_getinfo(r->easy, CURLINFO_CONTENT_TYPE, &ct) != CURLE_OK)
-		return NULL;
-	return ct;
 }

@@ -105,10 +105,10 @@ struct kl_http_mail_opts {
 int kl_http_mail(struct kl_http *h, const struct kl_http_mail_opts *o, kl_http_done_cb done_cb,
 		 void *arg, struct kl_http_req **out);
 /*
- * The response's Content-Type as the server sent it, or NULL when none (yet). Valid
- * in data_cb and done_cb (r being the request they are about), until they return.
+ * The response's Content-Type as sent ("application/json"), "" before its headers
+ * are in or when it has none. For a data_cb deciding how to decode the body.
  */
-const char *kl_http_req_content_type(struct kl_http_req *r);
+const char *kl_http_content_type(const struct kl_http_req *r);
 /* Cancels a running request: done_cb runs (later, from the loop) with -ECANCELED. */
 void kl_http_cancel(struct kl_http_req *r);
 

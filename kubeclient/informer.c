@@ -123,11 +123,19 @@ static void list_begin(void *arg)
 	kl_store_sync_begin(i->store);
 }
 
-static int list_item(void *arg, const struct kl_json *obj)
+/* Applies one object as the server sent it: JSON or protobuf bytes. */
+static int upsert(struct kl_informer *i, const struct kl_kobj *obj, struct kl_store_delta *d)
+{
+	if (obj->pb)
+		return kl_store_upsert_pb(i->store, obj->pb, obj->len, d);
+	return kl_store_upsert(i->store, obj->json, d);
+}
+
+static int list_item(void *arg, const struct kl_kobj *obj)
 {
 	struct kl_informer *i = arg;
 	struct kl_store_delta d;
-	int rc = kl_store_upsert(i->store, obj, &d);
+	int rc = upsert(i, obj, &d);
 
 	if (rc == -EINVAL) {
 		kl_log_warn(i->f->log, "informer", "object skipped: not decodable", "resource",
@@ -167,16 +175,18 @@ static void list_done(void *arg, const char *rv)
 			i->handlers[k].synced(i->handlers[k].arg);
 }
 
-static int on_event(void *arg, const char *type, const struct kl_json *obj)
+static int on_event(void *arg, const char *type, const struct kl_kobj *obj)
 {
 	struct kl_informer *i = arg;
 	struct kl_store_delta d;
 	int rc;
 
-	if (strcmp(type, "DELETED") == 0)
-		rc = kl_store_remove(i->store, obj, &d);
+	if (strcmp(type, "DELETED") != 0)
+		rc = upsert(i, obj, &d);
+	else if (obj->pb)
+		rc = kl_store_remove_pb(i->store, obj->pb, obj->len, &d);
 	else
-		rc = kl_store_upsert(i->store, obj, &d);
+		rc = kl_store_remove(i->store, obj->json, &d);
 	if (rc == -EINVAL)
 		return 0;
 	if (rc < 0)
@@ -266,6 +276,7 @@ static int informer_start(struct kl_informer *i)
 		.resource = kl_resource_name(i->res),
 		.path = i->path,
 		.query = i->query,
+		.protobuf = true, /* pods, namespaces, deployments: built-in, pb.h projects them */
 		.min_watch_s = f->opts.min_watch_s,
 		.max_watch_s = f->opts.max_watch_s,
 		.backoff_initial_ms = f->opts.backoff_initial_ms,

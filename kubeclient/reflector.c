@@ -5,10 +5,17 @@
  * WAITING (a backoff timer before the next step). One call is in flight at most.
  * What the next step is after a wait is kept in next_is_list: a relist after an
  * expired resourceVersion, else a watch resumed from last_rv.
+ *
+ * Which LIST to ask is client-go's relistResourceVersion(): "0" before anything was
+ * synced, last_rv after, "" (a consistent read from etcd) once the server refused a
+ * resourceVersion (rv_unavailable, until a LIST succeeds). A LIST with a
+ * resourceVersion other than "0" goes unpaged, so the watch cache may answer it,
+ * unless "0" once came back in pages (paginated: the watch cache is off).
  */
 #include "kubeclient/reflector.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -25,19 +32,22 @@ struct kl_reflector {
 	const char *resource;
 	char *path, *query;
 	unsigned page_size, min_watch_s, max_watch_s;
+	bool protobuf;
 	struct kl_backoff backoff;
 
 	enum state state;
 	struct kl_kube_req *call;
 	uv_timer_t timer;
 	bool next_is_list;
+	bool rv_unavailable; /* the server refused the last LIST's resourceVersion */
+	bool paginated;	     /* resourceVersion=0 came in pages: no watch cache */
 	char last_rv[32];
 	unsigned events_this_watch;
 	unsigned seen_this_watch; /* events and bookmarks */
 	uint64_t watch_started;
 	uint64_t seed;
 
-	struct kl_metric *m_relists, *m_restarts;
+	struct kl_metric *m_relists, *m_restarts, *m_fallbacks, *m_ctype;
 	struct kl_reflector_stats stats;
 
 	int stop_pending; /* the timer's close and the cancelled call's callback */
@@ -91,9 +101,26 @@ static void backoff(struct kl_reflector *r, bool relist, int retry_after_s)
 	uv_timer_start(&r->timer, on_timer, wait, 0);
 }
 
+/* Content-Type label values of kloompas_informer_content_type. */
+static const char ct_json[] = "application/json";
+static const char ct_pb[] = "application/vnd.kubernetes.protobuf";
+
+/* The gauge says 1 for the type of the last answer, 0 for the other. */
+static void set_content_type(struct kl_reflector *r, bool protobuf)
+{
+	const char *on[] = { r->resource, protobuf ? ct_pb : ct_json };
+	const char *off[] = { r->resource, protobuf ? ct_json : ct_pb };
+
+	r->stats.content_type = on[1];
+	if (!r->m_ctype)
+		return;
+	kl_metric_set(r->m_ctype, on, 1);
+	kl_metric_set(r->m_ctype, off, 0);
+}
+
 /* ---------------------------------------------------------------- LIST */
 
-static int on_list_item(void *arg, const struct kl_json *item, bool restart)
+static int on_list_item(void *arg, const struct kl_kobj *item, bool restart)
 {
 	struct kl_reflector *r = arg;
 
@@ -104,9 +131,48 @@ static int on_list_item(void *arg, const struct kl_json *item, bool restart)
 	return r->ops->list_item(r->arg, item);
 }
 
-static void on_list_done(void *arg, const struct kl_kube_status *st, const char *rv)
+static void list_start(struct kl_reflector *r);
+
+/* Why the server refused a LIST's resourceVersion, or NULL when it did not. */
+static const char *refused_why(const struct kl_reflector *r, const struct kl_kube_status *st)
+{
+	if (!r->stats.list_rv[0])
+		return NULL; /* a consistent LIST: nothing to fall back to */
+	if (strcmp(st->cause, "ResourceVersionTooLarge") == 0 ||
+	    strstr(st->message, "Too large resource version"))
+		return "too-large-resource-version";
+	if (st->err == -ESTALE)
+		return "expired";
+	if (st->err == -ETIMEDOUT)
+		return "timeout";
+	return NULL;
+}
+
+/* The server refused the resourceVersion: the same LIST at once, consistent, from etcd. */
+static void fall_back(struct kl_reflector *r, const char *why, const struct kl_kube_status *st)
+{
+	const char *v[] = { r->resource, why };
+	char rv[sizeof(r->stats.list_rv)];
+
+	snprintf(rv, sizeof(rv), "%s", r->stats.list_rv);
+	r->rv_unavailable = true;
+	r->stats.fallbacks++;
+	if (r->m_fallbacks)
+		kl_metric_inc(r->m_fallbacks, v);
+	kl_log_info(r->log, "reflector", "list from the watch cache refused; listing from etcd",
+		    "resource", r->resource, "rv", rv, "reason", why, "error",
+		    st->message[0] ? st->message : strerror(-st->err));
+	/* what the refused answer delivered is replaced by the new pass */
+	r->ops->list_begin(r->arg);
+	list_start(r);
+}
+
+static void on_list_done(void *arg, const struct kl_kube_status *st,
+			 const struct kl_kube_list_result *res)
 {
 	struct kl_reflector *r = arg;
+	const char *why;
+	bool cache;
 
 	r->call = NULL;
 	if (r->state == R_STOPPED) {
@@ -114,6 +180,11 @@ static void on_list_done(void *arg, const struct kl_kube_status *st, const char 
 		return;
 	}
 	if (st->err) {
+		why = refused_why(r, st);
+		if (why) {
+			fall_back(r, why, st);
+			return;
+		}
 		snprintf(r->stats.last_error, sizeof(r->stats.last_error), "%s",
 			 st->message[0] ? st->message : strerror(-st->err));
 		kl_log_warn(r->log, "reflector", "list failed", "resource", r->resource, "error",
@@ -121,18 +192,48 @@ static void on_list_done(void *arg, const struct kl_kube_status *st, const char 
 		backoff(r, true, st->retry_after_s);
 		return;
 	}
-	snprintf(r->last_rv, sizeof(r->last_rv), "%s", rv);
+	/* client-go: only the answer to "0" tells whether the watch cache is on */
+	if (strcmp(r->stats.list_rv, "0") == 0)
+		r->paginated = res->pages > 1;
+	/* one answer to a resourceVersion the watch cache serves ("0", or any unpaged) */
+	cache = r->stats.list_rv[0] && res->pages == 1 &&
+		(strcmp(r->stats.list_rv, "0") == 0 || !r->paginated);
+	r->stats.list_from = cache ? "watch-cache" : "etcd";
+	r->rv_unavailable = false;
+	set_content_type(r, res->protobuf);
+	snprintf(r->last_rv, sizeof(r->last_rv), "%s", res->resource_version);
 	r->stats.last_error[0] = '\0';
-	r->ops->list_done(r->arg, rv);
+	r->ops->list_done(r->arg, res->resource_version);
 	kl_backoff_reset(&r->backoff);
-	kl_log_v(r->log, 1, "reflector", "listed", "resource", r->resource, "rv", rv);
+	kl_log_info(r->log, "reflector", "listed", "resource", r->resource, "rv",
+		    res->resource_version, "from", r->stats.list_from, "content_type",
+		    r->stats.content_type);
 	do_watch(r);
+}
+
+/* Sends the LIST relistResourceVersion() says (see the top of the file). */
+static void list_start(struct kl_reflector *r)
+{
+	struct kl_kube_list_opts o = {
+		.query = r->query,
+		.limit = r->page_size,
+		.protobuf = r->protobuf,
+	};
+	const char *rv = r->rv_unavailable ? "" : r->last_rv[0] ? r->last_rv : "0";
+	int rc;
+
+	snprintf(r->stats.list_rv, sizeof(r->stats.list_rv), "%s", rv);
+	o.resource_version = rv;
+	o.unpaged = rv[0] && strcmp(rv, "0") != 0 && !r->paginated;
+	rc = kl_kube_list(r->kube, r->path, &o, on_list_item, on_list_done, r, &r->call);
+	if (rc < 0) {
+		r->call = NULL;
+		backoff(r, true, -1);
+	}
 }
 
 static void do_list(struct kl_reflector *r)
 {
-	int rc;
-
 	r->state = R_LISTING;
 	r->stats.lists++;
 	if (r->last_rv[0]) { /* a cache exists: a retry of the first LIST is no relist */
@@ -140,25 +241,22 @@ static void do_list(struct kl_reflector *r)
 		count(r->m_relists, r->resource);
 	}
 	r->ops->list_begin(r->arg);
-	rc = kl_kube_list(r->kube, r->path, r->query, r->page_size, on_list_item, on_list_done, r,
-			  &r->call);
-	if (rc < 0) {
-		r->call = NULL;
-		backoff(r, true, -1);
-	}
+	list_start(r);
 }
 
 /* ---------------------------------------------------------------- WATCH */
 
-static int on_event(void *arg, const char *type, const struct kl_json *obj)
+static int on_event(void *arg, const char *type, const struct kl_kobj *obj)
 {
 	struct kl_reflector *r = arg;
-	const char *rv = kl_json_str(kl_json_path(obj, "metadata", "resourceVersion", NULL), NULL);
+	char rv[sizeof(r->last_rv)];
 
 	if (strcmp(type, "ERROR") == 0)
 		return 0; /* the done callback gets its status */
-	if (rv && strlen(rv) < sizeof(r->last_rv))
-		snprintf(r->last_rv, sizeof(r->last_rv), "%s", rv);
+	if (kl_kobj_rv(obj, rv, sizeof(rv)) == 0 && rv[0])
+		memcpy(r->last_rv, rv, sizeof(rv));
+	if (!r->seen_this_watch)
+		set_content_type(r, obj->pb != NULL);
 	r->seen_this_watch++;
 	if (strcmp(type, "BOOKMARK") == 0)
 		return 0;
@@ -209,6 +307,12 @@ static void do_watch(struct kl_reflector *r)
 {
 	unsigned span = r->max_watch_s - r->min_watch_s;
 	unsigned timeout = r->min_watch_s + (span ? (unsigned)(rnd(r) % span) : 0);
+	struct kl_kube_watch_opts o = {
+		.query = r->query,
+		.resource_version = r->last_rv,
+		.timeout_s = timeout,
+		.protobuf = r->protobuf,
+	};
 	int rc;
 
 	r->state = R_WATCHING;
@@ -216,8 +320,7 @@ static void do_watch(struct kl_reflector *r)
 	r->events_this_watch = 0;
 	r->seen_this_watch = 0;
 	r->watch_started = uv_now(r->loop);
-	rc = kl_kube_watch(r->kube, r->path, r->query, r->last_rv, timeout, on_event,
-			   on_watch_done, r, &r->call);
+	rc = kl_kube_watch(r->kube, r->path, &o, on_event, on_watch_done, r, &r->call);
 	if (rc < 0) {
 		r->call = NULL;
 		backoff(r, false, -1);
@@ -226,12 +329,26 @@ static void do_watch(struct kl_reflector *r)
 
 /* ---------------------------------------------------------------- life */
 
+/* Every reflector shares one series family: the first one registers it. */
+static struct kl_metric *metric(struct kl_metrics *metrics, const char *name, const char *help,
+				const char *const *labels, bool gauge)
+{
+	struct kl_metric *m = kl_metrics_find(metrics, name);
+
+	if (m)
+		return m;
+	return gauge ? kl_metrics_gauge(metrics, name, help, labels)
+		     : kl_metrics_counter(metrics, name, help, labels);
+}
+
 struct kl_reflector *kl_reflector_new(uv_loop_t *loop, struct kl_kube *kube,
 				      const struct kl_reflector_opts *o,
 				      const struct kl_reflector_ops *ops, void *arg,
 				      const struct kl_log *log, struct kl_metrics *metrics)
 {
 	static const char *const labels[] = { "resource", NULL };
+	static const char *const fb_labels[] = { "resource", "reason", NULL };
+	static const char *const ct_labels[] = { "resource", "content_type", NULL };
 	struct kl_reflector *r = calloc(1, sizeof(*r));
 
 	if (!r)
@@ -251,6 +368,9 @@ struct kl_reflector *kl_reflector_new(uv_loop_t *loop, struct kl_kube *kube,
 	r->arg = arg;
 	r->resource = o->resource;
 	r->page_size = o->page_size ? o->page_size : 500;
+	r->protobuf = o->protobuf;
+	r->stats.list_from = "";
+	r->stats.content_type = "";
 	r->min_watch_s = o->min_watch_s ? o->min_watch_s : 300;
 	r->max_watch_s = o->max_watch_s ? o->max_watch_s : 600;
 	if (r->max_watch_s < r->min_watch_s)
@@ -261,17 +381,21 @@ struct kl_reflector *kl_reflector_new(uv_loop_t *loop, struct kl_kube *kube,
 	uv_timer_init(loop, &r->timer);
 	r->timer.data = r;
 	if (metrics) {
-		r->m_relists = kl_metrics_find(metrics, "kloompas_informer_relists_total");
-		if (!r->m_relists)
-			r->m_relists = kl_metrics_counter(
-				metrics, "kloompas_informer_relists_total",
-				"LISTs after the first, by resource (expired resourceVersions).",
-				labels);
-		r->m_restarts = kl_metrics_find(metrics, "kloompas_informer_watch_restarts_total");
-		if (!r->m_restarts)
-			r->m_restarts = kl_metrics_counter(
-				metrics, "kloompas_informer_watch_restarts_total",
-				"Watches that ended and were started again, by resource.", labels);
+		r->m_relists = metric(
+			metrics, "kloompas_informer_relists_total",
+			"LISTs after the first, by resource (expired resourceVersions).", labels,
+			false);
+		r->m_restarts = metric(metrics, "kloompas_informer_watch_restarts_total",
+				       "Watches that ended and were started again, by resource.",
+				       labels, false);
+		r->m_fallbacks = metric(
+			metrics, "kloompas_informer_list_fallbacks_total",
+			"LISTs from the watch cache the API server refused, made again from etcd.",
+			fb_labels, false);
+		r->m_ctype = metric(
+			metrics, "kloompas_informer_content_type",
+			"1 for the Content-Type of the informer's last LIST or WATCH answer.",
+			ct_labels, true);
 	}
 	return r;
 }

@@ -15,6 +15,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "kubeclient/pb.h"
+
 #define NS_BUCKETS 1024
 
 struct ns_entry {
@@ -47,11 +49,20 @@ struct kl_store {
 		*out = obj;                                                                \
 		return rc;                                                                 \
 	}                                                                                  \
+	static int proj##_pb_any(struct kl_intern *t, const struct kl_objects_opts *o,        \
+				 const uint8_t *data, size_t len, void **out)               \
+	{                                                                                  \
+		struct st *obj;                                                            \
+		int rc = proj##_pb(t, o, data, len, &obj);                                 \
+                                                                                           \
+		*out = obj;                                                                \
+		return rc;                                                                 \
+	}                                                                                  \
 	static void fr##_any(struct kl_intern *t, void *obj)                                  \
 	{                                                                                  \
 		fr(t, obj);                                                                \
 	}                                                                                  \
-	const struct kl_store_type name = { #name, proj##_any, fr##_any }
+	const struct kl_store_type name = { #name, proj##_any, proj##_pb_any, fr##_any }
 
 TYPE(kl_store_pods, kl_pod, kl_pod_project, kl_pod_free);
 TYPE(kl_store_namespaces, kl_namespace, kl_namespace_project, kl_namespace_free);
@@ -252,7 +263,7 @@ void kl_store_free(struct kl_store *s)
 	free(s);
 }
 
-/* Puts m (new, owned) in place of cur (or NULL); m is disposed of on error. */
+/* Puts the projected m in place of cur (may be NULL) and says so in d. */
 static int replace(struct kl_store *s, struct kl_meta *cur, struct kl_meta *m,
 		   struct kl_store_delta *d)
 {
@@ -274,19 +285,26 @@ static int replace(struct kl_store *s, struct kl_meta *cur, struct kl_meta *m,
 	return 0;
 }
 
+/* An upsert of an unchanged object: marked seen, nothing else. */
+static bool unchanged(struct kl_store *s, struct kl_meta *cur, uint64_t rv,
+		      struct kl_store_delta *d)
+{
+	if (!cur || !rv || cur->rv != rv)
+		return false;
+	cur->gen = s->gen;
+	d->obj = cur;
+	return true; /* KL_STORE_NONE */
+}
+
 int kl_store_upsert(struct kl_store *s, const struct kl_json *j, struct kl_store_delta *d)
 {
 	struct kl_meta *cur = lookup_json(s, j);
-	uint64_t rv = json_rv(j);
 	void *obj;
 	int rc;
 
 	memset(d, 0, sizeof(*d));
-	if (cur && rv && cur->rv == rv) {
-		cur->gen = s->gen;
-		d->obj = cur;
-		return 0; /* KL_STORE_NONE */
-	}
+	if (unchanged(s, cur, json_rv(j), d))
+		return 0;
 	if (s->len >= s->nbuckets && grow(s) < 0)
 		return -ENOMEM;
 	rc = s->type->project(s->intern, s->opts, j, &obj);
@@ -295,20 +313,24 @@ int kl_store_upsert(struct kl_store *s, const struct kl_json *j, struct kl_store
 	return replace(s, cur, obj, d);
 }
 
-int kl_store_upsert_obj(struct kl_store *s, void *obj, struct kl_store_delta *d)
+int kl_store_upsert_pb(struct kl_store *s, const uint8_t *data, size_t len,
+		       struct kl_store_delta *d)
 {
-	struct kl_meta *m = obj, *cur = lookup(s, m->ns, m->name);
+	struct kl_meta *cur, *m;
+	void *obj;
+	int rc;
 
 	memset(d, 0, sizeof(*d));
-	if (cur && m->rv && cur->rv == m->rv) {
-		kl_store_dispose(s, obj);
-		cur->gen = s->gen;
-		d->obj = cur;
-		return 0; /* KL_STORE_NONE */
-	}
-	if (s->len >= s->nbuckets && grow(s) < 0) {
-		kl_store_dispose(s, obj);
+	if (s->len >= s->nbuckets && grow(s) < 0)
 		return -ENOMEM;
+	rc = s->type->project_pb(s->intern, s->opts, data, len, &obj);
+	if (rc < 0)
+		return rc;
+	m = obj;
+	cur = lookup(s, m->ns, m->name);
+	if (unchanged(s, cur, m->rv, d)) {
+		kl_store_dispose(s, m);
+		return 0;
 	}
 	return replace(s, cur, m, d);
 }
@@ -323,6 +345,26 @@ int kl_store_remove(struct kl_store *s, const struct kl_json *j, struct kl_store
 	unlink_obj(s, cur);
 	d->change = KL_STORE_DELETE;
 	d->old = cur;
+	return 0;
+}
+
+int kl_store_remove_pb(struct kl_store *s, const uint8_t *data, size_t len,
+		       struct kl_store_delta *d)
+{
+	struct kl_meta *m;
+	void *obj;
+	int rc = s->type->project_pb(s->intern, s->opts, data, len, &obj);
+
+	memset(d, 0, sizeof(*d));
+	if (rc < 0)
+		return rc;
+	m = obj;
+	d->old = lookup(s, m->ns, m->name);
+	kl_store_dispose(s, m);
+	if (!d->old)
+		return 0;
+	unlink_obj(s, d->old);
+	d->change = KL_STORE_DELETE;
 	return 0;
 }
 

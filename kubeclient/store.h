@@ -17,6 +17,7 @@
 #define KL_KUBECLIENT_STORE_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "kubeclient/json.h"
 #include "kubeclient/objects.h"
@@ -27,6 +28,9 @@ struct kl_store_type {
 	const char *resource;
 	int (*project)(struct kl_intern *t, const struct kl_objects_opts *o,
 		       const struct kl_json *j, void **out);
+	/* the same from an object's protobuf message bytes (pb.h) */
+	int (*project_pb)(struct kl_intern *t, const struct kl_objects_opts *o,
+			  const uint8_t *data, size_t len, void **out);
 	void (*free)(struct kl_intern *t, void *obj);
 };
 
@@ -55,14 +59,16 @@ void kl_store_free(struct kl_store *s);
 
 /* Adds or replaces from JSON. 0 (d filled), -EINVAL (not an object of the type), -ENOMEM. */
 int kl_store_upsert(struct kl_store *s, const struct kl_json *j, struct kl_store_delta *d);
-/*
- * Adds or replaces with an object projected elsewhere (kl_*_project_pb: protobuf),
- * taking ownership of obj whatever happens. An equal resourceVersion keeps the
- * cached object and frees obj (KL_STORE_NONE). 0 (d filled) or -ENOMEM.
- */
-int kl_store_upsert_obj(struct kl_store *s, void *obj, struct kl_store_delta *d);
 /* Removes the object the JSON names (a DELETED event). d->change NONE when unknown. */
 int kl_store_remove(struct kl_store *s, const struct kl_json *j, struct kl_store_delta *d);
+/*
+ * The same from an object's protobuf message bytes (pb.h). The object is projected
+ * first (its name is not known before), so an unchanged one costs a projection.
+ */
+int kl_store_upsert_pb(struct kl_store *s, const uint8_t *data, size_t len,
+		       struct kl_store_delta *d);
+int kl_store_remove_pb(struct kl_store *s, const uint8_t *data, size_t len,
+		       struct kl_store_delta *d);
 /* Releases a detached object from a delta. */
 void kl_store_dispose(struct kl_store *s, void *old);
 

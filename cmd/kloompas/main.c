@@ -607,6 +607,7 @@ static int start_loop_parts(struct app *app, struct kl_error *err)
 
 	kopts.qps = app->flags.kube_api_qps;
 	kopts.burst = app->flags.kube_api_burst;
+	kopts.wire = app->flags.kube_api_protobuf ? KL_WIRE_PROTOBUF : KL_WIRE_JSON;
 	rc = kl_kube_new(&app->loop, &app->kubeconfig, &kopts, &app->log, app->metrics, &app->kube,
 			 err);
 	if (rc < 0)

@@ -105,16 +105,18 @@ static void on_obj(void *arg, const struct kl_kube_status *s, const struct kl_js
 	done(f);
 }
 
-static int on_item(void *arg, const struct kl_json *item, bool restart)
+static int on_item(void *arg, const struct kl_kobj *item, bool restart)
 {
 	struct read *r = arg;
 
 	if (restart) /* a continue token expired: the list starts over */
 		kl_plugin_status_drop(r->f->st, r->add == add_pod);
-	return r->add(r->f->st, item);
+	/* the plugin's LISTs do not ask for protobuf: items are JSON */
+	return item->json ? r->add(r->f->st, item->json) : -EPROTO;
 }
 
-static void on_list(void *arg, const struct kl_kube_status *s, const char *rv)
+static void on_list(void *arg, const struct kl_kube_status *s,
+		    const struct kl_kube_list_result *res)
 {
 	struct read *r = arg;
 
@@ -134,7 +136,8 @@ static int start_get(struct fetch *f, struct read *r, const char *path)
 
 static int start_list(struct fetch *f, struct read *r, const char *path, const char *query)
 {
-	int rc = kl_kube_list(f->kube, path, query, 0, on_item, on_list, r, NULL);
+	struct kl_kube_list_opts o = { .query = query };
+	int rc = kl_kube_list(f->kube, path, &o, on_item, on_list, r, NULL);
 
 	if (rc == 0)
 		f->pending++;

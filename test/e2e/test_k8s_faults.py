@@ -482,6 +482,58 @@ def test_retried_first_list_is_not_a_relist(cluster, fault_proxy, tmp_path):
     assert stats["relists"] == "0", stats
 
 
+def test_list_from_watch_cache_and_fallbacks(cluster, fault_proxy, tmp_path):
+    """The first LIST asks resourceVersion=0 (the apiserver's watch cache answers it
+    whole); refused with a 410 it is made again at once as a consistent paginated LIST.
+    A relist (after a watch 410) asks the last resourceVersion, unpaged; refused with a
+    504 it falls back too. Nothing is lost or doubled, and the fallbacks are counted."""
+    ns = fresh_ns(cluster)
+    k = cluster.kube
+    for i in range(6):
+        k.create_pod(ns, f"seed-{i}", annotations=PENDING)
+    path = f"/api/v1/namespaces/{ns}/pods"
+    lists, watches = matcher(path, watch=False), matcher(path, watch=True)
+    kc = fault_proxy.kubeconfig(tmp_path / "kc-proxy")
+
+    inf = Informer(kc, "pods", "--ns", ns)
+    assert inf.synced(timeout=120 * FACTOR) == 6
+    cache, stats = inf.stop()
+    reqs = fault_proxy.requests(lists)
+    assert len(reqs) == 1, reqs
+    assert reqs[0]["query"].get("resourceVersion") == "0", reqs
+    assert stats["from"] == "watch-cache" and stats["fallbacks"] == "0", stats
+    assert_cache_equals_list(cluster, cache, ns)
+
+    fault_proxy.fail_next(lists, 1, status=410, reason="Expired",
+                          message="too old resource version: 0 (1)")
+    inf = Informer(kc, "pods", "--ns", ns, "--backoff-ms", "100", "--min-watch", "1",
+                   "--max-watch", "2")
+    assert inf.synced(timeout=120 * FACTOR) == 6
+    fault_proxy.fail_next(lists, 1, status=504, reason="Timeout",
+                          message="Too large resource version: 999, current: 1")
+    fault_proxy.fail_next(watches, 1, status=410, reason="Expired",
+                          message="too old resource version: 1 (2)")
+    wait_until(lambda: fault_proxy.pending() == 0, 60 * FACTOR, "the relist and its fallback")
+    k.create_pod(ns, "after", annotations=PENDING)
+    k.delete("pods", name="seed-0", ns=ns, grace_period_seconds=0)
+    inf.wait(lambda ls: added(inf, f"{ns}/after") and
+             any(l.startswith(f"DELETE {ns}/seed-0 ") for l in ls), timeout=60 * FACTOR,
+             what="changes after the fallbacks")
+    cache, stats = inf.stop()
+    qs = [e["query"] for e in fault_proxy.requests(lists)][1:]
+    assert len(qs) == 4, qs
+    assert qs[0].get("resourceVersion") == "0" and qs[0].get("limit") == "500", qs
+    assert "resourceVersion" not in qs[1] and qs[1].get("limit") == "500", qs
+    assert qs[2].get("resourceVersion") not in (None, "", "0") and "limit" not in qs[2], qs
+    assert "resourceVersion" not in qs[3] and qs[3].get("limit") == "500", qs
+    assert stats["fallbacks"] == "2" and stats["relists"] == "1", stats
+    assert stats["from"] == "etcd" and stats["errors"] == "0", stats
+    adds = [l.split()[1] for l in inf.events("ADD")]
+    assert len(adds) == len(set(adds)) == 7, "an object was added twice"
+    assert "list from the watch cache refused" in "\n".join(inf.err)
+    assert_cache_equals_list(cluster, cache, ns)
+
+
 @pytest.fixture
 def receiver():
     from receiver import Receiver

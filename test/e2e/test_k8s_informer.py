@@ -1,6 +1,6 @@
 """Shared informers against the real control plane, through test/tools/klinform.
 
-Sync with pagination, each change seen once, a watch that times out resumes
+Sync from the watch cache (resourceVersion=0, 640 pods in one answer), each change seen once, a watch that times out resumes
 without a relist, an apiserver restart relists and reconciles, a pod deleted while
 the watch was down (and etcd compacted) arrives as a delete with final state
 unknown, and at the end the cache equals a fresh LIST field by field.
@@ -145,6 +145,9 @@ def test_sync_paginated_and_each_change_once(cluster):
     dels = inf.events("DELETE", f"{ns}/single")
     assert len(dels) == 1 and dels[0].endswith("unknown=0")
     assert stats["lists"] == "1" and stats["relists"] == "0"
+    # client-go's first LIST: resourceVersion=0, the watch cache answers all 640 at once
+    assert stats["list_rv"] == "0" and stats["from"] == "watch-cache", stats
+    assert stats["fallbacks"] == "0" and stats["content_type"] == "application/json", stats
     assert_cache_equals_list(cluster, cache, ns)
 
 
@@ -225,6 +228,9 @@ def test_delete_during_outage_with_compaction_is_final_state_unknown(cluster):
     assert len(inf.events("UPDATE", f"{ns}/p2")) == 1
     assert len(inf.events("ADD", f"{ns}/p2")) == 1  # known pods are never added again
     assert int(stats["relists"]) >= 1, stats
+    # the relist asked for a state not older than the last one seen (the watch cache),
+    # not resourceVersion=0 and not a consistent read after a fallback
+    assert stats["list_rv"] not in ("0", "-") and stats["fallbacks"] == "0", stats
     assert_cache_equals_list(cluster, cache, ns)
 
 
@@ -261,4 +267,10 @@ def test_kloompas_ready_and_informer_metrics(cluster, kloompas):
     n = [l for l in body.splitlines() if l.startswith('kloompas_informer_objects{resource="pods"}')]
     assert int(float(n[0].split()[1])) == len(cluster.kube.list("pods"))
     assert 'kloompas_apiserver_requests_total{verb="list",code="200"}' in body
+    # one content type per informer says 1 (protobuf once branch pb's decoder is built in)
+    for res in ("pods", "namespaces", "deployments"):
+        on = [l for l in body.splitlines()
+              if l.startswith(f'kloompas_informer_content_type{{resource="{res}",')
+              and l.endswith(" 1")]
+        assert len(on) == 1, (res, on)
     assert "controller started" in k.log()

@@ -7,14 +7,17 @@
  *
  *   klctl [--kubeconfig F] [--context C] [--master URL] [--qps Q] [--burst B] CMD ARGS
  *   get PATH [--repeat N --interval-ms MS]   -> "OK CODE KIND NAME RV" | "ERR ..."
- *   list PATH [--limit N] [--query Q] [--names]
+ *   list PATH [--limit N|--unpaged] [--rv RV] [--query Q] [--names]
  *                                            -> "ITEM ns/name rv" (with --names),
- *                                               "LIST items=N rv=RV restarts=R"
+ *                                               "ANSWER pages=P content_type=json|protobuf",
+ *                                               "LIST items=N rv=RV" (last)
  *   watch PATH [--rv RV] [--timeout S] [--max N] [--query Q]
  *                                            -> "EVENT TYPE ns/name rv", "END ..."
  *   create|update PATH JSON, patch PATH JSON [--type merge|strategic|json], delete PATH
  *   scale NS DEPLOYMENT N, log NS POD CONTAINER [--previous] [--tail N]
- * Also: --sa-dir D (in-cluster files), --token-reread-ms MS, --http-version (prints
+ * A protobuf item or event prints "pb" for its name (klctl projects nothing) and its rv.
+ * Also: --content-type json|protobuf (what LIST and WATCH ask for; json by default),
+ * --sa-dir D (in-cluster files), --token-reread-ms MS, --http-version (prints
  * "HTTP 2" at the end), --metrics (prints the kloompas_apiserver_* metrics at the end).
  * Errors print "ERR errno=-E code=C reason=R message=M"; exit 1 on any error.
  */
@@ -26,6 +29,7 @@
 
 #include "kubeclient/client.h"
 #include "kubeclient/kubeconfig.h"
+#include "kubeclient/pb.h"
 
 struct app {
 	uv_loop_t loop;
@@ -37,7 +41,7 @@ struct app {
 	/* options */
 	unsigned limit, timeout, max, repeat, interval_ms, tail;
 	const char *query, *rv, *patch_type;
-	int names, previous, show_version, show_metrics;
+	int names, previous, show_version, show_metrics, unpaged;
 	struct kl_metrics *metrics;
 	/* state */
 	unsigned items, events, done_count;
@@ -52,11 +56,16 @@ static void print_status(const struct kl_kube_status *st)
 	       st->reason[0] ? st->reason : "-", st->message[0] ? st->message : "-");
 }
 
-static void print_obj(const char *prefix, const struct kl_json *o)
+static void print_obj(const char *prefix, const struct kl_kobj *o)
 {
-	const struct kl_json *md = kl_json_get(o, "metadata");
+	const struct kl_json *md = kl_json_get(o->json, "metadata");
 	const char *ns = kl_json_str(kl_json_get(md, "namespace"), "");
+	char rv[64];
 
+	if (o->pb) {
+		printf("%s pb %s\n", prefix, kl_kobj_rv(o, rv, sizeof(rv)) == 0 ? rv : "-");
+		return;
+	}
 	printf("%s %s%s%s %s\n", prefix, ns, *ns ? "/" : "",
 	       kl_json_str(kl_json_get(md, "name"), "-"),
 	       kl_json_str(kl_json_get(md, "resourceVersion"), "-"));
@@ -126,7 +135,7 @@ static void timer_get(uv_timer_t *t)
 	start_get(t->data);
 }
 
-static int on_item(void *arg, const struct kl_json *item, bool restart)
+static int on_item(void *arg, const struct kl_kobj *item, bool restart)
 {
 	struct app *app = arg;
 
@@ -140,7 +149,8 @@ static int on_item(void *arg, const struct kl_json *item, bool restart)
 	return 0;
 }
 
-static void on_list(void *arg, const struct kl_kube_status *st, const char *rv)
+static void on_list(void *arg, const struct kl_kube_status *st,
+		    const struct kl_kube_list_result *res)
 {
 	struct app *app = arg;
 
@@ -148,19 +158,26 @@ static void on_list(void *arg, const struct kl_kube_status *st, const char *rv)
 		print_status(st);
 		app->exit_code = 1;
 	} else {
-		printf("LIST items=%u rv=%s\n", app->items, rv);
+		printf("ANSWER pages=%u content_type=%s\n", res->pages,
+		       res->protobuf ? "protobuf" : "json");
+		printf("LIST items=%u rv=%s\n", app->items, res->resource_version);
 	}
 	finish(app);
 }
 
-static int on_event(void *arg, const char *type, const struct kl_json *obj)
+static int on_event(void *arg, const char *type, const struct kl_kobj *obj)
 {
 	struct app *app = arg;
-	char prefix[64];
+	char prefix[64], reason[64], message[256];
+	int code = 0;
 
-	if (strcmp(type, "ERROR") == 0) {
-		printf("EVENT ERROR code=%s\n", kl_json_get(obj, "code") ?
-		       kl_json_get(obj, "code")->str : "-");
+	if (strcmp(type, "ERROR") == 0 && obj->pb) {
+		kl_pb_status(obj->pb, obj->len, &code, reason, sizeof(reason), message,
+			     sizeof(message));
+		printf("EVENT ERROR code=%d\n", code);
+	} else if (strcmp(type, "ERROR") == 0) {
+		printf("EVENT ERROR code=%s\n", kl_json_get(obj->json, "code") ?
+		       kl_json_get(obj->json, "code")->str : "-");
 	} else {
 		snprintf(prefix, sizeof(prefix), "EVENT %s", type);
 		print_obj(prefix, obj);
@@ -210,6 +227,15 @@ static int start(struct app *app)
 {
 	const char *c = app->cmd;
 	enum kl_kube_patch pt = KL_PATCH_MERGE;
+	struct kl_kube_list_opts lo = { .query = app->query,
+					.limit = app->limit,
+					.unpaged = app->unpaged,
+					.resource_version = app->rv,
+					.protobuf = true };
+	struct kl_kube_watch_opts wo = { .query = app->query,
+					 .resource_version = app->rv,
+					 .timeout_s = app->timeout,
+					 .protobuf = true };
 
 	if (strcmp(c, "get") == 0) {
 		if (need(app, 1))
@@ -218,12 +244,11 @@ static int start(struct app *app)
 		return 0;
 	}
 	if (strcmp(c, "list") == 0)
-		return need(app, 1) ?: kl_kube_list(app->kube, app->args[0], app->query,
-						    app->limit, on_item, on_list, app, &app->req);
+		return need(app, 1) ?: kl_kube_list(app->kube, app->args[0], &lo, on_item, on_list,
+						    app, &app->req);
 	if (strcmp(c, "watch") == 0)
-		return need(app, 1) ?: kl_kube_watch(app->kube, app->args[0], app->query, app->rv,
-						     app->timeout, on_event, on_watch_done, app,
-						     &app->req);
+		return need(app, 1) ?: kl_kube_watch(app->kube, app->args[0], &wo, on_event,
+						     on_watch_done, app, &app->req);
 	if (strcmp(c, "create") == 0 || strcmp(c, "update") == 0) {
 		if (need(app, 2))
 			return -EINVAL;
@@ -305,12 +330,18 @@ int main(int argc, char **argv)
 			app.tail = (unsigned)atoi(v);
 		else if (OPT("--sa-dir"))
 			copts.sa_dir = v;
-		else if (OPT("--token-reread-ms"))
+		else if (OPT("--content-type")) {
+			if (strcmp(v, "json") && strcmp(v, "protobuf"))
+				return fprintf(stderr, "klctl: --content-type json|protobuf\n"), 2;
+			kopts.wire = strcmp(v, "protobuf") == 0 ? KL_WIRE_PROTOBUF : KL_WIRE_JSON;
+		} else if (OPT("--token-reread-ms"))
 			kopts.token_reread_ms = (uint64_t)atoll(v);
 		else if (strcmp(a, "--http-version") == 0)
 			app.show_version = 1;
 		else if (strcmp(a, "--metrics") == 0)
 			app.show_metrics = 1;
+		else if (strcmp(a, "--unpaged") == 0)
+			app.unpaged = 1;
 		else if (strcmp(a, "--names") == 0)
 			app.names = 1;
 		else if (strcmp(a, "--previous") == 0)

@@ -7,9 +7,13 @@
  * tests compare these lines with what they did to the cluster and with a fresh LIST.
  *
  *   klinform --kubeconfig KC [--ns NS] [--label SEL] [--field SEL]
- *            [--min-watch S --max-watch S] [--backoff-ms MS] pods|namespaces|deployments
+ *            [--min-watch S --max-watch S] [--backoff-ms MS]
+ *            [--content-type json|protobuf] [--full] pods|namespaces|deployments
  *   SYNCED n | ADD key rv | UPDATE key oldrv newrv | DELETE key rv unknown=0|1
- *   CACHE key rv ... (see dump_*) | STATS lists=.. relists=.. watches=.. restarts=..
+ *   CACHE key rv ... (see dump; --full adds every projected field, for the JSON and
+ *   protobuf differential test) | STATS lists=.. relists=.. watches=.. restarts=..
+ *   fallbacks=.. list_rv=.. from=watch-cache|etcd content_type=..
+ * --content-type sets the client's wire (kl_kube_opts.wire); json is the default.
  */
 #include <signal.h>
 #include <stdio.h>
@@ -28,6 +32,7 @@ struct app {
 	struct kl_informers *f;
 	struct kl_informer *inf;
 	enum kl_resource res;
+	int full;
 	uv_signal_t sigterm, sigint;
 	int stopping;
 };
@@ -81,6 +86,38 @@ static const char *s(const char *v)
 	return v ? v : "-";
 }
 
+/* Every projected field beyond dump's (the --full form), one k=v each. */
+static void dump_full(const struct app *app, const void *obj)
+{
+	const struct kl_meta *m = obj;
+	char uid[KL_UID_MAX];
+	unsigned i;
+
+	printf(" uid=%s created=%u deleting_at=%u", kl_meta_uid(m, uid), m->created, m->deleting);
+	if (app->res == KL_RES_PODS) {
+		const struct kl_pod *p = obj;
+
+		printf(" ready_changed=%u states=", p->ready_changed);
+		for (i = 0; i < p->ncontainers; i++) {
+			const struct kl_container *c = &p->containers[i];
+
+			printf("%s%s:%s:%u:%u:%d:%s:%u:%d", i ? "," : "", c->name,
+			       s(c->state.terminated_reason), c->state.running_since,
+			       c->state.finished, c->state.exit_code, s(c->last.terminated_reason),
+			       c->last.finished, c->last.exit_code);
+		}
+	} else if (app->res == KL_RES_DEPLOYMENTS) {
+		const struct kl_deployment *d = obj;
+
+		printf(" generation=%lld observed=%lld status=%d/%d/%d/%d min=%s max=%s"
+		       " restore=%s restore_at=%s",
+		       (long long)d->generation, (long long)d->observed_generation, d->replicas,
+		       d->ready_replicas, d->available_replicas, d->updated_replicas,
+		       s(d->min_replicas), s(d->max_replicas), s(d->restore_replicas),
+		       s(d->restore_at));
+	}
+}
+
 static void dump(void *arg, const void *obj)
 {
 	struct app *app = arg;
@@ -111,6 +148,8 @@ static void dump(void *arg, const void *obj)
 
 		printf(" replicas=%d ready=%d", d->spec_replicas, d->ready_replicas);
 	}
+	if (app->full)
+		dump_full(app, obj);
 	printf("\n");
 }
 
@@ -130,8 +169,11 @@ static void on_signal(uv_signal_t *h, int sig)
 		return;
 	kl_store_foreach(kl_informer_store(app->inf), dump, app);
 	kl_informer_stats(app->inf, &st);
-	printf("STATS lists=%u relists=%u watches=%u restarts=%u errors=%u rv=%s\n", st.lists,
-	       st.relists, st.watches, st.watch_restarts, st.errors, st.last_rv);
+	printf("STATS lists=%u relists=%u watches=%u restarts=%u errors=%u rv=%s fallbacks=%u "
+	       "list_rv=%s from=%s content_type=%s\n",
+	       st.lists, st.relists, st.watches, st.watch_restarts, st.errors, st.last_rv,
+	       st.fallbacks, st.list_rv[0] ? st.list_rv : "-", s(st.list_from),
+	       st.content_type && st.content_type[0] ? st.content_type : "-");
 	fflush(stdout);
 	uv_close((uv_handle_t *)&app->sigterm, NULL);
 	uv_close((uv_handle_t *)&app->sigint, NULL);
@@ -144,6 +186,7 @@ int main(int argc, char **argv)
 	struct kl_kube_config cfg;
 	struct kl_kube_config_opts copts = { 0 };
 	struct kl_informers_opts iopts = { 0 };
+	struct kl_kube_opts kopts = { 0 };
 	struct kl_informer_scope scope = { 0 };
 	struct kl_informer_handler h = { on_add, on_update, on_del, on_synced, NULL };
 	struct kl_error err;
@@ -173,6 +216,13 @@ int main(int argc, char **argv)
 			iopts.backoff_initial_ms = iopts.backoff_max_ms = (uint64_t)atoll(v);
 		else if (OPT("--team-annotation"))
 			iopts.objects.team_annotation = v;
+		else if (OPT("--content-type")) {
+			if (strcmp(v, "json") && strcmp(v, "protobuf"))
+				return fprintf(stderr, "klinform: json|protobuf\n"), 2;
+			kopts.wire = strcmp(v, "protobuf") == 0 ? KL_WIRE_PROTOBUF : KL_WIRE_JSON;
+		}
+		else if (strcmp(a, "--full") == 0)
+			app.full = 1;
 		else if (a[0] != '-')
 			what = a;
 		else
@@ -195,7 +245,7 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	uv_loop_init(&app.loop);
-	if (kl_kube_new(&app.loop, &cfg, NULL, &app.log, NULL, &app.kube, &err) < 0)
+	if (kl_kube_new(&app.loop, &cfg, &kopts, &app.log, NULL, &app.kube, &err) < 0)
 		return fprintf(stderr, "klinform: %s\n", kl_error_str(&err, buf, sizeof(buf))), 1;
 	app.f = kl_informers_new(&app.loop, app.kube, &iopts, &app.log, NULL);
 	app.inf = app.f ? kl_informers_get(app.f, app.res, &scope) : NULL;

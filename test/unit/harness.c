@@ -249,6 +249,8 @@ static int on_log(void *arg, enum kl_json_what what, const struct kl_json *v)
 			 kl_json_str(kl_json_get(e, "query"), ""));
 		snprintf(x->auth, sizeof(x->auth), "%s", kl_json_str(kl_json_get(e, "auth"), ""));
 		snprintf(x->ua, sizeof(x->ua), "%s", kl_json_str(kl_json_get(e, "ua"), ""));
+		snprintf(x->accept, sizeof(x->accept), "%s",
+			 kl_json_str(kl_json_get(e, "accept"), ""));
 		for (p = kl_json_get(e, "params")->child; p && x->nparams < TH_NPARAMS;
 		     p = p->next) {
 			snprintf(x->params[x->nparams].name, sizeof(x->params[0].name), "%s",

@@ -78,11 +78,11 @@ void th_fakeapi_script(const struct th_fakeapi *s, struct th_sb *b);
 /* Fetches GET /_log and hands the parsed document (an array) to cb. */
 void th_fakeapi_log_parse(const struct th_fakeapi *s, kl_json_cb cb, void *arg);
 
-/* What the server was asked (method, path, query, auth, user agent, query parameters). */
+/* What the server was asked (method, path, query, auth, user agent, Accept, parameters). */
 #define TH_NPARAMS 16
 
 struct th_logent {
-	char method[16], path[256], query[1024], auth[256], ua[128];
+	char method[16], path[256], query[1024], auth[256], ua[128], accept[128];
 	int nparams;
 	struct {
 		char name[64], value[512];

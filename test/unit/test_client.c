@@ -189,8 +189,9 @@ struct call {
 	struct kl_kube_req *req;
 	int ncb; /* the final callback */
 	int err, code, retry;
-	char reason[64], message[512], rv[32], name[64];
+	char reason[64], message[512], rv[32], name[64], cause[64];
 	/* LIST */
+	unsigned pages;
 	int nitems;
 	char items[MAXREC][32];
 	bool restart[MAXREC];
@@ -239,42 +240,57 @@ static void obj_cb(void *arg, const struct kl_kube_status *st, const struct kl_j
 	call_end(c);
 }
 
-static int item_cb(void *arg, const struct kl_json *item, bool restart)
+static int item_cb(void *arg, const struct kl_kobj *item, bool restart)
 {
 	struct call *c = arg;
 
 	assert_int_equal(c->ncb, 0);
 	assert_true(c->nitems < MAXREC);
+	assert_non_null(item->json); /* the fake server speaks JSON only */
+	assert_null(item->pb);
 	snprintf(c->items[c->nitems], sizeof(c->items[0]), "%s",
-		 kl_json_str(kl_json_path(item, "metadata", "name", NULL), ""));
+		 kl_json_str(kl_json_path(item->json, "metadata", "name", NULL), ""));
 	c->restart[c->nitems++] = restart;
 	return 0;
 }
 
-static void list_cb(void *arg, const struct kl_kube_status *st, const char *rv)
+static void list_cb(void *arg, const struct kl_kube_status *st,
+		    const struct kl_kube_list_result *res)
 {
 	struct call *c = arg;
 
 	record_status(c, st);
-	assert_true((st->err == 0) == (rv != NULL));
-	snprintf(c->rv, sizeof(c->rv), "%s", rv ? rv : "(null)");
+	assert_true((st->err == 0) == (res != NULL));
+	snprintf(c->rv, sizeof(c->rv), "%s", res ? res->resource_version : "(null)");
+	snprintf(c->cause, sizeof(c->cause), "%s", st->cause);
+	if (res) {
+		c->pages = res->pages;
+		assert_false(res->protobuf);
+	}
 	call_end(c);
 }
 
-static int event_cb(void *arg, const char *type, const struct kl_json *obj)
+static int event_cb(void *arg, const char *type, const struct kl_kobj *o)
 {
 	struct call *c = arg;
+	const struct kl_json *obj = o->json;
+	char rv[16];
 	int64_t code = 0;
 	int i = c->nevents;
 
 	assert_int_equal(c->ncb, 0);
 	assert_true(i < MAXREC);
 	assert_non_null(obj);
+	assert_null(o->pb);
 	snprintf(c->types[i], sizeof(c->types[0]), "%s", type);
 	snprintf(c->names[i], sizeof(c->names[0]), "%s",
 		 kl_json_str(kl_json_path(obj, "metadata", "name", NULL), ""));
 	snprintf(c->rvs[i], sizeof(c->rvs[0]), "%s",
 		 kl_json_str(kl_json_path(obj, "metadata", "resourceVersion", NULL), ""));
+	if (strcmp(type, "ERROR") != 0) {
+		assert_int_equal(kl_kobj_rv(o, rv, sizeof(rv)), 0);
+		assert_string_equal(rv, c->rvs[i]);
+	}
 	if (kl_json_int(kl_json_get(obj, "code"), &code) == 0)
 		c->event_code[i] = (int)code;
 	c->nevents++;
@@ -298,21 +314,38 @@ static void get(struct tctx *t, struct call *c, const char *path)
 	assert_int_equal(kl_kube_get(t->k, path, obj_cb, c, &c->req), 0);
 }
 
-static void list(struct tctx *t, struct call *c, const char *path, const char *query,
-		 unsigned limit)
+static void list_opts(struct tctx *t, struct call *c, const char *path,
+		      const struct kl_kube_list_opts *o)
 {
 	c->t = t;
 	t->pending++;
-	assert_int_equal(kl_kube_list(t->k, path, query, limit, item_cb, list_cb, c, &c->req), 0);
+	assert_int_equal(kl_kube_list(t->k, path, o, item_cb, list_cb, c, &c->req), 0);
+}
+
+static void list(struct tctx *t, struct call *c, const char *path, const char *query,
+		 unsigned limit)
+{
+	struct kl_kube_list_opts o = { .query = query, .limit = limit };
+
+	list_opts(t, c, path, &o);
+}
+
+static void watch_pb(struct tctx *t, struct call *c, const char *path, const char *rv,
+		     unsigned timeout_s, bool protobuf)
+{
+	struct kl_kube_watch_opts o = { .resource_version = rv,
+					.timeout_s = timeout_s,
+					.protobuf = protobuf };
+
+	c->t = t;
+	t->pending++;
+	assert_int_equal(kl_kube_watch(t->k, path, &o, event_cb, done_cb, c, &c->req), 0);
 }
 
 static void watch(struct tctx *t, struct call *c, const char *path, const char *rv,
 		  unsigned timeout_s)
 {
-	c->t = t;
-	t->pending++;
-	assert_int_equal(
-	    kl_kube_watch(t->k, path, NULL, rv, timeout_s, event_cb, done_cb, c, &c->req), 0);
+	watch_pb(t, c, path, rv, timeout_s, false);
 }
 
 static void assert_ok(const struct call *c)
@@ -572,6 +605,203 @@ static void test_list_expired(void **state)
 	ctx_free(&t);
 }
 
+/*
+ * LIST from the watch cache: resourceVersion=0 goes on the first page only (with
+ * limit, which the watch cache ignores); an answer with a continue token (the cache
+ * is off) goes on with continue and no resourceVersion. An unpaged LIST not older
+ * than a resourceVersion sends no limit. A consistent LIST sends no resourceVersion.
+ */
+static void test_list_resource_version(void **state)
+{
+	static const char *const p1[] = {"web-1", NULL};
+	static const char *const p2[] = {"web-2", NULL};
+	struct tctx t;
+	struct call any = {0}, newer = {0}, consistent = {0};
+	struct kl_kube_list_opts o_any = {.resource_version = "0"};
+	struct kl_kube_list_opts o_newer = {.resource_version = "120", .unpaged = true};
+	struct kl_kube_list_opts o_cons = {.resource_version = "", .limit = 7};
+	struct th_sb b = {0};
+	struct th_log l;
+	const struct th_logent *e;
+	size_t i;
+
+	ctx_init(&t, state);
+	th_sb_add(&b, "{'rules':[{'prefix':'/api/v1/namespaces/a/pods','watch':false,"
+		      "'responses':[{'json':");
+	sb_page(&b, "100", "c1", p1);
+	th_sb_add(&b, "},{'json':");
+	sb_page(&b, "100", "", p2);
+	th_sb_add(&b, "}]},{'prefix':'/api/v1/namespaces/b/pods','watch':false,'then':{'json':");
+	sb_page(&b, "130", "", p1);
+	th_sb_add(&b, "}},{'prefix':'/api/v1/namespaces/c/pods','watch':false,'then':{'json':");
+	sb_page(&b, "140", "", p2);
+	th_sb_add(&b, "}}]}");
+	th_fakeapi_script(t.srv, &b);
+	ctx_start(&t);
+
+	list_opts(&t, &any, "/api/v1/namespaces/a/pods", &o_any);
+	list_opts(&t, &newer, "/api/v1/namespaces/b/pods", &o_newer);
+	list_opts(&t, &consistent, "/api/v1/namespaces/c/pods", &o_cons);
+	ctx_run(&t);
+
+	assert_ok(&any);
+	assert_string_equal(any.rv, "100");
+	assert_int_equal(any.pages, 2);
+	assert_int_equal(any.nitems, 2);
+	assert_ok(&newer);
+	assert_int_equal(newer.pages, 1);
+	assert_string_equal(newer.items[0], "web-1");
+	assert_ok(&consistent);
+	assert_int_equal(consistent.pages, 1);
+
+	th_log_fetch(t.srv, &l);
+	assert_int_equal(l.n, 4);
+	for (i = 0; i < l.n; i++) {
+		e = &l.e[i];
+		/* nobody asked for protobuf */
+		assert_string_equal(e->accept, "application/json");
+		if (strcmp(e->path, "/api/v1/namespaces/a/pods") == 0) {
+			assert_string_equal(th_param(e, "limit"), "500");
+			if (th_param(e, "continue")) {
+				assert_string_equal(th_param(e, "continue"), "c1");
+				assert_null(th_param(e, "resourceVersion"));
+			} else {
+				assert_string_equal(th_param(e, "resourceVersion"), "0");
+			}
+		} else if (strcmp(e->path, "/api/v1/namespaces/b/pods") == 0) {
+			assert_null(th_param(e, "limit"));
+			assert_string_equal(th_param(e, "resourceVersion"), "120");
+		} else {
+			assert_string_equal(th_param(e, "limit"), "7");
+			assert_null(th_param(e, "resourceVersion"));
+		}
+	}
+	assert_int_equal(log_count(&l, "/api/v1/namespaces/a/pods"), 2);
+	th_log_free(&l);
+	ctx_free(&t);
+}
+
+/*
+ * What a server that refuses a resourceVersion says: 410 Expired, and 504 with the
+ * cause ResourceVersionTooLarge (1.20's watch cache after waiting 3 s). The caller
+ * (the reflector) falls back; the client reports err, code, reason and cause.
+ */
+static void test_list_rv_refused(void **state)
+{
+	struct tctx t;
+	struct call gone = {0}, large = {0};
+	struct kl_kube_list_opts o_gone = {.resource_version = "0"};
+	struct kl_kube_list_opts o_large = {.resource_version = "999999", .unpaged = true};
+	struct th_sb b = {0};
+
+	ctx_init(&t, state);
+	th_sb_add(&b, "{'rules':[{'prefix':'/api/v1/namespaces/a/pods','then':{'status':410,"
+		      "'json':");
+	sb_status(&b, 410, "Expired", "too old resource version: 1 (50)");
+	th_sb_add(&b, "}},{'prefix':'/api/v1/namespaces/b/pods','then':{'status':504,'json':"
+		      "{'kind':'Status','apiVersion':'v1','metadata':{},'status':'Failure',"
+		      "'message':'Too large resource version: 999999, current: 160',"
+		      "'reason':'Timeout','details':{'causes':[{'reason':'ResourceVersionTooLarge',"
+		      "'message':'Too large resource version'}],'retryAfterSeconds':1},"
+		      "'code':504}}}]}");
+	th_fakeapi_script(t.srv, &b);
+	ctx_start(&t);
+
+	list_opts(&t, &gone, "/api/v1/namespaces/a/pods", &o_gone);
+	list_opts(&t, &large, "/api/v1/namespaces/b/pods", &o_large);
+	ctx_run(&t);
+
+	assert_int_equal(gone.ncb, 1);
+	assert_int_equal(gone.err, -ESTALE);
+	assert_int_equal(gone.code, 410);
+	assert_string_equal(gone.reason, "Expired");
+	assert_string_equal(gone.cause, "");
+	assert_int_equal(large.ncb, 1);
+	assert_int_equal(large.err, -ETIMEDOUT);
+	assert_int_equal(large.code, 504);
+	assert_string_equal(large.reason, "Timeout");
+	assert_string_equal(large.cause, "ResourceVersionTooLarge");
+	ctx_free(&t);
+}
+
+/*
+ * Content negotiation. With wire protobuf, a LIST or WATCH whose caller takes
+ * protobuf accepts it first; GETs and callers that do not take it ask for JSON only;
+ * with wire JSON nothing asks for protobuf. A server that answers JSON anyway (this
+ * one always does) is decoded as JSON: items and events arrive as kl_kobj.json.
+ */
+static void run_negotiation(void **state, enum kl_wire wire)
+{
+	static const char *const p1[] = {"web-1", "web-2", NULL};
+	static const char *const pb_accept =
+	    "application/vnd.kubernetes.protobuf, application/json";
+	struct tctx t;
+	struct call g = {0}, lpb = {0}, ljson = {0}, wpb = {0}, wjson = {0};
+	struct kl_kube_list_opts o_pb = {.protobuf = true, .resource_version = "0"};
+	struct kl_kube_list_opts o_json = {.protobuf = false};
+	struct th_sb b = {0};
+	struct th_log l;
+	size_t i;
+
+	ctx_init(&t, state);
+	t.opts.wire = wire;
+	th_sb_add(&b, "{'rules':[{'prefix':'" POD_PATH "web-1','then':{'json':");
+	sb_pod(&b, "default", "web-1", 11);
+	th_sb_add(&b, "}},{'prefix':'/api/v1/namespaces/a/pods','watch':false,'then':{'json':");
+	sb_page(&b, "100", "", p1);
+	th_sb_add(&b, "}},{'prefix':'/api/v1/namespaces/b/pods','watch':false,'then':{'json':");
+	sb_page(&b, "100", "", p1);
+	th_sb_add(&b, "}},{'prefix':'/api/v1/namespaces/a/pods','watch':true,"
+		      "'then':{'chunk_size':5,'events':");
+	sb_events(&b);
+	th_sb_add(&b, "}},{'prefix':'/api/v1/namespaces/b/pods','watch':true,'then':{'events':");
+	sb_events(&b);
+	th_sb_add(&b, "}}]}");
+	th_fakeapi_script(t.srv, &b);
+	ctx_start(&t);
+
+	get(&t, &g, POD_PATH "web-1");
+	list_opts(&t, &lpb, "/api/v1/namespaces/a/pods", &o_pb);
+	list_opts(&t, &ljson, "/api/v1/namespaces/b/pods", &o_json);
+	watch_pb(&t, &wpb, "/api/v1/namespaces/a/pods", "10", 30, true);
+	watch_pb(&t, &wjson, "/api/v1/namespaces/b/pods", "10", 30, false);
+	ctx_run(&t);
+
+	assert_ok(&g);
+	assert_string_equal(g.name, "web-1");
+	assert_ok(&lpb);
+	assert_int_equal(lpb.nitems, 2); /* item_cb asserts JSON items */
+	assert_string_equal(lpb.items[1], "web-2");
+	assert_ok(&ljson);
+	assert_int_equal(ljson.nitems, 2);
+	assert_ok(&wpb);
+	assert_events(&wpb); /* event_cb asserts JSON objects */
+	assert_ok(&wjson);
+	assert_events(&wjson);
+
+	th_log_fetch(t.srv, &l);
+	assert_int_equal(l.n, 5);
+	for (i = 0; i < l.n; i++) {
+		const struct th_logent *e = &l.e[i];
+		bool asked_pb = wire == KL_WIRE_PROTOBUF &&
+				strcmp(e->path, "/api/v1/namespaces/a/pods") == 0;
+
+		assert_string_equal(e->accept, asked_pb ? pb_accept : "application/json");
+	}
+	th_log_free(&l);
+	ctx_free(&t);
+}
+
+static void test_negotiation_protobuf(void **state)
+{
+	run_negotiation(state, KL_WIRE_PROTOBUF);
+}
+
+static void test_negotiation_json(void **state)
+{
+	run_negotiation(state, KL_WIRE_JSON);
+}
+
 /* WATCH events split across chunks (7 bytes, 1 byte, whole) and a clean end. */
 static void test_watch_events(void **state)
 {
@@ -678,6 +908,9 @@ static void test_watch_cut(void **state)
 	assert_int_equal(garbage.ncb, 1);
 	assert_int_equal(garbage.err, -EPROTO);
 	assert_int_equal(garbage.nevents, 0);
+	/* the decoder says what was wrong, not libcurl that the write was refused */
+	assert_null(strstr(garbage.message, "Failure writing"));
+	assert_non_null(strstr(garbage.message, "malformed JSON at offset"));
 	ctx_free(&t);
 }
 
@@ -1099,6 +1332,10 @@ int main(void)
 	    cmocka_unit_test(test_get),
 	    cmocka_unit_test(test_list_pages),
 	    cmocka_unit_test(test_list_expired),
+	    cmocka_unit_test(test_list_resource_version),
+	    cmocka_unit_test(test_list_rv_refused),
+	    cmocka_unit_test(test_negotiation_protobuf),
+	    cmocka_unit_test(test_negotiation_json),
 	    cmocka_unit_test(test_watch_events),
 	    cmocka_unit_test(test_watch_cut),
 	    cmocka_unit_test(test_watch_error_event),

@@ -37,6 +37,7 @@ static void test_defaults(void **unused)
 	assert_int_equal(f.log_format, KL_LOG_TEXT);
 	assert_int_equal(f.verbosity, 0);
 	assert_int_equal(f.dry_run, 0);
+	assert_int_equal(f.kube_api_protobuf, 1); /* as kube-controller-manager */
 }
 
 static void test_both_forms(void **unused)
@@ -51,7 +52,8 @@ static void test_both_forms(void **unused)
 			       "--controllers=*,-replica-enforcer", "--bind-address",
 			       "127.0.0.1:0", "--chatops-bind-address=[::1]:8080",
 			       "--leader-elect-lease-duration", "1m", "--kube-api-qps=5.5",
-			       "--kube-api-burst", "7"),
+			       "--kube-api-burst", "7", "--kube-api-content-type",
+			       "application/json"),
 			 0);
 	assert_string_equal(f.config, "/a.yaml");
 	assert_string_equal(f.kubeconfig, "/k");
@@ -65,6 +67,10 @@ static void test_both_forms(void **unused)
 	assert_int_equal(f.lease_duration_ms, 60000);
 	assert_true(f.kube_api_qps > 5.4 && f.kube_api_qps < 5.6);
 	assert_int_equal(f.kube_api_burst, 7);
+	assert_int_equal(f.kube_api_protobuf, 0);
+	assert_int_equal(
+	    PARSE(&f, &err, "--kube-api-content-type=application/vnd.kubernetes.protobuf"), 0);
+	assert_int_equal(f.kube_api_protobuf, 1);
 
 	kl_flags_init(&f);
 	assert_int_equal(PARSE(&f, &err, "--v=2"), 0);
@@ -105,6 +111,9 @@ static void test_errors(void **unused)
 		{ { "--dry-run=maybe" }, "--dry-run: expected true or false, got \"maybe\"" },
 		{ { "--leader-elect-lease-duration=15" }, "--leader-elect-lease-duration: bad duration \"15\"" },
 		{ { "--log-format=xml" }, "--log-format: expected text or json, got \"xml\"" },
+		{ { "--kube-api-content-type=protobuf" },
+		  "--kube-api-content-type: expected application/vnd.kubernetes.protobuf or "
+		  "application/json, got \"protobuf\"" },
 		{ { "-v", "x" }, "--v: expected a non-negative integer, got \"x\"" },
 		{ { "-v", "-1" }, "--v: expected a non-negative integer" },
 		{ { "--kube-api-qps=0" }, "--kube-api-qps: expected a positive number" },

@@ -126,6 +126,19 @@ static void sb_error_410(struct th_sb *b)
 		     "'reason':'Expired','code':410}}");
 }
 
+/*
+ * An HTTP error answer with a Status body; details is "" or the Status' details
+ * object (its causes).
+ */
+static void sb_http_status(struct th_sb *b, int code, const char *reason, const char *message,
+			   const char *details)
+{
+	th_sb_add(b,
+		  "{'status':%d,'json':{'kind':'Status','apiVersion':'v1','metadata':{},"
+		  "'status':'Failure','message':'%s','reason':'%s',%s%s'code':%d}}",
+		  code, message, reason, details[0] ? "'details':" : "", details, code);
+}
+
 #define LIST_RULE "{'prefix':'/api/v1/pods','watch':false,'responses':["
 #define WATCH_RULE "{'prefix':'/api/v1/pods','watch':true,'responses':["
 
@@ -139,6 +152,19 @@ static size_t count_lists(const struct th_log *l)
 	for (i = 0; i < l->n; i++)
 		n += strcmp(l->e[i].path, "/api/v1/pods") == 0 && !th_param(&l->e[i], "watch");
 	return n;
+}
+
+/* The n-th LIST request (0-based); fails when there are fewer. */
+static const struct th_logent *nth_list(const struct th_log *l, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < l->n; i++)
+		if (strcmp(l->e[i].path, "/api/v1/pods") == 0 && !th_param(&l->e[i], "watch") &&
+		    n-- == 0)
+			return &l->e[i];
+	fail_msg("fewer LIST requests than asked");
+	return NULL;
 }
 
 /* The n-th watch request (0-based), NULL when there are fewer. */
@@ -564,10 +590,13 @@ static void test_initial_list(void **state)
 	assert_int_equal(t.stats.relists, 0);
 	th_log_fetch(t.srv, &l);
 	assert_int_equal(count_lists(&l), 2);
+	/* from the watch cache, as client-go; pages (no watch cache) go on with continue */
+	assert_string_equal(th_param(&l.e[0], "resourceVersion"), "0");
 	assert_string_equal(th_param(&l.e[0], "limit"), "500");
 	assert_null(th_param(&l.e[0], "continue"));
 	assert_string_equal(th_param(&l.e[1], "limit"), "500");
 	assert_string_equal(th_param(&l.e[1], "continue"), "c1");
+	assert_null(th_param(&l.e[1], "resourceVersion"));
 	assert_watch(nth_watch(&l, 0), "100");
 	assert_null(nth_watch(&l, 1));
 	th_log_free(&l);
@@ -711,10 +740,7 @@ static void script_relist(struct tctx *t, bool http_410)
 	sb_page(&b, "200", "", after, 3);
 	th_sb_add(&b, "]}," WATCH_RULE);
 	if (http_410) {
-		th_sb_add(&b,
-			  "{'status':410,'json':{'kind':'Status','apiVersion':'v1','metadata':{},"
-			  "'status':'Failure','message':'too old resource version: 100 (150)',"
-			  "'reason':'Expired','code':410}}");
+		sb_http_status(&b, 410, "Expired", "too old resource version: 100 (150)", "");
 	} else {
 		/* the server would end the stream; it does not, the client must */
 		th_sb_add(&b, "{'hang':true,'events':[");
@@ -754,12 +780,20 @@ static void relist(void **state, bool http_410)
 	assert_int_equal(t.stats.lists, 2);
 	assert_int_equal(t.stats.relists, 1);
 	assert_int_equal(t.stats.watch_restarts, 1);
+	assert_int_equal(t.stats.fallbacks, 0);
 	th_log_fetch(t.srv, &l);
 	assert_int_equal(count_lists(&l), 2);
+	/* the relist: not older than what was seen, unpaged so the watch cache answers */
+	assert_string_equal(th_param(&l.e[0], "resourceVersion"), "0");
+	assert_string_equal(th_param(nth_list(&l, 1), "resourceVersion"), "100");
+	assert_null(th_param(nth_list(&l, 1), "limit"));
 	assert_watch(nth_watch(&l, 0), "100");
 	assert_watch(nth_watch(&l, 1), "200");
 	assert_null(nth_watch(&l, 2));
 	th_log_free(&l);
+	assert_non_null(strstr(t.logbuf, "msg=listed resource=pods rv=100 from=watch-cache "
+					 "content_type=application/json"));
+	assert_non_null(strstr(t.logbuf, "msg=listed resource=pods rv=200 from=watch-cache"));
 	ctx_free(&t);
 }
 
@@ -798,9 +832,9 @@ static void test_relist_restarted(void **state)
 	sb_page(&b, "100", "", both, 2);
 	th_sb_add(&b, ",");
 	sb_page(&b, "200", "c1", both, 2);
-	th_sb_add(&b, ",{'status':410,'json':{'kind':'Status','apiVersion':'v1','metadata':{},"
-		      "'status':'Failure','message':'continue token expired','reason':'Expired',"
-		      "'code':410}},");
+	th_sb_add(&b, ",");
+	sb_http_status(&b, 410, "Expired", "continue token expired", "");
+	th_sb_add(&b, ",");
 	sb_page(&b, "210", "", only_a, 1);
 	th_sb_add(&b, "]}," WATCH_RULE "{'hang':true,'events':[");
 	sb_error_410(&b);
@@ -818,6 +852,159 @@ static void test_relist_restarted(void **state)
 	assert_int_equal(count_lists(&l), 4);
 	assert_watch(nth_watch(&l, 1), "210");
 	th_log_free(&l);
+	ctx_free(&t);
+}
+
+/*
+ * 4c. The server refuses the watch cache: the first LIST (resourceVersion=0) gets a
+ * 410, the relist (not older than 100) a 504 "Too large resource version". Each is
+ * made again at once as a consistent paginated LIST; nothing is lost or doubled,
+ * the relist reconciles, and the fallbacks are counted and logged with the reason.
+ */
+static void fallback_checks(struct tctx *t)
+{
+	assert_int_equal(kl_store_len(kl_informer_store(t->pods)), 3);
+	assert_string_equal(t->stats.list_from, "etcd");
+	assert_string_equal(t->stats.content_type, "application/json");
+}
+
+static void test_list_fallback(void **state)
+{
+	static const struct podref p1[] = {POD("default", "a", 10), POD("default", "b", 11)};
+	static const struct podref p2[] = {POD("default", "c", 12)};
+	static const struct podref after[] = {{"default", "a", 20, "Failed", 3},
+					      POD("default", "c", 12)};
+	static const char *const want[] = {
+	    "add default/a rv=10",
+	    "add default/b rv=11",
+	    "add default/c rv=12",
+	    "synced",
+	    "update default/a rv=10->20 phase=Running->Failed restarts=0->3",
+	    "del default/b rv=11 final-state-unknown",
+	    "add default/marker rv=201",
+	    NULL,
+	};
+	struct tctx t;
+	struct th_sb b = {0};
+	struct th_log l;
+	const struct th_logent *e;
+
+	ctx_init(&t, state);
+	th_sb_add(&b, "{'rules':[" LIST_RULE);
+	sb_http_status(&b, 410, "Expired", "too old resource version: 0 (90)", "");
+	th_sb_add(&b, ",");
+	sb_page(&b, "100", "c1", p1, 2);
+	th_sb_add(&b, ",");
+	sb_page(&b, "100", "", p2, 1);
+	th_sb_add(&b, ",");
+	sb_http_status(&b, 504, "Timeout", "Too large resource version: 100, current: 90",
+		       "{'causes':[{'reason':'ResourceVersionTooLarge',"
+		       "'message':'Too large resource version'}],'retryAfterSeconds':1},");
+	th_sb_add(&b, ",");
+	sb_page(&b, "200", "", after, 2);
+	th_sb_add(&b, "]}," WATCH_RULE "{'hang':true,'events':[");
+	sb_error_410(&b);
+	th_sb_add(&b, "]},{'hang':true,'events':[");
+	sb_event(&b, "ADDED", (struct podref)POD("default", "marker", 201));
+	th_sb_add(&b, "]}]}]}");
+	th_fakeapi_script(t.srv, &b);
+	t.before_stop = fallback_checks;
+	ctx_start(&t);
+	ctx_run(&t);
+
+	assert_rec(&t.rec, want);
+	assert_int_equal(t.rec.synced, 1);
+	/* a fallback is part of its LIST: neither another LIST nor an error to back off */
+	assert_int_equal(t.stats.lists, 2);
+	assert_int_equal(t.stats.relists, 1);
+	assert_int_equal(t.stats.errors, 0);
+	assert_int_equal(t.stats.fallbacks, 2);
+	assert_string_equal(t.stats.list_rv, "");
+	th_log_fetch(t.srv, &l);
+	assert_int_equal(count_lists(&l), 5);
+	e = nth_list(&l, 0);
+	assert_string_equal(th_param(e, "resourceVersion"), "0");
+	e = nth_list(&l, 1); /* the fallback: consistent, paginated */
+	assert_null(th_param(e, "resourceVersion"));
+	assert_string_equal(th_param(e, "limit"), "500");
+	assert_null(th_param(e, "continue"));
+	e = nth_list(&l, 2);
+	assert_null(th_param(e, "resourceVersion"));
+	assert_string_equal(th_param(e, "continue"), "c1");
+	e = nth_list(&l, 3); /* the relist asks the watch cache again */
+	assert_string_equal(th_param(e, "resourceVersion"), "100");
+	assert_null(th_param(e, "limit"));
+	e = nth_list(&l, 4);
+	assert_null(th_param(e, "resourceVersion"));
+	assert_string_equal(th_param(e, "limit"), "500");
+	assert_watch(nth_watch(&l, 0), "100");
+	assert_watch(nth_watch(&l, 1), "200");
+	th_log_free(&l);
+	assert_non_null(strstr(t.logbuf, "list from the watch cache refused; listing from etcd"));
+	assert_non_null(strstr(t.logbuf, "resource=pods rv=0 reason=expired"));
+	assert_non_null(strstr(t.logbuf, "resource=pods rv=100 reason=too-large-resource-version"));
+	assert_non_null(strstr(t.logbuf, "from=etcd content_type=application/json"));
+	assert_metric(&t, "kloompas_informer_list_fallbacks_total{resource=\"pods\","
+			  "reason=\"expired\"} 1\n");
+	assert_metric(&t, "kloompas_informer_list_fallbacks_total{resource=\"pods\","
+			  "reason=\"too-large-resource-version\"} 1\n");
+	assert_metric(&t, "kloompas_informer_content_type{resource=\"pods\","
+			  "content_type=\"application/json\"} 1\n");
+	assert_metric(&t, "kloompas_informer_content_type{resource=\"pods\","
+			  "content_type=\"application/vnd.kubernetes.protobuf\"} 0\n");
+	ctx_free(&t);
+}
+
+/*
+ * 4d. resourceVersion=0 answered in pages (the watch cache is off): the list goes on
+ * with continue, and later relists keep the page size (client-go's paginatedResult).
+ */
+static void test_list_rv0_paginated(void **state)
+{
+	static const struct podref p1[] = {POD("default", "a", 10)};
+	static const struct podref p2[] = {POD("default", "b", 11)};
+	static const char *const want[] = {
+	    "add default/a rv=10",
+	    "add default/b rv=11",
+	    "synced",
+	    "del default/a rv=10 final-state-unknown",
+	    "add default/marker rv=201",
+	    NULL,
+	};
+	struct tctx t;
+	struct th_sb b = {0};
+	struct th_log l;
+
+	ctx_init(&t, state);
+	th_sb_add(&b, "{'rules':[" LIST_RULE);
+	sb_page(&b, "100", "c1", p1, 1);
+	th_sb_add(&b, ",");
+	sb_page(&b, "100", "", p2, 1);
+	th_sb_add(&b, ",");
+	sb_page(&b, "200", "", p2, 1);
+	th_sb_add(&b, "]}," WATCH_RULE "{'hang':true,'events':[");
+	sb_error_410(&b);
+	th_sb_add(&b, "]},{'hang':true,'events':[");
+	sb_event(&b, "ADDED", (struct podref)POD("default", "marker", 201));
+	th_sb_add(&b, "]}]}]}");
+	th_fakeapi_script(t.srv, &b);
+	ctx_start(&t);
+	ctx_run(&t);
+
+	assert_rec(&t.rec, want);
+	assert_int_equal(t.stats.fallbacks, 0);
+	assert_string_equal(t.stats.list_rv, "100");
+	th_log_fetch(t.srv, &l);
+	assert_int_equal(count_lists(&l), 3);
+	assert_string_equal(th_param(nth_list(&l, 0), "resourceVersion"), "0");
+	assert_null(th_param(nth_list(&l, 1), "resourceVersion"));
+	assert_string_equal(th_param(nth_list(&l, 1), "continue"), "c1");
+	assert_string_equal(th_param(nth_list(&l, 2), "resourceVersion"), "100");
+	assert_string_equal(th_param(nth_list(&l, 2), "limit"), "500");
+	th_log_free(&l);
+	/* pages to "0": no watch cache; then a paginated LIST with a resourceVersion is etcd's */
+	assert_non_null(strstr(t.logbuf, "msg=listed resource=pods rv=100 from=etcd"));
+	assert_non_null(strstr(t.logbuf, "msg=listed resource=pods rv=200 from=etcd"));
 	ctx_free(&t);
 }
 
@@ -1146,6 +1333,8 @@ int main(void)
 	    cmocka_unit_test(test_relist_error_event),
 	    cmocka_unit_test(test_relist_http_410),
 	    cmocka_unit_test(test_relist_restarted),
+	    cmocka_unit_test(test_list_fallback),
+	    cmocka_unit_test(test_list_rv0_paginated),
 	    cmocka_unit_test(test_watch_backoff),
 	    cmocka_unit_test(test_very_short_watch),
 	    cmocka_unit_test(test_late_handler),

@@ -18,6 +18,7 @@ Control endpoints (the test's own, never seen by kubeclient):
   GET  /_log      JSON list, one entry per request received (control ones excepted):
                   {"method", "path", "query" (raw), "params" {name: first value,
                   decoded}, "auth" (Authorization header or ""), "ua" (User-Agent),
+                  "accept" (Accept header or ""),
                   "body" (request body as text), "rule" (index, -1 when unscripted)}
 
 A RULE answers requests whose path starts with "prefix":
@@ -221,6 +222,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
             State.log.append({
                 "method": self.command, "path": url.path, "query": url.query,
                 "params": params, "auth": auth, "ua": self.headers.get("User-Agent", ""),
+                "accept": self.headers.get("Accept", ""),
                 "body": body.decode("utf-8", "replace"), "rule": rule})
         try:
             self.answer(resp, gen)
