@@ -17,7 +17,8 @@
 # (each round starts one further down this list, so no variant always follows the
 # same one), each measured for time to synced, its CPU (user+sys) and RSS at sync and
 # peak, and kube-apiserver's CPU for that sync (utime+stime of /proc/PID/stat before
-# the start and when the SYNC line appears). Then churn: anchor-loader -mode churn
+# the start and when the SYNC line appears; each starts once the apiserver is idle
+# again). Then churn: anchor-loader -mode churn
 # writes CHURN (10,000 or PODS, the fewer) pod statuses while anchor-watcher -protobuf
 # and bench_informer --content-type protobuf both watch, each with -expect-updates,
 # in the same run; both CPUs are reported. It ends with the medians and the ratios
@@ -36,7 +37,8 @@
 #                       of the project root, or of the worktree's parent)
 #   ANCHOR_BIN          their binaries (default /tmp/anchor/bin; built when missing)
 #   BENCH_CHURN         status updates in the churn phase (default 10000, at most PODS)
-#   BENCH_PAUSE         seconds of rest before each measurement (default 2)
+#   BENCH_PAUSE         seconds of rest before each measurement (default 2), after
+#                       which it also waits for kube-apiserver to be idle
 # A cluster this script started is stopped at the end (down.sh, by the PIDs up.sh
 # recorded) unless BENCH_KEEP=1, whatever happens.
 set -euo pipefail
@@ -99,6 +101,22 @@ trap 'exit 130' INT TERM
 # has no space, so the fields count from 1 as in proc(5).
 api_ticks() {
 	awk '{ print $14 + $15 }' "/proc/$API_PID/stat"
+}
+
+# Rests PAUSE seconds, then until kube-apiserver is idle (under 0.1 CPU s in a second;
+# 30 s at most): a Go heap of gigabytes is still being collected after a big LIST,
+# and that work would be charged to the next measurement.
+api_quiesce() {
+	local a0 a1 i
+
+	sleep "$PAUSE"
+	for ((i = 0; i < 30; i++)); do
+		a0=$(api_ticks)
+		sleep 1
+		a1=$(api_ticks)
+		((a1 - a0 < TICK / 10)) && return 0
+	done
+	bench_log "kube-apiserver still busy after 30 s; measuring anyway"
 }
 
 # KEY=value ... line -> the value of key
@@ -210,7 +228,7 @@ measure() {
 	kloompas-protobuf) cmd=("$KL" --kubeconfig "$WORK/kubeconfig" --content-type protobuf) ;;
 	esac
 	[[ $v == client-go-* || $v == rawlist-* ]] && cmd+=(-server "$URL" -token "$TOKEN")
-	sleep "$PAUSE"
+	api_quiesce
 	a0=$(api_ticks)
 	"${cmd[@]}" >"$log" 2>"$log.err" &
 	pid=$!
