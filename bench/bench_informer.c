@@ -201,13 +201,18 @@ static void on_signal(uv_signal_t *h, int signum)
 static void on_measure(uv_timer_t *t)
 {
 	struct bench *b = t->data;
-	struct kl_intern *in = kl_informers_intern(b->informers);
-	size_t n = kl_store_len(kl_informer_store(b->pods));
-	size_t arena, heap;
+	struct kl_intern *in;
+	size_t n, arena, heap;
 	double secs = (double)(b->t_synced - b->t_start) / 1e9;
 	double per, arena_per;
 	long rss, hwm;
 
+	uv_close((uv_handle_t *)t, NULL);
+	uv_close((uv_handle_t *)&b->deadline, NULL);
+	if (b->stopping) /* a signal came first: the informers are going */
+		return;
+	in = kl_informers_intern(b->informers);
+	n = kl_store_len(kl_informer_store(b->pods));
 	heap_in_use(&arena, &heap);
 	per = n ? (double)(heap - b->heap_start) / (double)n : 0;
 	arena_per = n ? (double)(arena - b->arena_start) / (double)n : 0;
@@ -237,8 +242,6 @@ static void on_measure(uv_timer_t *t)
 	       b->cpu_sys_synced, b->cpu_user_synced + b->cpu_sys_synced, (double)rss / 1024,
 	       (double)hwm / 1024, per);
 	fflush(stdout);
-	uv_close((uv_handle_t *)t, NULL);
-	uv_close((uv_handle_t *)&b->deadline, NULL);
 	if (b->expect) {
 		b->counting = true;
 		b->cpu_base = cpu_total();
