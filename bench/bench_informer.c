@@ -13,16 +13,33 @@
  *     hold against a budget;
  *   - the intern table (strings, bytes) and the process RSS (VmRSS, VmHWM).
  * bench_informer.sh fills a cluster and times a curl LIST of the same pods as
- * the baseline: a time alone says nothing on a shared machine.
+ * the baseline: a time alone says nothing on a shared machine. bench_sync.sh
+ * holds it against client-go's informer (../shared/anchor-clientgo's
+ * anchor-watcher), so it also prints a "SYNC ..." line in anchor-watcher's
+ * terms: hassynced_s from the start of main (as anchor-watcher's is from its
+ * main), the CPU (getrusage, user+sys) the process used up to the synced
+ * callback, RSS and its peak once the LIST is released.
+ *
+ * With --expect-updates N it keeps watching after the sync, counts pod update
+ * events (a new resourceVersion) through an informer handler and, at the Nth,
+ * prints "CHURN ... cpu_s=" with the CPU spent since the sync was measured and
+ * the wall time from the first update to the Nth, as anchor-watcher
+ * -expect-updates does, then stops. SIGTERM or SIGINT stop it earlier (exit 1
+ * when the updates were expected and not all seen).
  *
  *   build-release/bench/bench_informer --kubeconfig F [--context C] [--no-metrics]
+ *       [--content-type json|protobuf] [--expect-updates N]
  *
- * The last line is machine-readable: "RESULT key=value ...".
+ * --content-type sets kl_kube_opts.wire (what LIST and WATCH ask for; JSON by
+ * default here, as before). The lines "RESULT key=value ...", "SYNC ..." and
+ * "CHURN ..." are machine-readable.
  */
 #include <malloc.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <uv.h>
 
 #include "kubeclient/informer.h"
@@ -34,6 +51,7 @@ struct bench {
 	uv_loop_t loop;
 	uv_timer_t timer;
 	uv_timer_t deadline; /* a LIST that keeps failing would back off forever */
+	uv_signal_t sigterm, sigint;
 	struct kl_log log;
 	struct kl_metrics *metrics;
 	struct kl_kube *kube;
@@ -42,9 +60,36 @@ struct bench {
 	size_t heap_start, heap_synced; /* uordblks + hblkhd */
 	size_t arena_start;		/* uordblks alone */
 	long rss_start;			/* VmRSS before start, KiB */
-	uint64_t t_start, t_synced;
+	uint64_t t_main, t_start, t_synced;
+	double cpu_user_synced, cpu_sys_synced; /* getrusage at the synced callback */
+	const char *variant;			/* "kloompas-json", "kloompas-protobuf" */
+	/* --expect-updates: the pod updates counted once the sync is measured */
+	unsigned long expect, updates;
+	bool counting, stopping;
+	uint64_t t_first, t_last;
+	double cpu_base; /* user+sys when counting began */
 	int exit_code;
 };
+
+/* User and system CPU seconds of this process (every thread). */
+static void cpu_seconds(double *user, double *sys)
+{
+	struct rusage ru;
+
+	*user = *sys = 0;
+	if (getrusage(RUSAGE_SELF, &ru))
+		return;
+	*user = (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6;
+	*sys = (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
+}
+
+static double cpu_total(void)
+{
+	double user, sys;
+
+	cpu_seconds(&user, &sys);
+	return user + sys;
+}
 
 /* VmRSS and VmHWM of this process, in KiB. */
 static void rss_kib(long *rss, long *hwm)
@@ -93,17 +138,81 @@ static void on_informers_stopped(void *arg)
 	kl_kube_close(b->kube, on_kube_closed, b);
 }
 
-/* The LIST call is released by now: measure, then stop everything. */
+/* Stops the informers, the client and the signal watchers: the loop then ends. */
+static void bench_stop(struct bench *b)
+{
+	if (b->stopping)
+		return;
+	b->stopping = true;
+	uv_close((uv_handle_t *)&b->sigterm, NULL);
+	uv_close((uv_handle_t *)&b->sigint, NULL);
+	kl_informers_stop(b->informers, on_informers_stopped, b);
+}
+
+/*
+ * A pod update: with --expect-updates, counted once the sync is measured when the
+ * resourceVersion moved (kl_meta leads every projection), and reported at the Nth.
+ */
+static void on_update(void *arg, const void *old, const void *obj)
+{
+	struct bench *b = arg;
+	const struct kl_meta *o = old, *m = obj;
+	uint64_t now;
+	double cpu, w;
+	long rss, hwm;
+
+	if (!b->counting || o->rv == m->rv)
+		return;
+	now = uv_hrtime();
+	if (!b->updates++)
+		b->t_first = now;
+	b->t_last = now;
+	if (b->updates != b->expect)
+		return;
+	cpu = cpu_total() - b->cpu_base;
+	rss_kib(&rss, &hwm);
+	w = (double)(b->t_last - b->t_first) / 1e9;
+	printf("CHURN variant=%s updates=%lu window_s=%.3f events_per_s=%.1f cpu_s=%.3f "
+	       "rss_mib=%.1f hwm_mib=%.1f\n",
+	       b->variant, b->updates, w, w > 0 ? (double)b->updates / w : 0.0, cpu,
+	       (double)rss / 1024, (double)hwm / 1024);
+	fflush(stdout);
+	b->counting = false;
+	bench_stop(b);
+}
+
+static void on_signal(uv_signal_t *h, int signum)
+{
+	struct bench *b = h->data;
+
+	(void)signum;
+	if (b->expect && b->updates < b->expect) {
+		fprintf(stderr, "bench_informer: stopped after %lu of %lu updates\n", b->updates,
+			b->expect);
+		b->exit_code = 1;
+	}
+	if (!b->t_synced)
+		exit(1);
+	b->counting = false;
+	bench_stop(b);
+}
+
+/* The LIST call is released by now: measure, then stop everything (or count updates). */
 static void on_measure(uv_timer_t *t)
 {
 	struct bench *b = t->data;
-	struct kl_intern *in = kl_informers_intern(b->informers);
-	size_t n = kl_store_len(kl_informer_store(b->pods));
-	size_t arena, heap;
+	struct kl_intern *in;
+	size_t n, arena, heap;
 	double secs = (double)(b->t_synced - b->t_start) / 1e9;
 	double per, arena_per;
 	long rss, hwm;
 
+	uv_close((uv_handle_t *)t, NULL);
+	uv_close((uv_handle_t *)&b->deadline, NULL);
+	if (b->stopping) /* a signal came first: the informers are going */
+		return;
+	in = kl_informers_intern(b->informers);
+	n = kl_store_len(kl_informer_store(b->pods));
 	heap_in_use(&arena, &heap);
 	per = n ? (double)(heap - b->heap_start) / (double)n : 0;
 	arena_per = n ? (double)(arena - b->arena_start) / (double)n : 0;
@@ -127,10 +236,18 @@ static void on_measure(uv_timer_t *t)
 	       "hwm_kib=%ld rss_start_kib=%ld\n",
 	       n, secs, heap - b->heap_start, per, arena_per, kl_intern_count(in),
 	       kl_intern_bytes(in), rss, hwm, b->rss_start);
+	printf("SYNC variant=%s pods=%zu hassynced_s=%.3f sync_s=%.3f cpu_user_s=%.3f "
+	       "cpu_sys_s=%.3f cpu_s=%.3f rss_mib=%.1f hwm_mib=%.1f heap_per_object=%.0f\n",
+	       b->variant, n, (double)(b->t_synced - b->t_main) / 1e9, secs, b->cpu_user_synced,
+	       b->cpu_sys_synced, b->cpu_user_synced + b->cpu_sys_synced, (double)rss / 1024,
+	       (double)hwm / 1024, per);
 	fflush(stdout);
-	uv_close((uv_handle_t *)t, NULL);
-	uv_close((uv_handle_t *)&b->deadline, NULL);
-	kl_informers_stop(b->informers, on_informers_stopped, b);
+	if (b->expect) {
+		b->counting = true;
+		b->cpu_base = cpu_total();
+		return;
+	}
+	bench_stop(b);
 }
 
 static void on_synced(void *arg)
@@ -139,9 +256,38 @@ static void on_synced(void *arg)
 	size_t arena;
 
 	b->t_synced = uv_hrtime();
+	cpu_seconds(&b->cpu_user_synced, &b->cpu_sys_synced);
 	heap_in_use(&arena, &b->heap_synced);
 	/* the reflector frees the LIST call after this returns, then starts the watch */
 	uv_timer_start(&b->timer, on_measure, 0, 0);
+}
+
+static const char usage[] = "usage: bench_informer --kubeconfig F [--context C] [--no-metrics] "
+			    "[--content-type json|protobuf] [--expect-updates N]\n";
+
+/* --content-type: what kl_kube_opts.wire asks LIST and WATCH for. */
+static bool parse_wire(struct bench *b, struct kl_kube_opts *kopts, const char *s)
+{
+	if (!strcmp(s, "json")) {
+		kopts->wire = KL_WIRE_JSON;
+		b->variant = "kloompas-json";
+	} else if (!strcmp(s, "protobuf")) {
+		kopts->wire = KL_WIRE_PROTOBUF;
+		b->variant = "kloompas-protobuf";
+	} else {
+		return false;
+	}
+	return true;
+}
+
+static bool parse_count(const char *s, unsigned long *out)
+{
+	char *end;
+
+	if (*s < '0' || *s > '9')
+		return false;
+	*out = strtoul(s, &end, 10);
+	return !*end;
 }
 
 int main(int argc, char **argv)
@@ -149,9 +295,10 @@ int main(int argc, char **argv)
 	struct bench b;
 	struct kl_kube_config cfg;
 	struct kl_kube_config_opts copts;
+	struct kl_kube_opts kopts;
 	struct kl_error err;
 	struct kl_informer_handler h;
-	bool metrics = true;
+	bool metrics = true, ok = true;
 	char buf[1024];
 	long hwm;
 	int i, rc;
@@ -159,6 +306,9 @@ int main(int argc, char **argv)
 	memset(&b, 0, sizeof(b));
 	memset(&cfg, 0, sizeof(cfg));
 	memset(&copts, 0, sizeof(copts));
+	memset(&kopts, 0, sizeof(kopts));
+	b.t_main = uv_hrtime();
+	b.variant = "kloompas-json";
 	for (i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--kubeconfig") && i + 1 < argc)
 			copts.kubeconfig = argv[++i];
@@ -166,11 +316,14 @@ int main(int argc, char **argv)
 			copts.context = argv[++i];
 		else if (!strcmp(argv[i], "--no-metrics"))
 			metrics = false;
+		else if (!strcmp(argv[i], "--content-type") && i + 1 < argc)
+			ok = parse_wire(&b, &kopts, argv[++i]);
+		else if (!strcmp(argv[i], "--expect-updates") && i + 1 < argc)
+			ok = parse_count(argv[++i], &b.expect);
 		else
-			return fprintf(stderr,
-				       "usage: bench_informer --kubeconfig F [--context C] "
-				       "[--no-metrics]\n"),
-			       2;
+			ok = false;
+		if (!ok)
+			return fprintf(stderr, "%s", usage), 2;
 	}
 	kl_error_clear(&err);
 	kl_log_init(&b.log, KL_LOG_TEXT, 0, stderr);
@@ -185,8 +338,13 @@ int main(int argc, char **argv)
 	uv_timer_init(&b.loop, &b.deadline);
 	uv_timer_start(&b.deadline, on_deadline, DEADLINE_MS, 0);
 	uv_unref((uv_handle_t *)&b.deadline);
+	uv_signal_init(&b.loop, &b.sigterm);
+	uv_signal_init(&b.loop, &b.sigint);
+	b.sigterm.data = b.sigint.data = &b;
+	uv_signal_start(&b.sigterm, on_signal, SIGTERM);
+	uv_signal_start(&b.sigint, on_signal, SIGINT);
 	b.metrics = metrics ? kl_metrics_new() : NULL;
-	rc = kl_kube_new(&b.loop, &cfg, NULL, &b.log, b.metrics, &b.kube, &err);
+	rc = kl_kube_new(&b.loop, &cfg, &kopts, &b.log, b.metrics, &b.kube, &err);
 	if (rc < 0) {
 		fprintf(stderr, "bench_informer: %s\n", kl_error_str(&err, buf, sizeof(buf)));
 		return 1;
@@ -199,6 +357,7 @@ int main(int argc, char **argv)
 	}
 	memset(&h, 0, sizeof(h));
 	h.synced = on_synced;
+	h.update = on_update;
 	h.arg = &b;
 	kl_informer_add_handler(b.pods, &h);
 
