@@ -134,7 +134,7 @@ static void eval(void *arg, const char *ns, int64_t now_ms)
 	t.crash_reasons = nw->crash_reasons;
 	t.ongoing = st == KL_ALERT_PENDING || st == KL_ALERT_FIRING || st == KL_ALERT_RESOLVING;
 	t.now_ms = now_ms;
-	for (p = kl_store_ns_first(kl_watcher_pods(nw->w), ns); p; p = kl_store_ns_next(p))
+	for (p = kl_store_ns_first(kl_watcher_pods(nw->w), ns); p; p = kl_store_ns_next(kl_watcher_pods(nw->w), p))
 		kl_notready_tally_add(&t, p);
 	if (t.wake_ms)
 		kl_watcher_wake_at(nw->w, ns, t.wake_ms);

@@ -130,9 +130,6 @@ static int project_file(struct kl_intern *t, const char *rel, struct kl_pod **ou
 static void assert_store_fields_zero(const struct kl_meta *m)
 {
 	assert_int_equal(m->gen, 0);
-	assert_null(m->store_next);
-	assert_null(m->ns_prev);
-	assert_null(m->ns_next);
 }
 
 /* Every non-NULL string a projection keeps is the table's copy. */
@@ -197,7 +194,7 @@ static void test_pod_realistic(void **state)
 
 	assert_int_equal(project_file(t, "json/pod.json", &p), 0);
 	assert_string_equal(p->meta.ns, "shop");
-	assert_string_equal(p->meta.name, "web-7d4b9c8f6d-x2k9p");
+	assert_string_equal(kl_meta_name(&p->meta), "web-7d4b9c8f6d-x2k9p");
 	assert_uid(&p->meta, "4f6c2a1e-9b3d-4e8a-a7c2-5d1f0e9b8c7a");
 	assert_int_equal(p->meta.uid_kind, KL_UID_UUID);
 	assert_int_equal(p->meta.rv, 81234);
@@ -227,16 +224,17 @@ static void test_pod_realistic(void **state)
 	assert_int_equal(c->last.finished, T_LAST_FINISHED);
 
 	assert_interned(t, p->meta.ns);
-	assert_interned(t, p->meta.name);
+	/* the name is the pod's own copy, in its block */
+	assert_null(kl_intern_find(t, kl_meta_name(&p->meta), (size_t)-1));
 	assert_interned(t, p->owner_kind);
 	assert_interned(t, p->owner_name);
 	assert_interned(t, p->node);
 	assert_interned(t, c->name);
 	assert_interned(t, c->state.waiting_reason);
 	assert_interned(t, c->last.terminated_reason);
-	/* shop, the name, ReplicaSet, web-7d4b9c8f6d, worker-2, web, and the reasons (the uid is
-	 * a UUID: 16 bytes in the pod) */
-	assert_int_equal(kl_intern_count(t), 8);
+	/* shop, ReplicaSet, web-7d4b9c8f6d, worker-2, web, and the reasons (the uid is a UUID:
+	 * 16 bytes in the pod; the name is in its block) */
+	assert_int_equal(kl_intern_count(t), 7);
 
 	kl_pod_free(t, p);
 	assert_int_equal(kl_intern_count(t), 0);
@@ -334,7 +332,7 @@ static void test_pod_no_status(void **state)
 	struct kl_pod *p = NULL;
 
 	assert_int_equal(project(t, NULL, POD, p_json, &p), 0);
-	assert_string_equal(p->meta.name, "job-x");
+	assert_string_equal(kl_meta_name(&p->meta), "job-x");
 	assert_int_equal(p->meta.uid_kind, KL_UID_NONE);
 	assert_int_equal(p->meta.rv, 0);
 	assert_int_equal(p->meta.created, 0);
@@ -479,9 +477,9 @@ static void test_pod_sharing(void **state)
 	assert_ptr_equal(a->meta.ns, b->meta.ns);
 	assert_ptr_equal(a->node, b->node);
 	assert_ptr_equal(a->containers[0].name, b->containers[0].name);
-	assert_ptr_not_equal(a->meta.name, b->meta.name);
-	/* only the name and the uid are new */
-	assert_int_equal(kl_intern_count(t), one + 2);
+	assert_string_not_equal(kl_meta_name(&a->meta), kl_meta_name(&b->meta));
+	/* only the uid is new (the name is in the pod's block) */
+	assert_int_equal(kl_intern_count(t), one + 1);
 	kl_pod_free(t, a);
 	assert_string_equal(b->meta.ns, "shop");
 	assert_string_equal(b->containers[0].name, "web");
@@ -581,7 +579,7 @@ static void test_namespace_team(void **state)
 	struct kl_namespace *a = NULL, *l = NULL, *both = NULL, *none = NULL, *noopt = NULL;
 
 	assert_int_equal(project(t, &o, NAMESPACE, a_json, &a), 0);
-	assert_string_equal(a->meta.name, "shop");
+	assert_string_equal(kl_meta_name(&a->meta), "shop");
 	assert_string_equal(a->meta.ns, "");
 	assert_uid(&a->meta, "n1");
 	assert_int_equal(a->meta.rv, 17);
@@ -639,9 +637,9 @@ static void test_deployment(void **state)
 
 	assert_int_equal(project(t, NULL, DEPLOYMENT, d_json, &d), 0);
 	assert_string_equal(d->meta.ns, "moc-pricing-arquimedes");
-	assert_string_equal(d->meta.name, "moc-pricing-arquimedes");
-	/* same bytes, one string */
-	assert_ptr_equal(d->meta.ns, d->meta.name);
+	assert_string_equal(kl_meta_name(&d->meta), "moc-pricing-arquimedes");
+	/* the name is the deployment's own copy */
+	assert_ptr_not_equal(d->meta.ns, kl_meta_name(&d->meta));
 	assert_uid(&d->meta, "d1");
 	assert_int_equal(d->meta.rv, 99);
 	assert_int_equal(d->meta.created, T_2026);
@@ -891,19 +889,21 @@ static void test_bytes_per_pod(void **state)
 {
 	struct kl_intern *t = *state;
 	struct kl_pod *p = NULL;
-	size_t hdr = 12, block, name;
+	size_t block;
 
 	assert_int_equal(project_file(t, "json/pod.json", &p), 0);
-	block = sizeof(*p) + p->ncontainers * sizeof(p->containers[0]);
-	name = hdr + strlen(p->meta.name) + 1;
-	print_message("bytes per pod: block %zu (struct %zu + containers %u x %zu, usable %zu) + "
-		      "name %zu (usable %zu)\n",
+	block = sizeof(*p) + p->ncontainers * sizeof(p->containers[0]) +
+		strlen(kl_meta_name(&p->meta)) + 1;
+	print_message("bytes per pod: block %zu (struct %zu + containers %u x %zu + name, "
+		      "usable %zu)\n",
 		      block, sizeof(*p), p->ncontainers, sizeof(p->containers[0]),
-		      malloc_usable_size(p), name, malloc_usable_size((void *)(p->meta.name - hdr)));
+		      malloc_usable_size(p));
 	assert_true(malloc_usable_size(p) >= block);
-	assert_true(sizeof(struct kl_meta) <= 80);
-	assert_true(sizeof(struct kl_pod) <= 112);
-	assert_true(sizeof(struct kl_container) <= 64);
+	assert_int_equal(p->meta.name_off, sizeof(*p) + p->ncontainers * sizeof(p->containers[0]));
+	assert_true(sizeof(struct kl_meta) <= 48);
+	assert_true(sizeof(struct kl_pod) <= 80);
+	assert_true(sizeof(struct kl_container) <= 56);
+	assert_int_equal(sizeof(struct kl_container_state), 28);
 	kl_pod_free(t, p);
 }
 
