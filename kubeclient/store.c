@@ -115,7 +115,7 @@ static bool name_is(const struct kl_meta *m, const char *name, size_t len)
 {
 	const char *own = kl_meta_name(m);
 
-	return !memcmp(own, name, len) && own[len] == '\0';
+	return !strncmp(own, name, len) && own[len] == '\0';
 }
 
 /* ---------------------------------------------------------------- namespaces */
@@ -259,6 +259,7 @@ static struct kl_meta *lookup(const struct kl_store *s, const char *ns, const ch
 
 	if (!ns || !name || !(e = ns_get(s, ns)))
 		return NULL;
+	len = strnlen(name, len); /* a name is a C string: the object's copy ends at a NUL */
 	return e->slots[slot_of(e, name, len, hash_name(name, len))];
 }
 
