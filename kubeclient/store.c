@@ -224,7 +224,7 @@ static int link_obj(struct kl_store *s, struct kl_meta *m)
 		e->ns = m->ns;
 		e->next = *pe;
 		*pe = e;
-	} else if ((e->n + 1) * 4 > (uint64_t)e->cap * 3 && (rc = ns_grow(s, e))) {
+	} else if (((uint64_t)e->n + 1) * 4 > (uint64_t)e->cap * 3 && (rc = ns_grow(s, e))) {
 		return rc;
 	}
 	e->slots[slot_of(e, name, len, hash_name(name, len))] = m;
