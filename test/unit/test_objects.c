@@ -25,6 +25,7 @@
 
 #include "kubeclient/json.h"
 #include "kubeclient/objects.h"
+#include "kubeclient/store.h"
 #include "util/intern.h"
 
 /* ---------------------------------------------------------------- helpers */
@@ -794,6 +795,160 @@ static void test_odd_shapes(void **state)
 	kl_pod_free(t, p);
 }
 
+/* A restartCount past 30 bits saturates (objects.h), both ways; the flags beside it stay. */
+static void test_restarts_saturate(void **state)
+{
+	static const char *const json[] = {
+		"{'metadata':{'name':'a'},'status':{'containerStatuses':[{'name':'c','ready':true,"
+		"'restartCount':2147483647}]}}",
+		"{'metadata':{'name':'a'},'status':{'containerStatuses':[{'name':'c','ready':true,"
+		"'restartCount':-2147483648}]}}",
+	};
+	struct kl_intern *t = *state;
+	struct kl_pod *p = NULL;
+
+	assert_int_equal(project(t, NULL, POD, json[0], &p), 0);
+	assert_int_equal(p->containers[0].restarts, KL_RESTARTS_MAX);
+	assert_true(p->containers[0].ready);
+	assert_false(p->containers[0].init);
+	kl_pod_free(t, p);
+	assert_int_equal(project(t, NULL, POD, json[1], &p), 0);
+	assert_int_equal(p->containers[0].restarts, KL_RESTARTS_MIN);
+	assert_true(p->containers[0].ready);
+	kl_pod_free(t, p);
+	assert_int_equal(kl_restarts(536870911), 536870911);
+	assert_int_equal(kl_restarts(536870912), KL_RESTARTS_MAX);
+}
+
+/* ---------------------------------------------------------------- the store's tables */
+
+#define STORE_PODS 1000
+
+struct upsert {
+	struct kl_store *s;
+	int rc;
+	struct kl_store_delta d;
+};
+
+static int on_upsert(void *arg, enum kl_json_what what, const struct kl_json *v)
+{
+	struct upsert *u = arg;
+
+	(void)what;
+	u->rc = kl_store_upsert(u->s, v, &u->d);
+	return 0;
+}
+
+/* Pod i: namespace a, b or c (a most), a name of 2 to 18 characters, resourceVersion rv. */
+static struct kl_store_delta store_put(struct kl_store *s, unsigned i, unsigned rv)
+{
+	struct upsert u = {.s = s};
+	struct kl_json_stream *js = kl_json_stream_new(KL_JSON_DOCUMENT, 0, on_upsert, &u);
+	struct kl_error err = {0};
+	char text[256];
+	int n;
+
+	n = snprintf(text, sizeof(text),
+		     "{\"metadata\":{\"name\":\"p%u%s\",\"namespace\":\"%s\","
+		     "\"resourceVersion\":\"%u\"}}",
+		     i, i % 2 ? "-a-longer-name" : "", i % 5 ? "a" : i % 10 ? "b" : "c", rv);
+	assert_non_null(js);
+	assert_int_equal(kl_json_stream_feed(js, text, (size_t)n, &err), 0);
+	assert_int_equal(kl_json_stream_finish(js, &err), 0);
+	kl_json_stream_free(js);
+	assert_int_equal(u.rc, 0);
+	return u.d;
+}
+
+static const void *store_find(const struct kl_store *s, unsigned i)
+{
+	char name[32];
+
+	snprintf(name, sizeof(name), "p%u%s", i, i % 2 ? "-a-longer-name" : "");
+	return kl_store_get(s, i % 5 ? "a" : i % 10 ? "b" : "c", name);
+}
+
+/* Every namespace walks as many objects as it holds, each once and found by its key. */
+static void store_walks(const struct kl_store *s)
+{
+	static const char *const nss[] = { "a", "b", "c" };
+	size_t total = 0, n, i;
+
+	for (i = 0; i < 3; i++) {
+		const struct kl_meta *m;
+
+		n = 0;
+		for (m = kl_store_ns_first(s, nss[i]); m; m = kl_store_ns_next(s, m), n++) {
+			assert_string_equal(m->ns, nss[i]);
+			assert_ptr_equal(kl_store_get(s, nss[i], kl_meta_name(m)), m);
+		}
+		assert_int_equal(n, kl_store_ns_len(s, nss[i]));
+		total += n;
+	}
+	assert_int_equal(total, kl_store_len(s));
+}
+
+/*
+ * The per-namespace tables: growth, lookups by name (short and long names next to
+ * each other), updates in place, a relist taking half the objects out while its scan
+ * runs over the tables they are shifted in, and a namespace emptied and freed.
+ */
+static void test_store_tables(void **state)
+{
+	struct kl_intern *t = *state;
+	struct kl_store *s = kl_store_new(&kl_store_pods, t, NULL);
+	struct kl_store_delta d;
+	unsigned i, taken = 0;
+
+	assert_non_null(s);
+	for (i = 0; i < STORE_PODS; i++)
+		assert_int_equal(store_put(s, i, 10).change, KL_STORE_ADD);
+	assert_int_equal(kl_store_len(s), STORE_PODS);
+	assert_int_equal(kl_store_ns_len(s, "c"), STORE_PODS / 10);
+	store_walks(s);
+	for (i = 0; i < STORE_PODS; i++)
+		assert_string_equal(kl_meta_name(store_find(s, i)) + 2 + (i >= 10) + (i >= 100),
+				    i % 2 ? "-a-longer-name" : "");
+	assert_null(kl_store_get(s, "a", "p1"));  /* p1-a-longer-name is there */
+	assert_null(kl_store_get(s, "b", "p1-a-longer-name"));
+
+	/* an update takes the old object's slot */
+	d = store_put(s, 7, 11);
+	assert_int_equal(d.change, KL_STORE_UPDATE);
+	assert_ptr_equal(store_find(s, 7), d.obj);
+	kl_store_dispose(s, d.old);
+	assert_int_equal(store_put(s, 7, 11).change, KL_STORE_NONE);
+
+	/* a relist that sees the even pods and namespace c's none */
+	kl_store_sync_begin(s);
+	for (i = 0; i < STORE_PODS; i += 2) {
+		if (!(i % 10))
+			continue;
+		d = store_put(s, i, i == 4 ? 12 : 10);
+		assert_int_equal(d.change, i == 4 ? KL_STORE_UPDATE : KL_STORE_NONE);
+		kl_store_dispose(s, d.old);
+	}
+	while (kl_store_take_unseen(s, &d)) {
+		const struct kl_meta *m = d.old;
+
+		assert_int_equal(d.change, KL_STORE_DELETE);
+		assert_true(strchr(kl_meta_name(m), '-') || !strcmp(m->ns, "c"));
+		kl_store_dispose(s, d.old);
+		taken++;
+	}
+	assert_int_equal(taken, STORE_PODS / 2 + STORE_PODS / 10);
+	assert_int_equal(kl_store_len(s), STORE_PODS - taken);
+	assert_int_equal(kl_store_ns_len(s, "c"), 0);
+	assert_null(kl_store_ns_first(s, "c"));
+	for (i = 0; i < STORE_PODS; i++)
+		assert_int_equal(store_find(s, i) != NULL, i % 2 == 0 && i % 10 != 0);
+	store_walks(s);
+	assert_int_equal(store_put(s, 0, 13).change, KL_STORE_ADD); /* c again */
+	store_walks(s);
+	kl_store_free(s);
+	assert_int_equal(kl_intern_count(t), 0);
+}
+
 /* A UUID uid is kept as its 16 bytes and prints back the same; anything else is interned. */
 static void test_uid(void **state)
 {
@@ -926,6 +1081,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_container_cap, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_odd_shapes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bytes_per_pod, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_restarts_saturate, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_store_tables, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
