@@ -150,7 +150,8 @@ static void check_deployment(struct replica_enforcer *re, const struct kl_deploy
 	if (hi >= 0 && target > hi)
 		target = hi;
 	/* unless a change is on its way already */
-	if (target != d->spec_replicas && !kl__replica_scaling(re, d->meta.ns, kl_meta_name(&d->meta)))
+	if (target != d->spec_replicas &&
+	    !kl__replica_scaling(re, d->meta.ns, kl_meta_name(&d->meta)))
 		kl__replica_scale(re, d, target, 0, 0, "kloompas", "bounds", NULL, NULL);
 }
 

@@ -89,7 +89,9 @@ struct kl_container_last {
 
 static inline int kl_restarts(int64_t n)
 {
-	return n > KL_RESTARTS_MAX ? KL_RESTARTS_MAX : n < KL_RESTARTS_MIN ? KL_RESTARTS_MIN : (int)n;
+	if (n > KL_RESTARTS_MAX)
+		return KL_RESTARTS_MAX;
+	return n < KL_RESTARTS_MIN ? KL_RESTARTS_MIN : (int)n;
 }
 
 /* 56 bytes: name, state (28), restarts and flags (4), last (16). */

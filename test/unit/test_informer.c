@@ -267,7 +267,8 @@ static void h_add(void *arg, const void *obj)
 	assert_false(r->t->stop_called);
 	/* the cache holds the new state before handlers run */
 	assert_ptr_equal(kl_store_get(store_of(r), p->meta.ns, kl_meta_name(&p->meta)), p);
-	rec_line(r, "add %s/%s rv=%llu", p->meta.ns, kl_meta_name(&p->meta), (unsigned long long)p->meta.rv);
+	rec_line(r, "add %s/%s rv=%llu", p->meta.ns, kl_meta_name(&p->meta),
+		 (unsigned long long)p->meta.rv);
 	if (r->on_add)
 		r->on_add(r, p);
 	check_done(r->t);
@@ -283,9 +284,9 @@ static void h_update(void *arg, const void *old, const void *obj)
 	assert_ptr_not_equal(o, p);
 	assert_string_equal(kl_meta_name(&o->meta), kl_meta_name(&p->meta));
 	rec_line(r, "update %s/%s rv=%llu->%llu phase=%s->%s restarts=%d->%d", p->meta.ns,
-		 kl_meta_name(&p->meta), (unsigned long long)o->meta.rv, (unsigned long long)p->meta.rv,
-		 kl_pod_phase_name(o->phase), kl_pod_phase_name(p->phase), restarts_of(o),
-		 restarts_of(p));
+		 kl_meta_name(&p->meta), (unsigned long long)o->meta.rv,
+		 (unsigned long long)p->meta.rv, kl_pod_phase_name(o->phase),
+		 kl_pod_phase_name(p->phase), restarts_of(o), restarts_of(p));
 	check_done(r->t);
 }
 
@@ -296,8 +297,8 @@ static void h_del(void *arg, const void *obj, bool final_state_unknown)
 
 	assert_false(r->t->stop_called);
 	assert_null(kl_store_get(store_of(r), p->meta.ns, kl_meta_name(&p->meta)));
-	rec_line(r, "del %s/%s rv=%llu%s", p->meta.ns, kl_meta_name(&p->meta), (unsigned long long)p->meta.rv,
-		 final_state_unknown ? " final-state-unknown" : "");
+	rec_line(r, "del %s/%s rv=%llu%s", p->meta.ns, kl_meta_name(&p->meta),
+		 (unsigned long long)p->meta.rv, final_state_unknown ? " final-state-unknown" : "");
 	check_done(r->t);
 }
 
@@ -538,13 +539,15 @@ static void initial_checks(struct tctx *t)
 	assert_int_equal(kl_store_ns_len(s, "other"), 0);
 	assert_null(kl_store_ns_first(s, "other"));
 	for (m = kl_store_ns_first(s, "default"); m; m = kl_store_ns_next(s, m), n++) {
+		const char *name = kl_meta_name(m);
+
 		assert_string_equal(m->ns, "default");
-		if (strcmp(kl_meta_name(m), "marker") == 0)
+		if (strcmp(name, "marker") == 0)
 			seen[0]++;
-		else if (strncmp(kl_meta_name(m), "web-", 4) == 0 && kl_meta_name(m)[4] >= '1' && kl_meta_name(m)[4] <= '3')
-			seen[kl_meta_name(m)[4] - '0']++;
+		else if (strncmp(name, "web-", 4) == 0 && name[4] >= '1' && name[4] <= '3')
+			seen[name[4] - '0']++;
 		else
-			fail_msg("unexpected pod %s in default", kl_meta_name(m));
+			fail_msg("unexpected pod %s in default", name);
 	}
 	assert_int_equal(n, 4);
 	assert_int_equal(seen[0] + seen[1] + seen[2] + seen[3], 4);
