@@ -98,7 +98,7 @@ static inline int kl_restarts(int64_t n)
 struct kl_container {
 	const char *name;
 	struct kl_container_state state;
-	int restarts : 30;
+	signed int restarts : 30; /* signed: plain int bit-fields may not be */
 	bool ready : 1;
 	bool init : 1; /* an init container */
 	struct kl_container_last last;
