@@ -33,8 +33,13 @@
  *   build-release/bench/bench_replay [N] [M] [ROUNDS] [TEMPLATE]
  *   defaults: N 20000, M 5000, ROUNDS 5, TEMPLATE test/data/json/pod.json
  *   BENCH_REPLAY_DUMP=FILE writes the MODIFIED stream there (to look at it).
+ *
+ *   build-release/bench/bench_replay mem [N]
+ * is the memory probe instead (mem_probe): N pods (default 150,000) into a store,
+ * the heap each cached pod costs.
  */
 #include <errno.h>
+#include <malloc.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -923,6 +928,81 @@ static void replay_pb(unsigned n, unsigned m, int rounds)
 	free(pmods.p);
 }
 
+/* ---------------------------------------------------------------- memory */
+
+/* The heap in use: small blocks and the big ones glibc serves with mmap(). */
+static size_t heap_now(void)
+{
+	struct mallinfo2 mi = mallinfo2();
+
+	return mi.uordblks + mi.hblkhd;
+}
+
+/*
+ * N pods (bench-pod.{json,pb} with pod_ids' 20-character names over 8 namespaces)
+ * added one by one to a fresh store, in one encoding: what the store, its pods and
+ * the intern table grew by, per pod. Each pod's event is made into one reused buffer
+ * (sized first, before the measurement), so the heap that grows is the cache's.
+ */
+static void mem_one(const struct buf *jt, const struct buf *pod, bool pb, unsigned n)
+{
+	struct kl_objects_opts oo = { 0 };
+	struct buf one = { 0 };
+	struct apply ap = { 0 };
+	size_t before, after;
+	unsigned k;
+
+	ap.intern = kl_intern_new();
+	ap.opts = &oo;
+	ap.store = ap.intern ? kl_store_new(&kl_store_pods, ap.intern, &oo) : NULL;
+	if (!ap.store)
+		die("out of memory");
+	if (pb)
+		pb_emit(&one, pod, "ADDED", 0, 1);
+	else
+		emit(&one, jt, "ADDED", 0, 0, 1);
+	malloc_trim(0);
+	before = heap_now();
+	for (k = 0; k < n; k++) {
+		one.len = 0;
+		if (pb) {
+			pb_emit(&one, pod, "ADDED", k, 100000 + k);
+			feed_pb(&one, KL_PB_EVENTS, on_pb_event, &ap);
+		} else {
+			emit(&one, jt, "ADDED", k, 0, 100000 + k);
+			feed_stream(&one, on_event, &ap);
+		}
+	}
+	after = heap_now();
+	if (kl_store_len(ap.store) != n)
+		die("store holds %zu pods, not %u", kl_store_len(ap.store), n);
+	printf("%-8s %u pods: heap +%zu bytes, %.1f B/pod; interned %zu strings, %zu bytes\n",
+	       pb ? "protobuf" : "JSON", n, after - before, (double)(after - before) / n,
+	       kl_intern_count(ap.intern), kl_intern_bytes(ap.intern));
+	kl_store_free(ap.store);
+	kl_intern_free(ap.intern);
+	free(one.p);
+}
+
+static void mem_probe(unsigned n)
+{
+	struct buf jt = { 0 }, pbt = { 0 }, pod = { 0 };
+
+	buf_load(&jt, PB_DATA "bench-pod.json");
+	to_slot(&jt, "\"namespace\":\"pbcap\"", 'N');
+	template_ids(&jt);
+	buf_load(&pbt, PB_DATA "bench-pod.pb");
+	feed_pb(&pbt, KL_PB_DOCUMENT, on_doc_keep, &pod);
+	printf("heap per cached pod (mallinfo2 uordblks + hblkhd); struct kl_pod %zu bytes, "
+	       "struct kl_container %zu\n",
+	       sizeof(struct kl_pod), sizeof(struct kl_container));
+	mem_one(&jt, &pod, false, n);
+	mem_one(&jt, &pod, true, n);
+	free(jt.p);
+	free(pbt.p);
+	free(pod.p);
+}
+
 int main(int argc, char **argv)
 {
 	unsigned n = argc > 1 ? (unsigned)atoi(argv[1]) : 20000;
@@ -938,6 +1018,14 @@ int main(int argc, char **argv)
 	uint64_t rv = 100000, nothing_count;
 	unsigned i, seq;
 	int r;
+
+	if (argc > 1 && !strcmp(argv[1], "mem")) {
+		n = argc > 2 ? (unsigned)atoi(argv[2]) : 150000;
+		if (!n)
+			die("usage: bench_replay mem [N]");
+		mem_probe(n);
+		return 0;
+	}
 
 	if (!n || !m || rounds < 1 || rounds > MAX_ROUNDS)
 		die("usage: bench_replay [N] [M] [ROUNDS 1..%d] [TEMPLATE]", MAX_ROUNDS);

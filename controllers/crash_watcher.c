@@ -203,7 +203,7 @@ static void eval(void *arg, const char *ns, int64_t now_ms)
 	int64_t recheck = 0;
 	char summary[256], joined[160] = "";
 
-	for (p = kl_store_ns_first(pods, ns); p; p = kl_store_ns_next(p)) {
+	for (p = kl_store_ns_first(pods, ns); p; p = kl_store_ns_next(pods, p)) {
 		struct kl_crash_hit h;
 		const char *why;
 
@@ -308,7 +308,7 @@ static void fill_evidence(struct kl_arena *arena, const struct kl_pod *p,
 {
 	const struct kl_container *c = h->c;
 
-	ev->pod = kl_arena_strdup(arena, p->meta.name);
+	ev->pod = kl_arena_strdup(arena, kl_meta_name(&p->meta));
 	ev->container = kl_arena_strdup(arena, c->name);
 	ev->reason = kl_arena_strdup(arena, kl_crash_moment_reason(h));
 	ev->restarts = c->restarts;
@@ -337,7 +337,7 @@ static size_t add_evidence(struct crash_watcher *cw, struct kl_alert_batch *b,
 	if (!ev)
 		return 0;
 	for (p = kl_store_ns_first(kl_watcher_pods(cw->w), n->ns); p && k < EVIDENCE_PODS;
-	     p = kl_store_ns_next(p)) {
+	     p = kl_store_ns_next(kl_watcher_pods(cw->w), p)) {
 		struct kl_crash_hit h;
 		bool previous;
 

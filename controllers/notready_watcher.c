@@ -122,6 +122,7 @@ static void eval(void *arg, const char *ns, int64_t now_ms)
 {
 	struct notready_watcher *nw = arg;
 	struct kl_notready_tally t = { 0 };
+	const struct kl_store *pods = kl_watcher_pods(nw->w);
 	const struct kl_pod *p;
 	const char *labels[] = { ns };
 	struct kl_alerts *alerts = kl_watcher_alerts(nw->w);
@@ -134,7 +135,7 @@ static void eval(void *arg, const char *ns, int64_t now_ms)
 	t.crash_reasons = nw->crash_reasons;
 	t.ongoing = st == KL_ALERT_PENDING || st == KL_ALERT_FIRING || st == KL_ALERT_RESOLVING;
 	t.now_ms = now_ms;
-	for (p = kl_store_ns_first(kl_watcher_pods(nw->w), ns); p; p = kl_store_ns_next(p))
+	for (p = kl_store_ns_first(pods, ns); p; p = kl_store_ns_next(pods, p))
 		kl_notready_tally_add(&t, p);
 	if (t.wake_ms)
 		kl_watcher_wake_at(nw->w, ns, t.wake_ms);

@@ -99,7 +99,7 @@ static struct kl__replica_restore *restore_find(struct replica_enforcer *re,
 	struct kl__replica_restore *r;
 
 	for (r = re->restores; r; r = r->next)
-		if (strcmp(r->ns, m->ns) == 0 && strcmp(r->name, m->name) == 0)
+		if (strcmp(r->ns, m->ns) == 0 && strcmp(r->name, kl_meta_name(m)) == 0)
 			return r;
 	return NULL;
 }
@@ -124,7 +124,7 @@ static void check_deployment(struct replica_enforcer *re, const struct kl_deploy
 			return;
 		r->re = re;
 		snprintf(r->ns, sizeof(r->ns), "%s", d->meta.ns);
-		snprintf(r->name, sizeof(r->name), "%s", d->meta.name);
+		snprintf(r->name, sizeof(r->name), "%s", kl_meta_name(&d->meta));
 		if (kl_timer_init(re->ctx->clock, &r->timer) < 0) {
 			free(r);
 			return;
@@ -150,7 +150,8 @@ static void check_deployment(struct replica_enforcer *re, const struct kl_deploy
 	if (hi >= 0 && target > hi)
 		target = hi;
 	/* unless a change is on its way already */
-	if (target != d->spec_replicas && !kl__replica_scaling(re, d->meta.ns, d->meta.name))
+	if (target != d->spec_replicas &&
+	    !kl__replica_scaling(re, d->meta.ns, kl_meta_name(&d->meta)))
 		kl__replica_scale(re, d, target, 0, 0, "kloompas", "bounds", NULL, NULL);
 }
 

@@ -213,7 +213,7 @@ int kl__replica_scale(struct replica_enforcer *re, const struct kl_deployment *d
 		return -ENOMEM;
 	o->re = re;
 	snprintf(o->ns, sizeof(o->ns), "%s", d->meta.ns);
-	snprintf(o->name, sizeof(o->name), "%s", d->meta.name);
+	snprintf(o->name, sizeof(o->name), "%s", kl_meta_name(&d->meta));
 	kl_meta_uid(&d->meta, o->uid);
 	snprintf(o->user, sizeof(o->user), "%s", user);
 	o->reason = reason;

@@ -310,7 +310,7 @@ static void mark_meta(void *arg, const void *obj)
 	const struct kl_meta *m = obj;
 
 	/* a namespace object's own name is its namespace */
-	mark(w, m->ns[0] ? m->ns : kl_intern_find(w->intern, m->name, (size_t)-1));
+	mark(w, m->ns[0] ? m->ns : kl_intern_find(w->intern, kl_meta_name(m), (size_t)-1));
 }
 
 int kl_watcher_start(void *base)

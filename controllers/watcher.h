@@ -31,7 +31,7 @@ struct kl_watcher;
 struct kl_watcher_hooks {
 	/*
 	 * Judge ns now (now_ms in Unix ms): its pods are
-	 * kl_store_ns_first(kl_watcher_pods(w), ns); report with
+	 * kl_store_ns_first(kl_watcher_pods(w), ns) and kl_store_ns_next(); report with
 	 * kl_alerts_update(kl_watcher_alerts(w), ...). Called from kl_watcher_start on.
 	 */
 	void (*eval)(void *state, const char *ns, int64_t now_ms);

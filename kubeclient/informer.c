@@ -73,7 +73,7 @@ static void log_change(struct kl_informer *i, const char *what, const struct kl_
 
 	if (!i->f->log || i->f->log->verbosity < 2)
 		return; /* every event of a 50,000-pod cluster comes here: format nothing */
-	snprintf(key, sizeof(key), "%s%s%s", m->ns, m->ns[0] ? "/" : "", m->name);
+	snprintf(key, sizeof(key), "%s%s%s", m->ns, m->ns[0] ? "/" : "", kl_meta_name(m));
 	kl_log_v(i->f->log, 2, "informer", what, "resource", kl_resource_name(i->res), "object",
 		 key);
 }

@@ -52,4 +52,12 @@ void kl__auth_apply(const struct kl__auth *a, char *hdr, size_t len, struct kl_h
 /* How many times the exec plugin ran (tests and logs). */
 unsigned kl__auth_exec_runs(const struct kl__auth *a);
 
+/*
+ * A zeroed object of fixed bytes (its struct, a pod's containers) followed by its
+ * name[0..len) and a NUL, meta->name_off set (objects.c and objects_pb.c). NULL on
+ * ENOMEM or when fixed does not fit name_off.
+ */
+struct kl_meta;
+struct kl_meta *kl__object_new(size_t fixed, const char *name, size_t len);
+
 #endif

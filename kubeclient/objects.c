@@ -2,8 +2,9 @@
  * kubeclient/objects.c - project decoded Pods, Namespaces and Deployments into the
  * small structs the caches keep (see objects.h).
  *
- * Design: a projection reads a borrowed struct kl_json tree once, interns every
- * string it keeps (so the tree can be dropped as soon as we return), and parses
+ * Design: a projection reads a borrowed struct kl_json tree once, copies the name
+ * into the object's block and interns every other string it keeps (so the tree can
+ * be dropped as soon as we return), and parses
  * times and numbers on the spot. Everything it takes is recorded in the output
  * struct as it goes, so the single error path is "release the output": the
  * release functions accept a half-filled struct (NULL strings, a zeroed tail of
@@ -21,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "kubeclient/internal.h"
 #include "util/rfc3339.h"
 
 /* More than this many containers in one pod is not a pod we believe. */
@@ -170,18 +172,47 @@ const char *kl_meta_uid(const struct kl_meta *m, char *buf)
 
 /* ---------------------------------------------------------------- metadata */
 
-/* Every object: namespace ("" when cluster-scoped), name (required), uid, times. */
+struct kl_meta *kl__object_new(size_t fixed, const char *name, size_t len)
+{
+	struct kl_meta *m;
+
+	if (fixed > UINT16_MAX || len > SIZE_MAX - fixed - 1)
+		return NULL;
+	m = calloc(1, fixed + len + 1);
+	if (!m)
+		return NULL;
+	m->name_off = (uint16_t)fixed;
+	memcpy((char *)m + fixed, name, len);
+	return m;
+}
+
+/* metadata.name when it is a non-empty string (the store keys on it), else NULL. */
+static const struct kl_json *name_of(const struct kl_json *j)
+{
+	const struct kl_json *name = kl_json_path(j, "metadata", "name", NULL);
+
+	return name && name->type == KL_JSON_STRING && name->len ? name : NULL;
+}
+
+/* A zeroed object of fixed bytes with the JSON's name after them: -EINVAL or -ENOMEM. */
+static int object_new(const struct kl_json *j, size_t fixed, void **out)
+{
+	const struct kl_json *name = name_of(j);
+
+	*out = NULL;
+	if (!name)
+		return -EINVAL;
+	*out = kl__object_new(fixed, name->str, name->len);
+	return *out ? 0 : -ENOMEM;
+}
+
+/* Every object: namespace ("" when cluster-scoped), uid, times (the name is in place). */
 static int meta_project(struct kl_intern *t, const struct kl_json *j, struct kl_meta *m)
 {
-	const struct kl_json *md = kl_json_get(j, "metadata");
-	const struct kl_json *name = kl_json_get(md, "name"), *uid;
-	const char *ns;
+	const struct kl_json *md = kl_json_get(j, "metadata"), *uid;
+	const char *ns, *str;
 	int rc;
 
-	if (!name || name->type != KL_JSON_STRING || !name->len)
-		return -EINVAL;
-	if ((rc = take(t, name, &m->name)))
-		return rc;
 	ns = kl_json_str(kl_json_get(md, "namespace"), "");
 	m->ns = kl_intern_get(t, ns, (size_t)-1);
 	if (!m->ns)
@@ -190,8 +221,9 @@ static int meta_project(struct kl_intern *t, const struct kl_json *j, struct kl_
 	if (uid && uid->type == KL_JSON_STRING && parse_uuid(uid->str, uid->len, m->uid.bytes)) {
 		m->uid_kind = KL_UID_UUID;
 	} else if (uid && uid->type == KL_JSON_STRING) {
-		if ((rc = take(t, uid, &m->uid.str)))
+		if ((rc = take(t, uid, &str)))
 			return rc;
+		m->uid.str = str;
 		m->uid_kind = KL_UID_STRING;
 	}
 	m->rv = parse_rv(kl_json_get(md, "resourceVersion"));
@@ -203,7 +235,6 @@ static int meta_project(struct kl_intern *t, const struct kl_json *j, struct kl_
 static void meta_release(struct kl_intern *t, struct kl_meta *m)
 {
 	drop(t, &m->ns);
-	drop(t, &m->name);
 	if (m->uid_kind == KL_UID_STRING)
 		drop(t, &m->uid.str);
 	m->uid_kind = KL_UID_NONE;
@@ -267,12 +298,18 @@ static int state_project(struct kl_intern *t, const struct kl_json *st,
 			 struct kl_container_state *s)
 {
 	const struct kl_json *x = kl_json_get(st, "terminated");
+	const char *r;
 	int rc;
 
-	if ((rc = take(t, kl_json_path(st, "waiting", "reason", NULL), &s->waiting_reason)))
+	/* through r: s is packed (objects.h), its members have no pointer of their own */
+	rc = take(t, kl_json_path(st, "waiting", "reason", NULL), &r);
+	s->waiting_reason = r;
+	if (rc)
 		return rc;
 	s->running_since = parse_time(kl_json_path(st, "running", "startedAt", NULL));
-	if ((rc = take(t, kl_json_get(x, "reason"), &s->terminated_reason)))
+	rc = take(t, kl_json_get(x, "reason"), &r);
+	s->terminated_reason = r;
+	if (rc)
 		return rc;
 	s->exit_code = get_i32(kl_json_get(x, "exitCode"), 0);
 	s->finished = parse_time(kl_json_get(x, "finishedAt"));
@@ -302,7 +339,7 @@ static int container_project(struct kl_intern *t, const struct kl_json *st,
 	if (!st)
 		return 0;
 	c->ready = is_true(kl_json_get(st, "ready"));
-	c->restarts = get_i32(kl_json_get(st, "restartCount"), 0);
+	c->restarts = kl_restarts(get_i32(kl_json_get(st, "restartCount"), 0));
 	if ((rc = state_project(t, kl_json_get(st, "state"), &c->state)))
 		return rc;
 	return last_project(t, kl_json_get(st, "lastState"), &c->last);
@@ -425,9 +462,8 @@ int kl_pod_project(struct kl_intern *t, const struct kl_objects_opts *o,
 	/* count, then fill one block of exactly that size */
 	if ((rc = containers_project(t, &a, NULL, &n)))
 		return rc;
-	p = calloc(1, sizeof(*p) + n * sizeof(p->containers[0]));
-	if (!p)
-		return -ENOMEM;
+	if ((rc = object_new(j, sizeof(*p) + n * sizeof(p->containers[0]), (void **)&p)))
+		return rc;
 	if ((rc = meta_project(t, j, &p->meta)))
 		goto out_free;
 	p->phase = (uint8_t)parse_phase(kl_json_get(status, "phase"));
@@ -460,8 +496,8 @@ void kl_pod_free(struct kl_intern *t, struct kl_pod *p)
 		struct kl_container *c = &p->containers[i];
 
 		drop(t, &c->name);
-		drop(t, &c->state.waiting_reason);
-		drop(t, &c->state.terminated_reason);
+		kl_intern_put(t, c->state.waiting_reason); /* packed: no drop() */
+		kl_intern_put(t, c->state.terminated_reason);
 		drop(t, &c->last.terminated_reason);
 	}
 	free(p);
@@ -472,11 +508,11 @@ bool kl_pod_same(const struct kl_pod *a, const struct kl_pod *b)
 	const size_t from = offsetof(struct kl_pod, ready_changed);
 
 	/*
-	 * Strings are interned (equal strings, equal pointers) and every block is
-	 * calloc'd, so padding is zero and the fields after the metadata compare as
-	 * bytes, containers included.
+	 * Strings but the name are interned (equal strings, equal pointers) and every
+	 * block is calloc'd, so padding is zero and the fields after the metadata
+	 * compare as bytes, containers included.
 	 */
-	if (a->meta.ns != b->meta.ns || a->meta.name != b->meta.name ||
+	if (a->meta.ns != b->meta.ns || strcmp(kl_meta_name(&a->meta), kl_meta_name(&b->meta)) ||
 	    a->meta.created != b->meta.created || a->meta.deleting != b->meta.deleting ||
 	    a->meta.uid_kind != b->meta.uid_kind || a->ncontainers != b->ncontainers)
 		return false;
@@ -495,13 +531,13 @@ int kl_namespace_project(struct kl_intern *t, const struct kl_objects_opts *o,
 			 const struct kl_json *j, struct kl_namespace **res)
 {
 	const struct kl_json *md = kl_json_get(j, "metadata"), *team = NULL;
-	struct kl_namespace *out = calloc(1, sizeof(*out));
+	struct kl_namespace *out;
 	int rc;
 
 	*res = NULL;
-	if (!out)
-		return -ENOMEM;
-	if ((rc = meta_project(t, j, &out->meta)))
+	if ((rc = object_new(j, sizeof(*out), (void **)&out)))
+		return rc;
+	if ((rc = meta_project(t, j, &out->meta)) || (rc = take(t, name_of(j), &out->interned)))
 		goto out_release;
 	if (o && o->team_annotation) {
 		team = kl_json_get(kl_json_get(md, "annotations"), o->team_annotation);
@@ -524,6 +560,7 @@ void kl_namespace_free(struct kl_intern *t, struct kl_namespace *n)
 	if (!n)
 		return;
 	meta_release(t, &n->meta);
+	drop(t, &n->interned);
 	drop(t, &n->team);
 	free(n);
 }
@@ -535,13 +572,13 @@ int kl_deployment_project(struct kl_intern *t, const struct kl_objects_opts *o,
 {
 	const struct kl_json *ann = kl_json_path(j, "metadata", "annotations", NULL);
 	const struct kl_json *status = kl_json_get(j, "status");
-	struct kl_deployment *out = calloc(1, sizeof(*out));
+	struct kl_deployment *out;
 	int rc;
 
 	(void)o;
 	*res = NULL;
-	if (!out)
-		return -ENOMEM;
+	if ((rc = object_new(j, sizeof(*out), (void **)&out)))
+		return rc;
 	if ((rc = meta_project(t, j, &out->meta)))
 		goto out_release;
 	out->generation = get_i64(kl_json_path(j, "metadata", "generation", NULL), 0);

@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "kubeclient/internal.h"
 #include "kubeclient/k8s.pb.h"
 #include "kubeclient/pb_internal.h"
 
@@ -191,16 +192,22 @@ static bool uuid_of(const slice_t *s, uint8_t out[16])
 	return k == 16;
 }
 
-/* meta_project() of objects.c from the decoded metadata. */
+/* object_new() of objects.c: fixed zeroed bytes, then the name. -EINVAL or -ENOMEM. */
+static int object_new(const struct meta_scratch *ms, bool has_md, size_t fixed, void **out)
+{
+	*out = NULL;
+	if (!has_md || !ms->name.set || !ms->name.len)
+		return -EINVAL;
+	*out = kl__object_new(fixed, (const char *)ms->name.p, ms->name.len);
+	return *out ? 0 : -ENOMEM;
+}
+
+/* meta_project() of objects.c from the decoded metadata (the name is in place). */
 static int meta_fill(struct kl_intern *t, const struct meta_scratch *ms, const k8s_ObjectMeta *md,
-		     bool has_md, struct kl_meta *m)
+		     struct kl_meta *m)
 {
 	int rc;
 
-	if (!has_md || !ms->name.set || !ms->name.len)
-		return -EINVAL;
-	if ((rc = take(t, &ms->name, false, &m->name)))
-		return rc;
 	m->ns = kl_intern_get(t, ms->ns.set ? (const char *)ms->ns.p : "", ms->ns.set ? ms->ns.len : 0);
 	if (!m->ns)
 		return -ENOMEM;
@@ -356,19 +363,25 @@ static int container_fill(struct kl_intern *t, const struct centry *e, bool init
 			  struct kl_container *c)
 {
 	const k8s_ContainerStatus *s = &e->st;
+	const char *r;
 	int rc;
 
 	c->init = init;
 	if ((rc = take(t, &e->name, false, &c->name)) || !e->status)
 		return rc;
 	c->ready = s->ready;
-	c->restarts = s->restartCount;
-	if ((rc = take(t, &e->waiting, true, &c->state.waiting_reason)))
+	c->restarts = kl_restarts(s->restartCount);
+	/* through r: the state is packed (objects.h) */
+	rc = take(t, &e->waiting, true, &r);
+	c->state.waiting_reason = r;
+	if (rc)
 		return rc;
 	c->state.running_since =
 		time_of(s->state.has_running && s->state.running.has_startedAt,
 			&s->state.running.startedAt);
-	if ((rc = take(t, &e->terminated, true, &c->state.terminated_reason)))
+	rc = take(t, &e->terminated, true, &r);
+	c->state.terminated_reason = r;
+	if (rc)
 		return rc;
 	c->state.exit_code = s->state.terminated.exitCode;
 	c->state.finished = time_of(s->state.terminated.has_finishedAt,
@@ -451,10 +464,10 @@ static int pod_build(struct kl_intern *t, const struct pod_scratch *ps, const k8
 	/* count, then fill one block of exactly that size */
 	if ((rc = containers_fill(t, ps, NULL, &n)))
 		return rc;
-	p = calloc(1, sizeof(*p) + n * sizeof(p->containers[0]));
-	if (!p)
-		return -ENOMEM;
-	if ((rc = meta_fill(t, ms, &pod->metadata, pod->has_metadata, &p->meta)))
+	if ((rc = object_new(ms, pod->has_metadata, sizeof(*p) + n * sizeof(p->containers[0]),
+			     (void **)&p)))
+		return rc;
+	if ((rc = meta_fill(t, ms, &pod->metadata, &p->meta)))
 		goto out_free;
 	p->phase = (uint8_t)phase_of(&ps->phase);
 	p->ready = ps->ready;
@@ -522,9 +535,10 @@ int kl_namespace_project_pb(struct kl_intern *t, const struct kl_objects_opts *o
 	kl__pb_slice_bind(&ns.status.phase, &phase, &in);
 	if (!pb_decode(&is, k8s_Namespace_fields, &ns))
 		return -EINVAL;
-	if (!(out = calloc(1, sizeof(*out))))
-		return -ENOMEM;
-	if ((rc = meta_fill(t, &ms, &ns.metadata, ns.has_metadata, &out->meta)))
+	if ((rc = object_new(&ms, ns.has_metadata, sizeof(*out), (void **)&out)))
+		return rc;
+	if ((rc = meta_fill(t, &ms, &ns.metadata, &out->meta)) ||
+	    (rc = take(t, &ms.name, false, &out->interned)))
 		goto out_release;
 	/* the annotation, else the label */
 	if (ms.annotations.val[0].set)
@@ -569,9 +583,9 @@ int kl_deployment_project_pb(struct kl_intern *t, const struct kl_objects_opts *
 	meta_bind(&d.metadata, &ms);
 	if (!pb_decode(&is, k8s_Deployment_fields, &d))
 		return -EINVAL;
-	if (!(out = calloc(1, sizeof(*out))))
-		return -ENOMEM;
-	if ((rc = meta_fill(t, &ms, &d.metadata, d.has_metadata, &out->meta)))
+	if ((rc = object_new(&ms, d.has_metadata, sizeof(*out), (void **)&out)))
+		return rc;
+	if ((rc = meta_fill(t, &ms, &d.metadata, &out->meta)))
 		goto out_release;
 	out->generation = d.metadata.generation;
 	out->observed_generation = d.status.observedGeneration;

@@ -2,11 +2,15 @@
  * kubeclient/store.c - projected objects by namespace/name, with a namespace index
  * (see store.h).
  *
- * Objects are chained through kl_meta.store_next in a power-of-two bucket array
- * that doubles past one object per bucket; the hash mixes the two interned key
- * pointers. The namespace index is a second small hash of namespace entries, each
- * heading a doubly linked list through kl_meta.ns_prev/ns_next; an entry lives
- * while it has objects and borrows the namespace string from them.
+ * Two levels, and no link in the objects (a pointer in every cached pod costs 1.2
+ * MB at 150,000 pods): a small hash of namespace entries by their interned string
+ * pointer, and per namespace an open-addressing table (linear probing, a power of
+ * two, at most 3/4 full, backward-shift removal: no tombstones) of object pointers
+ * keyed by name. A slot costs 8 bytes, 11-21 per object with the load. The name is
+ * the object's own copy (kl_meta_name()), so a probe compares strings; the name
+ * hash is recomputed when the table grows or an entry is shifted back. An entry
+ * lives while it has objects and borrows the namespace string from them; walking a
+ * namespace is walking its table, so the namespace index comes for free.
  */
 #include "kubeclient/store.h"
 
@@ -18,23 +22,27 @@
 #include "kubeclient/pb.h"
 
 #define NS_BUCKETS 1024
+#define MIN_SLOTS 8
 
+/* One namespace: its objects in an open-addressing table keyed by name. */
 struct ns_entry {
-	const char *ns;
-	struct kl_meta *head;
-	size_t n;
-	struct ns_entry *next;
+	const char *ns;		/* interned, borrowed from its objects */
+	struct kl_meta **slots; /* cap entries, NULL when free */
+	uint32_t cap, n;	/* cap a power of two; n <= 3/4 cap */
+	struct ns_entry *next;	/* in its kl_store.ns bucket */
 };
 
 struct kl_store {
 	const struct kl_store_type *type;
 	struct kl_intern *intern;
 	const struct kl_objects_opts *opts;
-	struct kl_meta **buckets;
-	size_t nbuckets, len;
+	size_t len;
 	struct ns_entry *ns[NS_BUCKETS];
 	uint32_t gen;
-	size_t cursor; /* take_unseen's scan position */
+	/* take_unseen's position: a bucket, an entry in it (NULL: its first), a slot */
+	size_t cur_bucket;
+	struct ns_entry *cur_e;
+	uint32_t cur_slot;
 };
 
 /* ---------------------------------------------------------------- types */
@@ -70,117 +78,189 @@ TYPE(kl_store_deployments, kl_deployment, kl_deployment_project, kl_deployment_f
 
 /* ---------------------------------------------------------------- hashing */
 
-static size_t hash2(const void *a, const void *b)
+static size_t hash_ptr(const void *a)
 {
 	uint64_t x = (uint64_t)(uintptr_t)a * 0x9e3779b97f4a7c15ULL;
 
-	x ^= (uint64_t)(uintptr_t)b + 0x7f4a7c159e3779b9ULL + (x << 6) + (x >> 2);
 	x ^= x >> 29;
 	x *= 0xbf58476d1ce4e5b9ULL;
 	x ^= x >> 32;
 	return (size_t)x;
 }
 
-static struct kl_meta **slot(const struct kl_store *s, const char *ns, const char *name)
+/* FNV-1a with a final mix (the low bits pick the slot). */
+static uint32_t hash_name(const char *s, size_t len)
 {
-	return &s->buckets[hash2(ns, name) & (s->nbuckets - 1)];
-}
+	uint32_t h = 2166136261u;
+	size_t i;
 
-static struct ns_entry **ns_slot(struct kl_store *s, const char *ns)
-{
-	return &s->ns[hash2(ns, NULL) & (NS_BUCKETS - 1)];
-}
-
-static int grow(struct kl_store *s)
-{
-	size_t n = s->nbuckets * 2, i;
-	struct kl_meta **b = calloc(n, sizeof(*b));
-
-	if (!b)
-		return -ENOMEM;
-	for (i = 0; i < s->nbuckets; i++) {
-		struct kl_meta *m = s->buckets[i], *next;
-
-		for (; m; m = next) {
-			size_t h = hash2(m->ns, m->name) & (n - 1);
-
-			next = m->store_next;
-			m->store_next = b[h];
-			b[h] = m;
-		}
+	for (i = 0; i < len; i++) {
+		h ^= (unsigned char)s[i];
+		h *= 16777619u;
 	}
-	free(s->buckets);
-	s->buckets = b;
-	s->nbuckets = n;
-	s->cursor = 0;
+	h ^= h >> 16;
+	h *= 0x85ebca6bu;
+	h ^= h >> 13;
+	return h;
+}
+
+static uint32_t hash_obj(const struct kl_meta *m)
+{
+	const char *name = kl_meta_name(m);
+
+	return hash_name(name, strlen(name));
+}
+
+static bool name_is(const struct kl_meta *m, const char *name, size_t len)
+{
+	const char *own = kl_meta_name(m);
+
+	return !strncmp(own, name, len) && own[len] == '\0';
+}
+
+/* ---------------------------------------------------------------- namespaces */
+
+static struct ns_entry **ns_bucket(const struct kl_store *s, const char *ns)
+{
+	return (struct ns_entry **)&s->ns[hash_ptr(ns) & (NS_BUCKETS - 1)];
+}
+
+static struct ns_entry *ns_get(const struct kl_store *s, const char *ns)
+{
+	struct ns_entry *e;
+
+	for (e = *ns_bucket(s, ns); e && e->ns != ns; e = e->next)
+		;
+	return e;
+}
+
+/* The slot holding the object named name[0..len), or the free slot ending its run. */
+static uint32_t slot_of(const struct ns_entry *e, const char *name, size_t len, uint32_t h)
+{
+	uint32_t mask = e->cap - 1, i = h & mask;
+
+	for (; e->slots[i]; i = (i + 1) & mask)
+		if (name_is(e->slots[i], name, len))
+			break;
+	return i;
+}
+
+/* The slot of m itself (it is in the table). */
+static uint32_t slot_of_obj(const struct ns_entry *e, const struct kl_meta *m)
+{
+	uint32_t mask = e->cap - 1, i = hash_obj(m) & mask;
+
+	while (e->slots[i] != m)
+		i = (i + 1) & mask;
+	return i;
+}
+
+static int ns_grow(struct kl_store *s, struct ns_entry *e)
+{
+	uint32_t ncap = e->cap ? e->cap * 2 : MIN_SLOTS, mask = ncap - 1, i, j;
+	struct kl_meta **ns;
+
+	if (ncap < e->cap)
+		return -ENOMEM;
+	ns = calloc(ncap, sizeof(*ns));
+	if (!ns)
+		return -ENOMEM;
+	for (i = 0; i < e->cap; i++) {
+		if (!e->slots[i])
+			continue;
+		for (j = hash_obj(e->slots[i]) & mask; ns[j]; j = (j + 1) & mask)
+			;
+		ns[j] = e->slots[i];
+	}
+	free(e->slots);
+	e->slots = ns;
+	e->cap = ncap;
+	if (s->cur_e == e)
+		s->cur_slot = 0; /* a take_unseen scan sees this table again */
 	return 0;
+}
+
+/* Whether the home slot k lies cyclically in (i, j]: then the entry at j stays. */
+static bool stays(uint32_t i, uint32_t j, uint32_t k)
+{
+	return i <= j ? i < k && k <= j : i < k || k <= j;
+}
+
+/* Empties slot i and pulls later entries of its run back over the gap. */
+static void slot_clear(struct ns_entry *e, uint32_t i)
+{
+	uint32_t mask = e->cap - 1, j = i;
+
+	for (;;) {
+		j = (j + 1) & mask;
+		if (!e->slots[j])
+			break;
+		if (stays(i, j, hash_obj(e->slots[j]) & mask))
+			continue;
+		e->slots[i] = e->slots[j];
+		i = j;
+	}
+	e->slots[i] = NULL;
 }
 
 /* ---------------------------------------------------------------- link/unlink */
 
+/* Adds m, which is not in the store. */
 static int link_obj(struct kl_store *s, struct kl_meta *m)
 {
-	struct kl_meta **b;
-	struct ns_entry **pe = ns_slot(s, m->ns), *e;
+	struct ns_entry **pe = ns_bucket(s, m->ns), *e = ns_get(s, m->ns);
+	const char *name = kl_meta_name(m);
+	size_t len = strlen(name);
+	int rc;
 
-	for (e = *pe; e && e->ns != m->ns; e = e->next)
-		;
 	if (!e) {
 		e = calloc(1, sizeof(*e));
 		if (!e)
 			return -ENOMEM;
+		if ((rc = ns_grow(s, e))) {
+			free(e);
+			return rc;
+		}
 		e->ns = m->ns;
 		e->next = *pe;
 		*pe = e;
+	} else if (((uint64_t)e->n + 1) * 4 > (uint64_t)e->cap * 3 && (rc = ns_grow(s, e))) {
+		return rc;
 	}
-	m->ns_prev = NULL;
-	m->ns_next = e->head;
-	if (e->head)
-		e->head->ns_prev = m;
-	e->head = m;
+	e->slots[slot_of(e, name, len, hash_name(name, len))] = m;
 	e->n++;
-	b = slot(s, m->ns, m->name);
-	m->store_next = *b;
-	*b = m;
 	s->len++;
 	return 0;
 }
 
 static void unlink_obj(struct kl_store *s, struct kl_meta *m)
 {
-	struct kl_meta **pp = slot(s, m->ns, m->name);
-	struct ns_entry **pe = ns_slot(s, m->ns), *e;
+	struct ns_entry **pe = ns_bucket(s, m->ns), *e;
 
-	while (*pp != m)
-		pp = (struct kl_meta **)&(*pp)->store_next;
-	*pp = m->store_next;
-	m->store_next = NULL;
 	for (; (e = *pe)->ns != m->ns; pe = &e->next)
 		;
-	if (m->ns_prev)
-		((struct kl_meta *)m->ns_prev)->ns_next = m->ns_next;
-	else
-		e->head = m->ns_next;
-	if (m->ns_next)
-		((struct kl_meta *)m->ns_next)->ns_prev = m->ns_prev;
-	m->ns_prev = m->ns_next = NULL;
-	if (--e->n == 0) {
-		*pe = e->next;
-		free(e);
-	}
+	slot_clear(e, slot_of_obj(e, m));
 	s->len--;
+	if (--e->n)
+		return;
+	*pe = e->next;
+	if (s->cur_e == e) {
+		s->cur_e = e->next; /* NULL: its bucket again, from the start */
+		s->cur_slot = 0;
+	}
+	free(e->slots);
+	free(e);
 }
 
-static struct kl_meta *lookup(const struct kl_store *s, const char *ns, const char *name)
+static struct kl_meta *lookup(const struct kl_store *s, const char *ns, const char *name,
+			      size_t len)
 {
-	struct kl_meta *m;
+	const struct ns_entry *e;
 
-	if (!ns || !name)
+	if (!ns || !name || !(e = ns_get(s, ns)))
 		return NULL;
-	for (m = *slot(s, ns, name); m; m = m->store_next)
-		if (m->ns == ns && m->name == name)
-			return m;
-	return NULL;
+	len = strnlen(name, len); /* a name is a C string: the object's copy ends at a NUL */
+	return e->slots[slot_of(e, name, len, hash_name(name, len))];
 }
 
 /* The cached object the JSON names, found without interning anything. */
@@ -194,7 +274,7 @@ static struct kl_meta *lookup_json(const struct kl_store *s, const struct kl_jso
 		return NULL;
 	return lookup(s, kl_intern_find(s->intern, ns && ns->type == KL_JSON_STRING ? ns->str : "",
 					ns && ns->type == KL_JSON_STRING ? ns->len : 0),
-		      kl_intern_find(s->intern, name->str, name->len));
+		      name->str, name->len);
 }
 
 static uint64_t json_rv(const struct kl_json *j)
@@ -218,12 +298,6 @@ struct kl_store *kl_store_new(const struct kl_store_type *type, struct kl_intern
 
 	if (!s)
 		return NULL;
-	s->nbuckets = 256;
-	s->buckets = calloc(s->nbuckets, sizeof(*s->buckets));
-	if (!s->buckets) {
-		free(s);
-		return NULL;
-	}
 	s->type = type;
 	s->intern = t;
 	s->opts = o;
@@ -240,26 +314,21 @@ void kl_store_dispose(struct kl_store *s, void *old)
 void kl_store_free(struct kl_store *s)
 {
 	size_t i;
+	uint32_t k;
 
 	if (!s)
 		return;
-	for (i = 0; i < s->nbuckets; i++) {
-		struct kl_meta *m = s->buckets[i], *next;
-
-		for (; m; m = next) {
-			next = m->store_next;
-			kl_store_dispose(s, m);
-		}
-	}
 	for (i = 0; i < NS_BUCKETS; i++) {
 		struct ns_entry *e = s->ns[i], *next;
 
 		for (; e; e = next) {
 			next = e->next;
+			for (k = 0; k < e->cap; k++)
+				kl_store_dispose(s, e->slots[k]);
+			free(e->slots);
 			free(e);
 		}
 	}
-	free(s->buckets);
 	free(s);
 }
 
@@ -269,16 +338,16 @@ static int replace(struct kl_store *s, struct kl_meta *cur, struct kl_meta *m,
 {
 	int rc;
 
-	/* link the new one first: with cur present its namespace entry exists, so
-	 * linking cannot fail, and unlinking finds cur by identity */
 	m->gen = s->gen;
-	rc = link_obj(s, m);
-	if (rc < 0) {
+	if (cur) {
+		/* same namespace, same name: m takes cur's slot, nothing can fail */
+		struct ns_entry *e = ns_get(s, cur->ns);
+
+		e->slots[slot_of_obj(e, cur)] = m;
+	} else if ((rc = link_obj(s, m)) < 0) {
 		kl_store_dispose(s, m);
 		return rc;
 	}
-	if (cur)
-		unlink_obj(s, cur);
 	d->change = cur ? KL_STORE_UPDATE : KL_STORE_ADD;
 	d->obj = m;
 	d->old = cur;
@@ -305,12 +374,18 @@ int kl_store_upsert(struct kl_store *s, const struct kl_json *j, struct kl_store
 	memset(d, 0, sizeof(*d));
 	if (unchanged(s, cur, json_rv(j), d))
 		return 0;
-	if (s->len >= s->nbuckets && grow(s) < 0)
-		return -ENOMEM;
 	rc = s->type->project(s->intern, s->opts, j, &obj);
 	if (rc < 0)
 		return rc;
 	return replace(s, cur, obj, d);
+}
+
+/* The cached object with m's namespace and name. */
+static struct kl_meta *lookup_obj(const struct kl_store *s, const struct kl_meta *m)
+{
+	const char *name = kl_meta_name(m);
+
+	return lookup(s, m->ns, name, strlen(name));
 }
 
 int kl_store_upsert_pb(struct kl_store *s, const uint8_t *data, size_t len,
@@ -321,13 +396,11 @@ int kl_store_upsert_pb(struct kl_store *s, const uint8_t *data, size_t len,
 	int rc;
 
 	memset(d, 0, sizeof(*d));
-	if (s->len >= s->nbuckets && grow(s) < 0)
-		return -ENOMEM;
 	rc = s->type->project_pb(s->intern, s->opts, data, len, &obj);
 	if (rc < 0)
 		return rc;
 	m = obj;
-	cur = lookup(s, m->ns, m->name);
+	cur = lookup_obj(s, m);
 	if (unchanged(s, cur, m->rv, d)) {
 		kl_store_dispose(s, m);
 		return 0;
@@ -359,7 +432,7 @@ int kl_store_remove_pb(struct kl_store *s, const uint8_t *data, size_t len,
 	if (rc < 0)
 		return rc;
 	m = obj;
-	d->old = lookup(s, m->ns, m->name);
+	d->old = lookup_obj(s, m);
 	kl_store_dispose(s, m);
 	if (!d->old)
 		return 0;
@@ -371,22 +444,36 @@ int kl_store_remove_pb(struct kl_store *s, const uint8_t *data, size_t len,
 void kl_store_sync_begin(struct kl_store *s)
 {
 	s->gen++;
-	s->cursor = 0;
+	s->cur_bucket = 0;
+	s->cur_e = NULL;
+	s->cur_slot = 0;
 }
 
+/*
+ * The scan resumes where it stopped. After a removal it stays on the same slot:
+ * the backward shift only moves entries into the gap from later in their run, so
+ * an entry not yet scanned never lands before the cursor (one already scanned may
+ * land after it, and is looked at twice).
+ */
 int kl_store_take_unseen(struct kl_store *s, struct kl_store_delta *d)
 {
 	memset(d, 0, sizeof(*d));
-	for (; s->cursor < s->nbuckets; s->cursor++) {
-		struct kl_meta *m;
+	for (; s->cur_bucket < NS_BUCKETS; s->cur_bucket++, s->cur_e = NULL, s->cur_slot = 0) {
+		if (!s->cur_e)
+			s->cur_e = s->ns[s->cur_bucket];
+		for (; s->cur_e; s->cur_e = s->cur_e->next, s->cur_slot = 0) {
+			struct ns_entry *e = s->cur_e;
 
-		for (m = s->buckets[s->cursor]; m; m = m->store_next) {
-			if (m->gen == s->gen)
-				continue;
-			unlink_obj(s, m);
-			d->change = KL_STORE_DELETE;
-			d->old = m;
-			return 1;
+			for (; s->cur_slot < e->cap; s->cur_slot++) {
+				struct kl_meta *m = e->slots[s->cur_slot];
+
+				if (!m || m->gen == s->gen)
+					continue;
+				unlink_obj(s, m);
+				d->change = KL_STORE_DELETE;
+				d->old = m;
+				return 1;
+			}
 		}
 	}
 	return 0;
@@ -394,8 +481,7 @@ int kl_store_take_unseen(struct kl_store *s, struct kl_store_delta *d)
 
 const void *kl_store_get(const struct kl_store *s, const char *ns, const char *name)
 {
-	return lookup(s, kl_intern_find(s->intern, ns, (size_t)-1),
-		      kl_intern_find(s->intern, name, (size_t)-1));
+	return lookup(s, kl_intern_find(s->intern, ns, (size_t)-1), name, strlen(name));
 }
 
 size_t kl_store_len(const struct kl_store *s)
@@ -406,39 +492,44 @@ size_t kl_store_len(const struct kl_store *s)
 void kl_store_foreach(const struct kl_store *s, void (*cb)(void *arg, const void *obj),
 		      void *arg)
 {
+	const struct ns_entry *e;
 	size_t i;
+	uint32_t k;
 
-	for (i = 0; i < s->nbuckets; i++) {
-		const struct kl_meta *m;
-
-		for (m = s->buckets[i]; m; m = m->store_next)
-			cb(arg, m);
-	}
+	for (i = 0; i < NS_BUCKETS; i++)
+		for (e = s->ns[i]; e; e = e->next)
+			for (k = 0; k < e->cap; k++)
+				if (e->slots[k])
+					cb(arg, e->slots[k]);
 }
 
 static const struct ns_entry *ns_find(const struct kl_store *s, const char *ns)
 {
 	const char *in = kl_intern_find(s->intern, ns, (size_t)-1);
-	const struct ns_entry *e;
 
-	if (!in)
-		return NULL;
-	for (e = s->ns[hash2(in, NULL) & (NS_BUCKETS - 1)]; e; e = e->next)
-		if (e->ns == in)
-			return e;
+	return in ? ns_get(s, in) : NULL;
+}
+
+/* The first object of e from slot k on, or NULL. */
+static const void *ns_from(const struct ns_entry *e, uint32_t k)
+{
+	for (; e && k < e->cap; k++)
+		if (e->slots[k])
+			return e->slots[k];
 	return NULL;
 }
 
 const void *kl_store_ns_first(const struct kl_store *s, const char *ns)
 {
-	const struct ns_entry *e = ns_find(s, ns);
-
-	return e ? e->head : NULL;
+	return ns_from(ns_find(s, ns), 0);
 }
 
-const void *kl_store_ns_next(const void *obj)
+const void *kl_store_ns_next(const struct kl_store *s, const void *obj)
 {
-	return ((const struct kl_meta *)obj)->ns_next;
+	const struct kl_meta *m = obj;
+	const struct ns_entry *e = ns_get(s, m->ns);
+
+	return ns_from(e, slot_of_obj(e, m) + 1);
 }
 
 size_t kl_store_ns_len(const struct kl_store *s, const char *ns)

@@ -84,9 +84,12 @@ size_t kl_store_len(const struct kl_store *s);
 /* Every object (any order). The callback must not change the store. */
 void kl_store_foreach(const struct kl_store *s, void (*cb)(void *arg, const void *obj),
 		      void *arg);
-/* One namespace's objects: first, then next until NULL. The store must not change between. */
+/*
+ * One namespace's objects: first, then next until NULL. The store must not change
+ * between. next finds obj again by its name (a hash and a probe).
+ */
 const void *kl_store_ns_first(const struct kl_store *s, const char *ns);
-const void *kl_store_ns_next(const void *obj);
+const void *kl_store_ns_next(const struct kl_store *s, const void *obj);
 size_t kl_store_ns_len(const struct kl_store *s, const char *ns);
 
 #endif

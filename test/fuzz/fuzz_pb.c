@@ -44,8 +44,10 @@ static void project(struct run *r, const struct kl_pb_msg *m)
 	rc = kl_pod_project_pb(r->intern, &opts, m->data, m->len, &p);
 	if (rc && p)
 		fuzz_fail("pod: error %d with an object", rc);
-	if (!rc && (!p->meta.name || !p->meta.ns))
-		fuzz_fail("pod without a name or namespace"); /* a name may hold a NUL, as in JSON */
+	/* the name follows the containers in its block (it may start with a NUL, as in JSON) */
+	if (!rc && (p->meta.name_off != sizeof(*p) + p->ncontainers * sizeof(p->containers[0]) ||
+		    !p->meta.ns))
+		fuzz_fail("pod without a name or namespace");
 	kl_pod_free(r->intern, p);
 	rc = kl_namespace_project_pb(r->intern, &opts, m->data, m->len, &ns);
 	if (rc && ns)

@@ -78,9 +78,9 @@ static void check_ns(const struct kl_store *s, const struct kl_meta *m)
 	const struct kl_meta *o;
 	size_t n = 0;
 
-	if (kl_store_get(s, m->ns, m->name) != m)
-		fuzz_fail("kl_store_get does not find %s/%s", m->ns, m->name);
-	for (o = kl_store_ns_first(s, m->ns); o; o = kl_store_ns_next(o)) {
+	if (kl_store_get(s, m->ns, kl_meta_name(m)) != m)
+		fuzz_fail("kl_store_get does not find %s/%s", m->ns, kl_meta_name(m));
+	for (o = kl_store_ns_first(s, m->ns); o; o = kl_store_ns_next(s, o)) {
 		if (o->ns != m->ns)
 			fuzz_fail("namespace index mixes %s and %s", o->ns, m->ns);
 		if (++n > kl_store_len(s))

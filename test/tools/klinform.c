@@ -41,7 +41,7 @@ static const char *key(const void *obj, char *buf, size_t len)
 {
 	const struct kl_meta *m = obj;
 
-	snprintf(buf, len, "%s%s%s", m->ns, m->ns[0] ? "/" : "", m->name);
+	snprintf(buf, len, "%s%s%s", m->ns, m->ns[0] ? "/" : "", kl_meta_name(m));
 	return buf;
 }
 

@@ -340,13 +340,15 @@ static const struct kl_strv loop_reasons = { loop_reasons_v, 1 };
 static struct kl_pod *pod_new(const char *name, int64_t created_s, uint16_t n, uint16_t ninit)
 {
 	static const char *names[] = { "c0", "c1", "c2", "c3" };
-	struct kl_pod *p = calloc(1, sizeof(*p) + n * sizeof(p->containers[0]));
+	size_t fixed = sizeof(struct kl_pod) + n * sizeof(struct kl_container);
+	struct kl_pod *p = calloc(1, fixed + strlen(name) + 1);
 	uint16_t i;
 
 	assert_non_null(p);
 	assert_true(n <= 4);
 	p->meta.ns = "ns";
-	p->meta.name = name;
+	p->meta.name_off = (uint16_t)fixed; /* the name after the containers, as projected */
+	strcpy((char *)p + fixed, name);
 	p->meta.created = (uint32_t)(T0 + created_s);
 	p->phase = KL_POD_RUNNING;
 	p->ready = true;

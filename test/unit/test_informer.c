@@ -266,8 +266,9 @@ static void h_add(void *arg, const void *obj)
 
 	assert_false(r->t->stop_called);
 	/* the cache holds the new state before handlers run */
-	assert_ptr_equal(kl_store_get(store_of(r), p->meta.ns, p->meta.name), p);
-	rec_line(r, "add %s/%s rv=%llu", p->meta.ns, p->meta.name, (unsigned long long)p->meta.rv);
+	assert_ptr_equal(kl_store_get(store_of(r), p->meta.ns, kl_meta_name(&p->meta)), p);
+	rec_line(r, "add %s/%s rv=%llu", p->meta.ns, kl_meta_name(&p->meta),
+		 (unsigned long long)p->meta.rv);
 	if (r->on_add)
 		r->on_add(r, p);
 	check_done(r->t);
@@ -279,13 +280,13 @@ static void h_update(void *arg, const void *old, const void *obj)
 	const struct kl_pod *o = old, *p = obj;
 
 	assert_false(r->t->stop_called);
-	assert_ptr_equal(kl_store_get(store_of(r), p->meta.ns, p->meta.name), p);
+	assert_ptr_equal(kl_store_get(store_of(r), p->meta.ns, kl_meta_name(&p->meta)), p);
 	assert_ptr_not_equal(o, p);
-	assert_ptr_equal(o->meta.name, p->meta.name); /* interned: equal strings, equal pointers */
+	assert_string_equal(kl_meta_name(&o->meta), kl_meta_name(&p->meta));
 	rec_line(r, "update %s/%s rv=%llu->%llu phase=%s->%s restarts=%d->%d", p->meta.ns,
-		 p->meta.name, (unsigned long long)o->meta.rv, (unsigned long long)p->meta.rv,
-		 kl_pod_phase_name(o->phase), kl_pod_phase_name(p->phase), restarts_of(o),
-		 restarts_of(p));
+		 kl_meta_name(&p->meta), (unsigned long long)o->meta.rv,
+		 (unsigned long long)p->meta.rv, kl_pod_phase_name(o->phase),
+		 kl_pod_phase_name(p->phase), restarts_of(o), restarts_of(p));
 	check_done(r->t);
 }
 
@@ -295,9 +296,9 @@ static void h_del(void *arg, const void *obj, bool final_state_unknown)
 	const struct kl_pod *p = obj;
 
 	assert_false(r->t->stop_called);
-	assert_null(kl_store_get(store_of(r), p->meta.ns, p->meta.name));
-	rec_line(r, "del %s/%s rv=%llu%s", p->meta.ns, p->meta.name, (unsigned long long)p->meta.rv,
-		 final_state_unknown ? " final-state-unknown" : "");
+	assert_null(kl_store_get(store_of(r), p->meta.ns, kl_meta_name(&p->meta)));
+	rec_line(r, "del %s/%s rv=%llu%s", p->meta.ns, kl_meta_name(&p->meta),
+		 (unsigned long long)p->meta.rv, final_state_unknown ? " final-state-unknown" : "");
 	check_done(r->t);
 }
 
@@ -509,7 +510,7 @@ static void initial_checks(struct tctx *t)
 	p = kl_store_get(s, "default", "web-2");
 	assert_non_null(p);
 	assert_string_equal(p->meta.ns, "default");
-	assert_string_equal(p->meta.name, "web-2");
+	assert_string_equal(kl_meta_name(&p->meta), "web-2");
 	assert_int_equal(p->meta.uid_kind, KL_UID_STRING); /* not a UUID: interned */
 	assert_string_equal(p->meta.uid.str, "uid-default-web-2");
 	assert_int_equal(p->meta.rv, 11);
@@ -537,20 +538,22 @@ static void initial_checks(struct tctx *t)
 	assert_int_equal(kl_store_ns_len(s, "kube-system"), 2);
 	assert_int_equal(kl_store_ns_len(s, "other"), 0);
 	assert_null(kl_store_ns_first(s, "other"));
-	for (m = kl_store_ns_first(s, "default"); m; m = kl_store_ns_next(m), n++) {
+	for (m = kl_store_ns_first(s, "default"); m; m = kl_store_ns_next(s, m), n++) {
+		const char *name = kl_meta_name(m);
+
 		assert_string_equal(m->ns, "default");
-		if (strcmp(m->name, "marker") == 0)
+		if (strcmp(name, "marker") == 0)
 			seen[0]++;
-		else if (strncmp(m->name, "web-", 4) == 0 && m->name[4] >= '1' && m->name[4] <= '3')
-			seen[m->name[4] - '0']++;
+		else if (strncmp(name, "web-", 4) == 0 && name[4] >= '1' && name[4] <= '3')
+			seen[name[4] - '0']++;
 		else
-			fail_msg("unexpected pod %s in default", m->name);
+			fail_msg("unexpected pod %s in default", name);
 	}
 	assert_int_equal(n, 4);
 	assert_int_equal(seen[0] + seen[1] + seen[2] + seen[3], 4);
 	assert_true(seen[0] == 1 && seen[1] == 1 && seen[2] == 1 && seen[3] == 1);
 	n = 0;
-	for (m = kl_store_ns_first(s, "kube-system"); m; m = kl_store_ns_next(m), n++)
+	for (m = kl_store_ns_first(s, "kube-system"); m; m = kl_store_ns_next(s, m), n++)
 		assert_string_equal(m->ns, "kube-system");
 	assert_int_equal(n, 2);
 }
@@ -1226,7 +1229,7 @@ static void test_metrics(void **state)
  */
 static void stop_on_marker(struct rec *r, const struct kl_pod *p)
 {
-	if (strcmp(p->meta.name, "marker") == 0)
+	if (strcmp(kl_meta_name(&p->meta), "marker") == 0)
 		stop_now(r->t);
 }
 

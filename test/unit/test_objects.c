@@ -25,6 +25,7 @@
 
 #include "kubeclient/json.h"
 #include "kubeclient/objects.h"
+#include "kubeclient/store.h"
 #include "util/intern.h"
 
 /* ---------------------------------------------------------------- helpers */
@@ -130,9 +131,6 @@ static int project_file(struct kl_intern *t, const char *rel, struct kl_pod **ou
 static void assert_store_fields_zero(const struct kl_meta *m)
 {
 	assert_int_equal(m->gen, 0);
-	assert_null(m->store_next);
-	assert_null(m->ns_prev);
-	assert_null(m->ns_next);
 }
 
 /* Every non-NULL string a projection keeps is the table's copy. */
@@ -197,7 +195,7 @@ static void test_pod_realistic(void **state)
 
 	assert_int_equal(project_file(t, "json/pod.json", &p), 0);
 	assert_string_equal(p->meta.ns, "shop");
-	assert_string_equal(p->meta.name, "web-7d4b9c8f6d-x2k9p");
+	assert_string_equal(kl_meta_name(&p->meta), "web-7d4b9c8f6d-x2k9p");
 	assert_uid(&p->meta, "4f6c2a1e-9b3d-4e8a-a7c2-5d1f0e9b8c7a");
 	assert_int_equal(p->meta.uid_kind, KL_UID_UUID);
 	assert_int_equal(p->meta.rv, 81234);
@@ -227,16 +225,17 @@ static void test_pod_realistic(void **state)
 	assert_int_equal(c->last.finished, T_LAST_FINISHED);
 
 	assert_interned(t, p->meta.ns);
-	assert_interned(t, p->meta.name);
+	/* the name is the pod's own copy, in its block */
+	assert_null(kl_intern_find(t, kl_meta_name(&p->meta), (size_t)-1));
 	assert_interned(t, p->owner_kind);
 	assert_interned(t, p->owner_name);
 	assert_interned(t, p->node);
 	assert_interned(t, c->name);
 	assert_interned(t, c->state.waiting_reason);
 	assert_interned(t, c->last.terminated_reason);
-	/* shop, the name, ReplicaSet, web-7d4b9c8f6d, worker-2, web, and the reasons (the uid is
-	 * a UUID: 16 bytes in the pod) */
-	assert_int_equal(kl_intern_count(t), 8);
+	/* shop, ReplicaSet, web-7d4b9c8f6d, worker-2, web, and the reasons (the uid is a UUID:
+	 * 16 bytes in the pod; the name is in its block) */
+	assert_int_equal(kl_intern_count(t), 7);
 
 	kl_pod_free(t, p);
 	assert_int_equal(kl_intern_count(t), 0);
@@ -334,7 +333,7 @@ static void test_pod_no_status(void **state)
 	struct kl_pod *p = NULL;
 
 	assert_int_equal(project(t, NULL, POD, p_json, &p), 0);
-	assert_string_equal(p->meta.name, "job-x");
+	assert_string_equal(kl_meta_name(&p->meta), "job-x");
 	assert_int_equal(p->meta.uid_kind, KL_UID_NONE);
 	assert_int_equal(p->meta.rv, 0);
 	assert_int_equal(p->meta.created, 0);
@@ -479,9 +478,9 @@ static void test_pod_sharing(void **state)
 	assert_ptr_equal(a->meta.ns, b->meta.ns);
 	assert_ptr_equal(a->node, b->node);
 	assert_ptr_equal(a->containers[0].name, b->containers[0].name);
-	assert_ptr_not_equal(a->meta.name, b->meta.name);
-	/* only the name and the uid are new */
-	assert_int_equal(kl_intern_count(t), one + 2);
+	assert_string_not_equal(kl_meta_name(&a->meta), kl_meta_name(&b->meta));
+	/* only the uid is new (the name is in the pod's block) */
+	assert_int_equal(kl_intern_count(t), one + 1);
 	kl_pod_free(t, a);
 	assert_string_equal(b->meta.ns, "shop");
 	assert_string_equal(b->containers[0].name, "web");
@@ -581,7 +580,7 @@ static void test_namespace_team(void **state)
 	struct kl_namespace *a = NULL, *l = NULL, *both = NULL, *none = NULL, *noopt = NULL;
 
 	assert_int_equal(project(t, &o, NAMESPACE, a_json, &a), 0);
-	assert_string_equal(a->meta.name, "shop");
+	assert_string_equal(kl_meta_name(&a->meta), "shop");
 	assert_string_equal(a->meta.ns, "");
 	assert_uid(&a->meta, "n1");
 	assert_int_equal(a->meta.rv, 17);
@@ -639,9 +638,9 @@ static void test_deployment(void **state)
 
 	assert_int_equal(project(t, NULL, DEPLOYMENT, d_json, &d), 0);
 	assert_string_equal(d->meta.ns, "moc-pricing-arquimedes");
-	assert_string_equal(d->meta.name, "moc-pricing-arquimedes");
-	/* same bytes, one string */
-	assert_ptr_equal(d->meta.ns, d->meta.name);
+	assert_string_equal(kl_meta_name(&d->meta), "moc-pricing-arquimedes");
+	/* the name is the deployment's own copy */
+	assert_ptr_not_equal(d->meta.ns, kl_meta_name(&d->meta));
 	assert_uid(&d->meta, "d1");
 	assert_int_equal(d->meta.rv, 99);
 	assert_int_equal(d->meta.created, T_2026);
@@ -796,6 +795,160 @@ static void test_odd_shapes(void **state)
 	kl_pod_free(t, p);
 }
 
+/* A restartCount past 30 bits saturates (objects.h), both ways; the flags beside it stay. */
+static void test_restarts_saturate(void **state)
+{
+	static const char *const json[] = {
+		"{'metadata':{'name':'a'},'status':{'containerStatuses':[{'name':'c','ready':true,"
+		"'restartCount':2147483647}]}}",
+		"{'metadata':{'name':'a'},'status':{'containerStatuses':[{'name':'c','ready':true,"
+		"'restartCount':-2147483648}]}}",
+	};
+	struct kl_intern *t = *state;
+	struct kl_pod *p = NULL;
+
+	assert_int_equal(project(t, NULL, POD, json[0], &p), 0);
+	assert_int_equal(p->containers[0].restarts, KL_RESTARTS_MAX);
+	assert_true(p->containers[0].ready);
+	assert_false(p->containers[0].init);
+	kl_pod_free(t, p);
+	assert_int_equal(project(t, NULL, POD, json[1], &p), 0);
+	assert_int_equal(p->containers[0].restarts, KL_RESTARTS_MIN);
+	assert_true(p->containers[0].ready);
+	kl_pod_free(t, p);
+	assert_int_equal(kl_restarts(536870911), 536870911);
+	assert_int_equal(kl_restarts(536870912), KL_RESTARTS_MAX);
+}
+
+/* ---------------------------------------------------------------- the store's tables */
+
+#define STORE_PODS 1000
+
+struct upsert {
+	struct kl_store *s;
+	int rc;
+	struct kl_store_delta d;
+};
+
+static int on_upsert(void *arg, enum kl_json_what what, const struct kl_json *v)
+{
+	struct upsert *u = arg;
+
+	(void)what;
+	u->rc = kl_store_upsert(u->s, v, &u->d);
+	return 0;
+}
+
+/* Pod i: namespace a, b or c (a most), a name of 2 to 18 characters, resourceVersion rv. */
+static struct kl_store_delta store_put(struct kl_store *s, unsigned i, unsigned rv)
+{
+	struct upsert u = {.s = s};
+	struct kl_json_stream *js = kl_json_stream_new(KL_JSON_DOCUMENT, 0, on_upsert, &u);
+	struct kl_error err = {0};
+	char text[256];
+	int n;
+
+	n = snprintf(text, sizeof(text),
+		     "{\"metadata\":{\"name\":\"p%u%s\",\"namespace\":\"%s\","
+		     "\"resourceVersion\":\"%u\"}}",
+		     i, i % 2 ? "-a-longer-name" : "", i % 5 ? "a" : i % 10 ? "b" : "c", rv);
+	assert_non_null(js);
+	assert_int_equal(kl_json_stream_feed(js, text, (size_t)n, &err), 0);
+	assert_int_equal(kl_json_stream_finish(js, &err), 0);
+	kl_json_stream_free(js);
+	assert_int_equal(u.rc, 0);
+	return u.d;
+}
+
+static const void *store_find(const struct kl_store *s, unsigned i)
+{
+	char name[32];
+
+	snprintf(name, sizeof(name), "p%u%s", i, i % 2 ? "-a-longer-name" : "");
+	return kl_store_get(s, i % 5 ? "a" : i % 10 ? "b" : "c", name);
+}
+
+/* Every namespace walks as many objects as it holds, each once and found by its key. */
+static void store_walks(const struct kl_store *s)
+{
+	static const char *const nss[] = { "a", "b", "c" };
+	size_t total = 0, n, i;
+
+	for (i = 0; i < 3; i++) {
+		const struct kl_meta *m;
+
+		n = 0;
+		for (m = kl_store_ns_first(s, nss[i]); m; m = kl_store_ns_next(s, m), n++) {
+			assert_string_equal(m->ns, nss[i]);
+			assert_ptr_equal(kl_store_get(s, nss[i], kl_meta_name(m)), m);
+		}
+		assert_int_equal(n, kl_store_ns_len(s, nss[i]));
+		total += n;
+	}
+	assert_int_equal(total, kl_store_len(s));
+}
+
+/*
+ * The per-namespace tables: growth, lookups by name (short and long names next to
+ * each other), updates in place, a relist taking half the objects out while its scan
+ * runs over the tables they are shifted in, and a namespace emptied and freed.
+ */
+static void test_store_tables(void **state)
+{
+	struct kl_intern *t = *state;
+	struct kl_store *s = kl_store_new(&kl_store_pods, t, NULL);
+	struct kl_store_delta d;
+	unsigned i, taken = 0;
+
+	assert_non_null(s);
+	for (i = 0; i < STORE_PODS; i++)
+		assert_int_equal(store_put(s, i, 10).change, KL_STORE_ADD);
+	assert_int_equal(kl_store_len(s), STORE_PODS);
+	assert_int_equal(kl_store_ns_len(s, "c"), STORE_PODS / 10);
+	store_walks(s);
+	for (i = 0; i < STORE_PODS; i++)
+		assert_string_equal(kl_meta_name(store_find(s, i)) + 2 + (i >= 10) + (i >= 100),
+				    i % 2 ? "-a-longer-name" : "");
+	assert_null(kl_store_get(s, "a", "p1"));  /* p1-a-longer-name is there */
+	assert_null(kl_store_get(s, "b", "p1-a-longer-name"));
+
+	/* an update takes the old object's slot */
+	d = store_put(s, 7, 11);
+	assert_int_equal(d.change, KL_STORE_UPDATE);
+	assert_ptr_equal(store_find(s, 7), d.obj);
+	kl_store_dispose(s, d.old);
+	assert_int_equal(store_put(s, 7, 11).change, KL_STORE_NONE);
+
+	/* a relist that sees the even pods and namespace c's none */
+	kl_store_sync_begin(s);
+	for (i = 0; i < STORE_PODS; i += 2) {
+		if (!(i % 10))
+			continue;
+		d = store_put(s, i, i == 4 ? 12 : 10);
+		assert_int_equal(d.change, i == 4 ? KL_STORE_UPDATE : KL_STORE_NONE);
+		kl_store_dispose(s, d.old);
+	}
+	while (kl_store_take_unseen(s, &d)) {
+		const struct kl_meta *m = d.old;
+
+		assert_int_equal(d.change, KL_STORE_DELETE);
+		assert_true(strchr(kl_meta_name(m), '-') || !strcmp(m->ns, "c"));
+		kl_store_dispose(s, d.old);
+		taken++;
+	}
+	assert_int_equal(taken, STORE_PODS / 2 + STORE_PODS / 10);
+	assert_int_equal(kl_store_len(s), STORE_PODS - taken);
+	assert_int_equal(kl_store_ns_len(s, "c"), 0);
+	assert_null(kl_store_ns_first(s, "c"));
+	for (i = 0; i < STORE_PODS; i++)
+		assert_int_equal(store_find(s, i) != NULL, i % 2 == 0 && i % 10 != 0);
+	store_walks(s);
+	assert_int_equal(store_put(s, 0, 13).change, KL_STORE_ADD); /* c again */
+	store_walks(s);
+	kl_store_free(s);
+	assert_int_equal(kl_intern_count(t), 0);
+}
+
 /* A UUID uid is kept as its 16 bytes and prints back the same; anything else is interned. */
 static void test_uid(void **state)
 {
@@ -891,19 +1044,21 @@ static void test_bytes_per_pod(void **state)
 {
 	struct kl_intern *t = *state;
 	struct kl_pod *p = NULL;
-	size_t hdr = 12, block, name;
+	size_t block;
 
 	assert_int_equal(project_file(t, "json/pod.json", &p), 0);
-	block = sizeof(*p) + p->ncontainers * sizeof(p->containers[0]);
-	name = hdr + strlen(p->meta.name) + 1;
-	print_message("bytes per pod: block %zu (struct %zu + containers %u x %zu, usable %zu) + "
-		      "name %zu (usable %zu)\n",
+	block = sizeof(*p) + p->ncontainers * sizeof(p->containers[0]) +
+		strlen(kl_meta_name(&p->meta)) + 1;
+	print_message("bytes per pod: block %zu (struct %zu + containers %u x %zu + name, "
+		      "usable %zu)\n",
 		      block, sizeof(*p), p->ncontainers, sizeof(p->containers[0]),
-		      malloc_usable_size(p), name, malloc_usable_size((void *)(p->meta.name - hdr)));
+		      malloc_usable_size(p));
 	assert_true(malloc_usable_size(p) >= block);
-	assert_true(sizeof(struct kl_meta) <= 80);
-	assert_true(sizeof(struct kl_pod) <= 112);
-	assert_true(sizeof(struct kl_container) <= 64);
+	assert_int_equal(p->meta.name_off, sizeof(*p) + p->ncontainers * sizeof(p->containers[0]));
+	assert_true(sizeof(struct kl_meta) <= 48);
+	assert_true(sizeof(struct kl_pod) <= 80);
+	assert_true(sizeof(struct kl_container) <= 56);
+	assert_int_equal(sizeof(struct kl_container_state), 28);
 	kl_pod_free(t, p);
 }
 
@@ -926,6 +1081,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_container_cap, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_odd_shapes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bytes_per_pod, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_restarts_saturate, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_store_tables, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

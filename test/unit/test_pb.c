@@ -543,7 +543,7 @@ static void meta_eq(const struct kl_meta *a, const struct kl_meta *b)
 	char ua[KL_UID_MAX], ub[KL_UID_MAX];
 
 	str_eq(a->ns, b->ns, "ns");
-	str_eq(a->name, b->name, "name");
+	assert_string_equal(kl_meta_name(a), kl_meta_name(b));
 	assert_int_equal(a->rv, b->rv);
 	assert_int_equal(a->uid_kind, b->uid_kind);
 	assert_string_equal(kl_meta_uid(a, ua), kl_meta_uid(b, ub));
@@ -660,7 +660,7 @@ static const void *find(const struct objs *os, const char *name)
 	int i;
 
 	for (i = 0; i < os->n; i++)
-		if (!strcmp(((const struct kl_meta *)os->v[i])->name, name))
+		if (!strcmp(kl_meta_name(os->v[i]), name))
 			return os->v[i];
 	fail_msg("no object %s", name);
 	return NULL;
