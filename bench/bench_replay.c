@@ -411,6 +411,17 @@ struct apply {
 	uint64_t events, updates;
 };
 
+/* Counts one applied event (rc from the store) and frees what it replaced. */
+static int applied(struct apply *a, int rc, struct kl_store_delta *d)
+{
+	if (rc < 0)
+		return rc;
+	a->events++;
+	a->updates += d->change == KL_STORE_UPDATE;
+	kl_store_dispose(a->store, d->old);
+	return 0;
+}
+
 static int on_event(void *arg, enum kl_json_what what, const struct kl_json *ev)
 {
 	struct apply *a = arg;
@@ -426,12 +437,7 @@ static int on_event(void *arg, enum kl_json_what what, const struct kl_json *ev)
 		rc = kl_store_remove(a->store, obj, &d);
 	else
 		rc = kl_store_upsert(a->store, obj, &d);
-	if (rc < 0)
-		return rc;
-	a->events++;
-	a->updates += d.change == KL_STORE_UPDATE;
-	kl_store_dispose(a->store, d.old);
-	return 0;
+	return applied(a, rc, &d);
 }
 
 static int on_nothing(void *arg, enum kl_json_what what, const struct kl_json *ev)
@@ -796,12 +802,7 @@ static int on_pb_event(void *arg, enum kl_pb_what what, const struct kl_pb_msg *
 
 	(void)what;
 	rc = kl_store_upsert_pb(a->store, m->data, m->len, &d);
-	if (rc < 0)
-		return rc;
-	a->events++;
-	a->updates += d.change == KL_STORE_UPDATE;
-	kl_store_dispose(a->store, d.old);
-	return 0;
+	return applied(a, rc, &d);
 }
 
 static int on_pb_nothing(void *arg, enum kl_pb_what what, const struct kl_pb_msg *m)
