@@ -60,22 +60,26 @@ static int32_t get_i32(const struct kl_json *v, int32_t def)
 	return (int32_t)x;
 }
 
-/* metadata.resourceVersion is an opaque string; etcd makes it a decimal number. */
-static uint64_t parse_rv(const struct kl_json *v)
+uint64_t kl_rv_parse(const char *s, size_t len)
 {
 	uint64_t acc = 0;
 	size_t i;
 
-	if (!v || v->type != KL_JSON_STRING || !v->len)
+	if (!len)
 		return 0;
-	for (i = 0; i < v->len; i++) {
-		unsigned d = (unsigned)(v->str[i] - '0');
+	for (i = 0; i < len; i++) {
+		unsigned d = (unsigned)(s[i] - '0');
 
 		if (d > 9 || acc > (UINT64_MAX - d) / 10)
 			return 0;
 		acc = acc * 10 + d;
 	}
 	return acc;
+}
+
+static uint64_t parse_rv(const struct kl_json *v)
+{
+	return v && v->type == KL_JSON_STRING ? kl_rv_parse(v->str, v->len) : 0;
 }
 
 /*

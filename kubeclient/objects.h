@@ -57,6 +57,12 @@ static inline const char *kl_meta_name(const struct kl_meta *m)
 /* The uid as text into buf (KL_UID_MAX bytes): buf, or "" when the object has none. */
 const char *kl_meta_uid(const struct kl_meta *m, char *buf);
 
+/*
+ * metadata.resourceVersion (len bytes at s) as kl_meta.rv keeps it: an opaque
+ * string that etcd makes a decimal number; 0 when empty, not decimal or too big.
+ */
+uint64_t kl_rv_parse(const char *s, size_t len);
+
 enum kl_pod_phase { KL_POD_PENDING, KL_POD_RUNNING, KL_POD_SUCCEEDED, KL_POD_FAILED,
 		    KL_POD_UNKNOWN };
 

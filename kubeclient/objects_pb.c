@@ -54,24 +54,6 @@ static uint32_t time_of(bool has, const k8s_Time *t)
 	return t->seconds > (int64_t)UINT32_MAX ? UINT32_MAX : (uint32_t)t->seconds;
 }
 
-/* parse_rv() of objects.c: a decimal number, else 0. */
-static uint64_t rv_of(const slice_t *s)
-{
-	uint64_t acc = 0;
-	size_t i;
-
-	if (!s->set || !s->len)
-		return 0;
-	for (i = 0; i < s->len; i++) {
-		unsigned d = (unsigned)(s->p[i] - '0');
-
-		if (d > 9 || acc > (UINT64_MAX - d) / 10)
-			return 0;
-		acc = acc * 10 + d;
-	}
-	return acc;
-}
-
 /*
  * Interns a slice into *out (NULL when absent; also when empty if omitempty, the
  * JSON of such a field having no key then). -ENOMEM with *out NULL.
@@ -218,7 +200,7 @@ static int meta_fill(struct kl_intern *t, const struct meta_scratch *ms, const k
 			return rc;
 		m->uid_kind = KL_UID_STRING;
 	}
-	m->rv = rv_of(&ms->rv);
+	m->rv = ms->rv.set ? kl_rv_parse((const char *)ms->rv.p, ms->rv.len) : 0;
 	m->created = time_of(md->has_creationTimestamp, &md->creationTimestamp);
 	m->deleting = time_of(md->has_deletionTimestamp, &md->deletionTimestamp);
 	return 0;

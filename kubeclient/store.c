@@ -277,16 +277,12 @@ static struct kl_meta *lookup_json(const struct kl_store *s, const struct kl_jso
 		      name->str, name->len);
 }
 
+/* The resourceVersion as the projection reads it (kl_meta.rv), without projecting. */
 static uint64_t json_rv(const struct kl_json *j)
 {
-	const char *rv = kl_json_str(kl_json_path(j, "metadata", "resourceVersion", NULL), "");
-	char *end;
-	uint64_t v;
+	const struct kl_json *v = kl_json_path(j, "metadata", "resourceVersion", NULL);
 
-	if (!*rv)
-		return 0;
-	v = strtoull(rv, &end, 10);
-	return *end ? 0 : v;
+	return v && v->type == KL_JSON_STRING ? kl_rv_parse(v->str, v->len) : 0;
 }
 
 /* ---------------------------------------------------------------- interface */
@@ -408,11 +404,9 @@ int kl_store_upsert_pb(struct kl_store *s, const uint8_t *data, size_t len,
 	return replace(s, cur, m, d);
 }
 
-int kl_store_remove(struct kl_store *s, const struct kl_json *j, struct kl_store_delta *d)
+/* Takes cur (may be NULL: nothing to remove) out of the store and says so in d. */
+static int detach(struct kl_store *s, struct kl_meta *cur, struct kl_store_delta *d)
 {
-	struct kl_meta *cur = lookup_json(s, j);
-
-	memset(d, 0, sizeof(*d));
 	if (!cur)
 		return 0;
 	unlink_obj(s, cur);
@@ -421,10 +415,16 @@ int kl_store_remove(struct kl_store *s, const struct kl_json *j, struct kl_store
 	return 0;
 }
 
+int kl_store_remove(struct kl_store *s, const struct kl_json *j, struct kl_store_delta *d)
+{
+	memset(d, 0, sizeof(*d));
+	return detach(s, lookup_json(s, j), d);
+}
+
 int kl_store_remove_pb(struct kl_store *s, const uint8_t *data, size_t len,
 		       struct kl_store_delta *d)
 {
-	struct kl_meta *m;
+	struct kl_meta *m, *cur;
 	void *obj;
 	int rc = s->type->project_pb(s->intern, s->opts, data, len, &obj);
 
@@ -432,13 +432,9 @@ int kl_store_remove_pb(struct kl_store *s, const uint8_t *data, size_t len,
 	if (rc < 0)
 		return rc;
 	m = obj;
-	d->old = lookup_obj(s, m);
+	cur = lookup_obj(s, m);
 	kl_store_dispose(s, m);
-	if (!d->old)
-		return 0;
-	unlink_obj(s, d->old);
-	d->change = KL_STORE_DELETE;
-	return 0;
+	return detach(s, cur, d);
 }
 
 void kl_store_sync_begin(struct kl_store *s)
