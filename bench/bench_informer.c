@@ -28,11 +28,12 @@
  * when the updates were expected and not all seen).
  *
  *   build-release/bench/bench_informer --kubeconfig F [--context C] [--no-metrics]
- *       [--content-type json|protobuf] [--expect-updates N]
+ *       [--content-type json|protobuf] [--expect-updates N] [--read-coalesce-ms MS]
  *
  * --content-type sets kl_kube_opts.wire (what LIST and WATCH ask for; JSON by
  * default here, as before). The lines "RESULT key=value ...", "SYNC ..." and
- * "CHURN ..." are machine-readable.
+ * "CHURN ..." are machine-readable. --read-coalesce-ms sets
+ * kl_kube_opts.read_coalesce_ms (0: off; the client's default when absent).
  */
 #include <malloc.h>
 #include <signal.h>
@@ -263,7 +264,7 @@ static void on_synced(void *arg)
 }
 
 static const char usage[] = "usage: bench_informer --kubeconfig F [--context C] [--no-metrics] "
-			    "[--content-type json|protobuf] [--expect-updates N]\n";
+			    "[--content-type json|protobuf] [--expect-updates N] [--read-coalesce-ms MS]\n";
 
 /* --content-type: what kl_kube_opts.wire asks LIST and WATCH for. */
 static bool parse_wire(struct bench *b, struct kl_kube_opts *kopts, const char *s)
@@ -299,6 +300,7 @@ int main(int argc, char **argv)
 	struct kl_error err;
 	struct kl_informer_handler h;
 	bool metrics = true, ok = true;
+	unsigned long coalesce = 0;
 	char buf[1024];
 	long hwm;
 	int i, rc;
@@ -320,6 +322,10 @@ int main(int argc, char **argv)
 			ok = parse_wire(&b, &kopts, argv[++i]);
 		else if (!strcmp(argv[i], "--expect-updates") && i + 1 < argc)
 			ok = parse_count(argv[++i], &b.expect);
+		else if (!strcmp(argv[i], "--read-coalesce-ms") && i + 1 < argc) {
+			ok = parse_count(argv[++i], &coalesce) && coalesce <= 1000;
+			kopts.read_coalesce_ms = coalesce ? (int)coalesce : -1;
+		}
 		else
 			ok = false;
 		if (!ok)

@@ -35,6 +35,8 @@
 #define MAX_OBJECT_BYTES (16u << 20)
 #define TOKEN_HDR_MAX 8192
 #define STATUS_TEXT_MAX 1024
+/* trickle mode's period: a watch event waits at most this long to be read */
+#define READ_COALESCE_MS 20
 
 static const char accept_json[] = "Accept: application/json";
 static const char accept_pb[] =
@@ -1209,6 +1211,7 @@ int kl_kube_new(uv_loop_t *loop, const struct kl_kube_config *cfg,
 	static const char *const dur_labels[] = { "verb", NULL };
 	static const double buckets[] = { 0.005, 0.025, 0.1, 0.25, 0.5, 1, 2, 4, 8, 15, 30, 60 };
 	struct kl_kube *k = calloc(1, sizeof(*k));
+	uint64_t coalesce_ms = READ_COALESCE_MS;
 
 	if (!k)
 		return -ENOMEM;
@@ -1222,6 +1225,10 @@ int kl_kube_new(uv_loop_t *loop, const struct kl_kube_config *cfg,
 	k->refill_at = uv_now(loop);
 	snprintf(k->user_agent, sizeof(k->user_agent), "kloompas/%s", KL_VERSION);
 	k->http = kl_http_new(loop, log);
+	if (opts && opts->read_coalesce_ms)
+		coalesce_ms = opts->read_coalesce_ms > 0 ? (uint64_t)opts->read_coalesce_ms : 0;
+	if (k->http)
+		kl_http_coalesce_reads(k->http, coalesce_ms);
 	k->auth = kl__auth_new(loop, cfg, opts ? opts->token_reread_ms : 0, log);
 	if (!k->http || !k->auth) {
 		kl_error_set(err, NULL, 0, 0, "kubeclient: cannot initialise the HTTP client");

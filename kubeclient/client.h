@@ -79,6 +79,12 @@ struct kl_kube_opts {
 	 * calls always speak JSON.
 	 */
 	enum kl_wire wire;
+	/*
+	 * Trickle mode for the client's connections (kl_http_coalesce_reads): a
+	 * watch bringing small events is read every read_coalesce_ms, not once per
+	 * event. 0: 20 ms; negative: off (every event read as it comes).
+	 */
+	int read_coalesce_ms;
 };
 
 /*

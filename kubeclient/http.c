@@ -48,6 +48,10 @@ struct kl_http {
 	CURLM *multi;		  /* NULL once cleaned up during close */
 	uv_timer_t timer;	  /* libcurl's timeout */
 	uv_timer_t kick;	  /* 0 ms: attach, cancel, finish closing */
+	uv_timer_t trickle;	  /* reads the sockets resting in trickle mode */
+	uint64_t trickle_ms;	  /* 0: never rest (see kl_http_coalesce_reads) */
+	size_t delivered;	  /* body bytes handed to write callbacks, ever */
+	struct kl_http_stats stats;
 	struct kl_link to_add, active, cancelled;
 	struct kl_link socks; /* every struct sock not yet closed */
 	int open_handles;  /* uv handles whose close callback has not run */
@@ -61,6 +65,12 @@ struct kl_http {
 struct sock {
 	uv_poll_t poll;
 	curl_socket_t fd;
+	int events;	     /* what libcurl asked us to poll for */
+	bool resting;	     /* trickle mode: not polled, read on h->trickle */
+	uint64_t due;	     /* when resting: loop time of the next read */
+	uint64_t win_at;     /* start of the current trickle_ms window */
+	size_t win_bytes;    /* body bytes read in it */
+	size_t prev_bytes;   /* and in the window before, if adjacent */
 	struct kl_http *h;
 	struct kl_link link; /* in h->socks until closed */
 };
@@ -246,6 +256,8 @@ static void drain(struct kl_http *h)
 /* ---------------------------------------------------- sockets and timers */
 
 static void on_handle_closed(struct kl_http *h);
+static void on_poll(uv_poll_t *p, int status, int events);
+static void on_trickle(uv_timer_t *t);
 
 static void on_sock_closed(uv_handle_t *handle)
 {
@@ -262,11 +274,92 @@ static void sock_close(struct sock *s)
 	uv_close((uv_handle_t *)&s->poll, on_sock_closed);
 }
 
+/*
+ * Trickle mode (kl_http_coalesce_reads). A read that brought some body while the
+ * socket's last two trickle_ms windows brought under TRICKLE_BYTES - watch events,
+ * say - rests its socket: no polling, one read trickle_ms later of all that came
+ * meanwhile. A read of nothing, or a faster stream (a LIST: megabytes a window),
+ * polls again. So a watch at hundreds of events a second wakes the process once per
+ * trickle_ms instead of once per event, and a large or idle stream is read as before
+ * (TRICKLE_BYTES over two 20 ms windows is about 6 MB/s). A socket libcurl also
+ * wants to write on is never rested.
+ */
+#define TRICKLE_BYTES (256 * 1024)
+
+static void arm_trickle(struct kl_http *h)
+{
+	uint64_t now = uv_now(h->loop), first = UINT64_MAX;
+	struct kl_link *l;
+	struct sock *s;
+
+	for (l = h->socks.next; l != &h->socks; l = l->next) {
+		s = container_of(l, struct sock, link);
+		if (s->resting && s->due < first)
+			first = s->due;
+	}
+	if (first == UINT64_MAX)
+		uv_timer_stop(&h->trickle);
+	else
+		uv_timer_start(&h->trickle, on_trickle, first > now ? first - now : 0, 0);
+}
+
+/* After a read of s that handed over `got` body bytes: rest s, or poll it. */
+static void after_read(struct sock *s, size_t got)
+{
+	struct kl_http *h = s->h;
+	uint64_t now = uv_now(h->loop);
+	bool rest;
+
+	if (now - s->win_at >= h->trickle_ms) {
+		s->prev_bytes = now - s->win_at < 2 * h->trickle_ms ? s->win_bytes : 0;
+		s->win_bytes = 0;
+		s->win_at = now;
+	}
+	s->win_bytes += got;
+	rest = h->trickle_ms && got > 0 && s->win_bytes + s->prev_bytes < TRICKLE_BYTES &&
+	       s->events == UV_READABLE;
+	if (rest == s->resting) {
+		if (rest)
+			s->due = now + h->trickle_ms;
+		else
+			return;
+	} else if (rest) {
+		uv_poll_stop(&s->poll);
+		s->resting = true;
+		s->due = now + h->trickle_ms;
+		h->stats.rests++;
+	} else {
+		s->resting = false;
+		uv_poll_start(&s->poll, s->events, on_poll);
+	}
+	arm_trickle(h);
+}
+
+/* One read (or write, or error) of s; s may be closed by it. */
+static void sock_action(struct sock *s, int flags)
+{
+	struct kl_http *h = s->h;
+	size_t before = h->delivered;
+	curl_socket_t fd = s->fd;
+	struct kl_link *l;
+	int running;
+
+	h->stats.wakeups++;
+	curl_multi_socket_action(h->multi, fd, flags, &running);
+	/* libcurl may have closed s (CURL_POLL_REMOVE): find it again */
+	for (l = h->socks.next; l != &h->socks; l = l->next)
+		if (container_of(l, struct sock, link) == s) {
+			if (!uv_is_closing((uv_handle_t *)&s->poll))
+				after_read(s, h->delivered - before);
+			break;
+		}
+	drain(h);
+}
+
 static void on_poll(uv_poll_t *p, int status, int events)
 {
 	struct sock *s = container_of(p, struct sock, poll);
-	struct kl_http *h = s->h;
-	int flags = 0, running;
+	int flags = 0;
 
 	if (status < 0)
 		flags = CURL_CSELECT_ERR;
@@ -274,8 +367,32 @@ static void on_poll(uv_poll_t *p, int status, int events)
 		flags |= CURL_CSELECT_IN;
 	if (events & UV_WRITABLE)
 		flags |= CURL_CSELECT_OUT;
-	curl_multi_socket_action(h->multi, s->fd, flags, &running);
-	drain(h);
+	sock_action(s, flags);
+}
+
+/* The resting sockets whose time came: read each once. */
+static void on_trickle(uv_timer_t *t)
+{
+	struct kl_http *h = container_of(t, struct kl_http, trickle);
+	uint64_t now = uv_now(h->loop);
+	struct kl_link *l;
+	struct sock *s;
+
+	/* a read may close sockets or rest them again: rescan after each */
+	for (;;) {
+		s = NULL;
+		for (l = h->socks.next; l != &h->socks; l = l->next) {
+			s = container_of(l, struct sock, link);
+			if (s->resting && s->due <= now)
+				break;
+			s = NULL;
+		}
+		if (!s || !h->multi)
+			break;
+		s->due = UINT64_MAX; /* read once in this pass */
+		sock_action(s, CURL_CSELECT_IN);
+	}
+	arm_trickle(h);
 }
 
 static int on_curl_socket(CURL *easy, curl_socket_t fd, int what, void *userp, void *socketp)
@@ -311,6 +428,13 @@ static int on_curl_socket(CURL *easy, curl_socket_t fd, int what, void *userp, v
 		events |= UV_READABLE;
 	if (what & CURL_POLL_OUT)
 		events |= UV_WRITABLE;
+	s->events = events;
+	if (s->resting && events == UV_READABLE)
+		return 0; /* still read on h->trickle */
+	if (s->resting) {
+		s->resting = false;
+		arm_trickle(h);
+	}
 	return uv_poll_start(&s->poll, events, on_poll) < 0 ? -1 : 0;
 }
 
@@ -418,6 +542,7 @@ static void shutdown_multi(struct kl_http *h)
 	h->multi = NULL;
 	uv_close((uv_handle_t *)&h->timer, on_timer_closed);
 	uv_close((uv_handle_t *)&h->kick, on_timer_closed);
+	uv_close((uv_handle_t *)&h->trickle, on_timer_closed);
 }
 
 static void cancel_list(struct kl_link *head, struct kl_http *h)
@@ -471,9 +596,11 @@ struct kl_http *kl_http_new(uv_loop_t *loop, const struct kl_log *log)
 	/* timers cannot fail to init; from here on h is freed by kl_http_close() */
 	uv_timer_init(loop, &h->timer);
 	uv_timer_init(loop, &h->kick);
+	uv_timer_init(loop, &h->trickle);
 	h->timer.data = h;
 	h->kick.data = h;
-	h->open_handles = 2;
+	h->trickle.data = h;
+	h->open_handles = 3;
 	return h;
 
 out_cleanup:
@@ -486,6 +613,16 @@ out_free:
 int kl_http_last_version(const struct kl_http *h)
 {
 	return h->last_version;
+}
+
+void kl_http_coalesce_reads(struct kl_http *h, uint64_t ms)
+{
+	h->trickle_ms = ms;
+}
+
+void kl_http_stats(const struct kl_http *h, struct kl_http_stats *out)
+{
+	*out = h->stats;
 }
 
 /* ------------------------------------------------------- easy handle setup */
@@ -565,6 +702,7 @@ static size_t on_write(char *buf, size_t size, size_t n, void *userp)
 	r->status_code = (int)code;
 	if (!r->data_cb)
 		return len;
+	r->h->delivered += len;
 	rc = r->data_cb(r->arg, r->status_code, buf, len);
 	if (rc < 0) {
 		r->abort_err = rc;
@@ -938,3 +1076,4 @@ void kl_http_cancel(struct kl_http_req *r)
 	kl_list_add_tail(&h->cancelled, &r->link);
 	kick(h);
 }
+

@@ -115,4 +115,20 @@ void kl_http_cancel(struct kl_http_req *r);
 /* HTTP version of the last completed transfer on this client: 11 or 2 (tests). */
 int kl_http_last_version(const struct kl_http *h);
 
+/*
+ * Trickle mode: after a read that brought a little body (under 64 KiB), the socket
+ * is not polled but read again ms later, all that came meanwhile at once; a read of
+ * nothing or of more polls it again. For a client whose streams carry many small
+ * pieces (watches): one wake-up per ms instead of one per piece, each piece delayed
+ * by at most ms. 0 (the default) turns it off.
+ */
+void kl_http_coalesce_reads(struct kl_http *h, uint64_t ms);
+
+/* What the client's sockets did so far (tests, benchmarks). */
+struct kl_http_stats {
+	uint64_t wakeups; /* reads, writes or errors handed to libcurl for a socket */
+	uint64_t rests;	  /* times a socket went into trickle mode */
+};
+void kl_http_stats(const struct kl_http *h, struct kl_http_stats *out);
+
 #endif

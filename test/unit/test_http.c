@@ -140,6 +140,7 @@ struct tctx {
 	int pending;		/* requests started and not yet done */
 	bool auto_close;	/* close the client when pending drops to 0 */
 	bool closed;
+	struct kl_http_stats st; /* the client's, at the last done_cb */
 };
 
 struct rec;
@@ -161,6 +162,7 @@ struct rec {
 	rec_hook on_data, on_done;
 	void *hook_arg;
 	uint64_t started, finished; /* uv_now */
+	uint64_t wakeups;	    /* the client's socket wake-ups at a hook */
 };
 
 static void on_closed(void *arg)
@@ -240,6 +242,7 @@ static void on_done(void *arg, int status, int status_code, int retry_after_s, c
 	r->code = status_code;
 	r->retry = retry_after_s;
 	r->version = kl_http_last_version(t->h);
+	kl_http_stats(t->h, &t->st);
 	assert_non_null(msg);
 	snprintf(r->msg, sizeof(r->msg), "%s", msg);
 	r->finished = uv_now(&t->loop);
@@ -889,6 +892,116 @@ static void test_close_from_data_cb(void **state)
 	ctx_free(&idle);
 }
 
+/*
+ * Trickle mode: /stream's pieces come 100 ms apart; the first small read rests the
+ * socket, and the body still arrives whole and in order. Without trickle mode
+ * nothing ever rests. (How soon a rested socket is read is not asserted: libcurl's
+ * own timers may read it earlier, e.g. its 200 ms connect timer.)
+ */
+static void test_trickle(void **state)
+{
+	struct tctx t, plain;
+	struct rec r = {0}, p = {0};
+
+	ctx_init(&t, state);
+	kl_http_coalesce_reads(t.h, 300);
+	start(&t, &r, "GET", TLS, "/stream");
+	ctx_run(&t);
+	assert_ok(&r, 200, "piece-0\npiece-1\npiece-2\npiece-3\npiece-4\n");
+	assert_true(t.st.rests >= 1);
+	assert_true(t.st.wakeups >= 2);
+	rec_free(&r);
+	ctx_free(&t);
+
+	ctx_init(&plain, state);
+	start(&plain, &p, "GET", TLS, "/stream");
+	ctx_run(&plain);
+	assert_ok(&p, 200, "piece-0\npiece-1\npiece-2\npiece-3\npiece-4\n");
+	assert_true(plain.st.wakeups >= 2);
+	assert_int_equal(plain.st.rests, 0);
+	rec_free(&p);
+	ctx_free(&plain);
+}
+
+/* A request cancelled, and a client closed, while their socket rests. */
+static void cancel_soon(uv_timer_t *timer)
+{
+	struct rec *r = timer->data;
+	struct kl_http_stats st;
+
+	kl_http_stats(r->t->h, &st);
+	assert_int_equal(st.rests, 1);
+	assert_int_equal(st.wakeups, r->wakeups); /* pieces came, nothing polled */
+	kl_http_cancel(r->req);
+	uv_close((uv_handle_t *)timer, NULL);
+}
+
+static void close_soon(uv_timer_t *timer)
+{
+	struct rec *r = timer->data;
+	struct kl_http_stats st;
+
+	kl_http_stats(r->t->h, &st);
+	assert_int_equal(st.rests, 1);
+	assert_int_equal(st.wakeups, r->wakeups); /* pieces came, nothing polled */
+	kl_http_close(r->t->h, on_closed, r->t);
+	uv_close((uv_handle_t *)timer, NULL);
+}
+
+static void rest_then(struct rec *r, uv_timer_cb cb)
+{
+	uv_timer_t *timer = r->hook_arg;
+	struct kl_http_stats st;
+
+	if (r->ndata != 1)
+		return;
+	kl_http_stats(r->t->h, &st);
+	r->wakeups = st.wakeups;
+	assert_int_equal(uv_timer_init(&r->t->loop, timer), 0);
+	timer->data = r;
+	/* /stream's next two pieces come meanwhile */
+	assert_int_equal(uv_timer_start(timer, cb, 250, 0), 0);
+}
+
+static void cancel_on_first(struct rec *r)
+{
+	rest_then(r, cancel_soon);
+}
+
+static void close_on_first(struct rec *r)
+{
+	rest_then(r, close_soon);
+}
+
+static void test_trickle_cancel_close(void **state)
+{
+	struct tctx t, c;
+	struct rec r = {0}, q = {0};
+	uv_timer_t t1, t2;
+
+	ctx_init(&t, state);
+	kl_http_coalesce_reads(t.h, 5000);
+	r.on_data = cancel_on_first;
+	r.hook_arg = &t1;
+	start(&t, &r, "GET", TLS, "/stream");
+	ctx_run(&t);
+	assert_failed(&r, -ECANCELED);
+	assert_int_equal(t.st.rests, 1);
+	rec_free(&r);
+	ctx_free(&t);
+
+	ctx_init(&c, state);
+	c.auto_close = false;
+	kl_http_coalesce_reads(c.h, 5000);
+	q.on_data = close_on_first;
+	q.hook_arg = &t2;
+	start(&c, &q, "GET", TLS, "/stream");
+	ctx_run(&c);
+	assert_failed(&q, -ECANCELED);
+	rec_free(&q);
+	ctx_free(&c);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -907,9 +1020,12 @@ int main(void)
 	    cmocka_unit_test(test_concurrent),
 	    cmocka_unit_test(test_close_in_flight),
 	    cmocka_unit_test(test_close_from_data_cb),
+	    cmocka_unit_test(test_trickle),
+	    cmocka_unit_test(test_trickle_cancel_close),
 	};
 
 	/* a peer that goes away must not kill the test with SIGPIPE */
 	signal(SIGPIPE, SIG_IGN);
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
+
