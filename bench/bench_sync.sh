@@ -32,7 +32,8 @@
 #   BENCH_KEEP=1        leave the loaded cluster up at the end (the commands to measure
 #                       it again and to stop it are printed)
 #   BENCH_REUSE=DIR     measure the cluster left so in DIR (its ANC_DIR), already
-#                       holding PODS pods: no up.sh, no loading, left running
+#                       holding PODS pods: no up.sh, no loading, left running; one
+#                       holding fewer is grown to PODS first (e.g. 50,000 to 150,000)
 #   ANC_DIR             where up.sh keeps a new cluster (default /tmp/anc-bench);
 #                       ports 2379, 2380 and 6443 must be free
 #   ANCHOR_CLIENTGO     the reference tools' sources (default ../shared/anchor-clientgo
@@ -132,13 +133,14 @@ port_in_use() {
 
 # A fresh cluster holding N pods, or BENCH_REUSE's; sets ANC_DIR and API_PID.
 cluster_up() {
-	local t0 out=$WORK/loader.out
+	local t0 out=$WORK/loader.out have=0 mode
 
 	if [[ -n ${BENCH_REUSE:-} ]]; then
 		ANC_DIR=$BENCH_REUSE
 		bench_log "reusing the cluster in $ANC_DIR"
-		[[ $(cat "$ANC_DIR/bench-pods" 2>/dev/null) == "$N" ]] ||
-			{ bench_log "$ANC_DIR was not loaded with $N pods by bench_sync.sh"; exit 1; }
+		have=$(cat "$ANC_DIR/bench-pods" 2>/dev/null || echo -1)
+		((have > 0 && have <= N)) ||
+			{ bench_log "$ANC_DIR was not loaded with at most $N pods by bench_sync.sh"; exit 1; }
 	else
 		ANC_DIR=${ANC_DIR:-/tmp/anc-bench}
 		for p in 2379 2380 "$PORT"; do
@@ -155,11 +157,13 @@ cluster_up() {
 		{ bench_log "no kube-apiserver runs as pid $API_PID ($ANC_DIR)"; exit 1; }
 	curl -sfk -H "Authorization: Bearer $TOKEN" "$URL/readyz" >/dev/null ||
 		{ bench_log "kube-apiserver at $URL is not ready"; exit 1; }
-	[[ -n ${BENCH_REUSE:-} ]] && return 0
+	((have == N)) && return 0
 	t0=$SECONDS
 	for mode in setup create; do
+		((have > 0)) && [[ $mode == setup ]] && continue
 		bench_step "$ABIN/anchor-loader" -server "$URL" -token "$TOKEN" -mode "$mode" \
-			-namespaces 200 -pods "$N" -workers 32 >"$out" 2>&1 || true
+			-namespaces 200 -start "$have" -pods "$((N - have))" -workers 32 >"$out" 2>&1 ||
+			true
 		sed 's/^/  loader: /' "$out" >&2
 		if ! grep -q 'failed=0' "$out" || grep -q 'failed=[1-9]' "$out"; then
 			bench_log "anchor-loader -mode $mode failed"
@@ -167,8 +171,9 @@ cluster_up() {
 		fi
 	done
 	echo "$N" >"$ANC_DIR/bench-pods"
-	echo 0 >"$ANC_DIR/bench-churn-round"
-	bench_log "$N pods created and their statuses written in $((SECONDS - t0)) s"
+	((have > 0)) || echo 0 >"$ANC_DIR/bench-churn-round" # a grown one keeps its rounds
+	bench_log "$((N - have)) pods created and their statuses written in $((SECONDS - t0)) s"
+	bench_log "the cluster now holds $N pods"
 }
 
 # The kubeconfig bench_informer reads: the anchor cluster's CA and its admin token.
