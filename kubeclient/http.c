@@ -1076,4 +1076,3 @@ void kl_http_cancel(struct kl_http_req *r)
 	kl_list_add_tail(&h->cancelled, &r->link);
 	kick(h);
 }
-
