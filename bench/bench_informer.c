@@ -43,6 +43,7 @@
 #include <sys/resource.h>
 #include <uv.h>
 
+#include "kubeclient/http.h"
 #include "kubeclient/informer.h"
 #include "kubeclient/kubeconfig.h"
 
@@ -63,6 +64,7 @@ struct bench {
 	long rss_start;			/* VmRSS before start, KiB */
 	uint64_t t_main, t_start, t_synced;
 	double cpu_user_synced, cpu_sys_synced; /* getrusage at the synced callback */
+	uint64_t wakeups_synced; /* the client's socket wake-ups when SYNC was printed */
 	const char *variant;			/* "kloompas-json", "kloompas-protobuf" */
 	/* --expect-updates: the pod updates counted once the sync is measured */
 	unsigned long expect, updates;
@@ -158,6 +160,7 @@ static void on_update(void *arg, const void *old, const void *obj)
 {
 	struct bench *b = arg;
 	const struct kl_meta *o = old, *m = obj;
+	struct kl_http_stats st;
 	uint64_t now;
 	double cpu, w;
 	long rss, hwm;
@@ -173,10 +176,12 @@ static void on_update(void *arg, const void *old, const void *obj)
 	cpu = cpu_total() - b->cpu_base;
 	rss_kib(&rss, &hwm);
 	w = (double)(b->t_last - b->t_first) / 1e9;
+	kl_kube_http_stats(b->kube, &st);
 	printf("CHURN variant=%s updates=%lu window_s=%.3f events_per_s=%.1f cpu_s=%.3f "
-	       "rss_mib=%.1f hwm_mib=%.1f\n",
+	       "rss_mib=%.1f hwm_mib=%.1f wakeups=%llu\n",
 	       b->variant, b->updates, w, w > 0 ? (double)b->updates / w : 0.0, cpu,
-	       (double)rss / 1024, (double)hwm / 1024);
+	       (double)rss / 1024, (double)hwm / 1024,
+	       (unsigned long long)(st.wakeups - b->wakeups_synced));
 	fflush(stdout);
 	b->counting = false;
 	bench_stop(b);
@@ -202,6 +207,7 @@ static void on_signal(uv_signal_t *h, int signum)
 static void on_measure(uv_timer_t *t)
 {
 	struct bench *b = t->data;
+	struct kl_http_stats st;
 	struct kl_intern *in;
 	size_t n, arena, heap;
 	double secs = (double)(b->t_synced - b->t_start) / 1e9;
@@ -237,11 +243,15 @@ static void on_measure(uv_timer_t *t)
 	       "hwm_kib=%ld rss_start_kib=%ld\n",
 	       n, secs, heap - b->heap_start, per, arena_per, kl_intern_count(in),
 	       kl_intern_bytes(in), rss, hwm, b->rss_start);
+	kl_kube_http_stats(b->kube, &st);
 	printf("SYNC variant=%s pods=%zu hassynced_s=%.3f sync_s=%.3f cpu_user_s=%.3f "
-	       "cpu_sys_s=%.3f cpu_s=%.3f rss_mib=%.1f hwm_mib=%.1f heap_per_object=%.0f\n",
+	       "cpu_sys_s=%.3f cpu_s=%.3f rss_mib=%.1f hwm_mib=%.1f heap_per_object=%.0f "
+	       "wakeups=%llu rests=%llu\n",
 	       b->variant, n, (double)(b->t_synced - b->t_main) / 1e9, secs, b->cpu_user_synced,
 	       b->cpu_sys_synced, b->cpu_user_synced + b->cpu_sys_synced, (double)rss / 1024,
-	       (double)hwm / 1024, per);
+	       (double)hwm / 1024, per, (unsigned long long)st.wakeups,
+	       (unsigned long long)st.rests);
+	b->wakeups_synced = st.wakeups;
 	fflush(stdout);
 	if (b->expect) {
 		b->counting = true;

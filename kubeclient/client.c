@@ -1203,6 +1203,11 @@ int kl_kube_http_version(const struct kl_kube *k)
 	return kl_http_last_version(k->http);
 }
 
+void kl_kube_http_stats(const struct kl_kube *k, struct kl_http_stats *out)
+{
+	kl_http_stats(k->http, out);
+}
+
 int kl_kube_new(uv_loop_t *loop, const struct kl_kube_config *cfg,
 		const struct kl_kube_opts *opts, const struct kl_log *log,
 		struct kl_metrics *metrics, struct kl_kube **out, struct kl_error *err)

@@ -28,6 +28,7 @@
 
 struct kl_kube;
 struct kl_kube_req;
+struct kl_http_stats;
 
 /* The encoding of a LIST or WATCH body. */
 enum kl_wire { KL_WIRE_JSON = 0, KL_WIRE_PROTOBUF };
@@ -195,6 +196,8 @@ int kl_kube_pod_log(struct kl_kube *k, const char *ns, const char *pod, const ch
 
 /* HTTP version of the last finished request: 2 or 11 (tests, logs). */
 int kl_kube_http_version(const struct kl_kube *k);
+/* What the client's sockets did so far: wake-ups, trickle-mode rests (benchmarks). */
+void kl_kube_http_stats(const struct kl_kube *k, struct kl_http_stats *out);
 
 /* Decodes a Status object (or a non-Status error body) into st (tests, informers). */
 void kl_kube_status_from(struct kl_kube_status *st, int http_code, const struct kl_json *obj);
