@@ -163,6 +163,7 @@ struct rec {
 	void *hook_arg;
 	uint64_t started, finished; /* uv_now */
 	uint64_t wakeups;	    /* the client's socket wake-ups at a hook */
+	bool close_client;	    /* act_while_resting closes the client */
 };
 
 static void on_closed(void *arg)
@@ -923,32 +924,26 @@ static void test_trickle(void **state)
 	ctx_free(&plain);
 }
 
-/* A request cancelled, and a client closed, while their socket rests. */
-static void cancel_soon(uv_timer_t *timer)
+/*
+ * A request cancelled, or its client closed (r->close_client), while the socket
+ * rests: 250 ms after the first piece, two more have come and nothing was polled.
+ */
+static void act_while_resting(uv_timer_t *timer)
 {
 	struct rec *r = timer->data;
 	struct kl_http_stats st;
 
 	kl_http_stats(r->t->h, &st);
 	assert_int_equal(st.rests, 1);
-	assert_int_equal(st.wakeups, r->wakeups); /* pieces came, nothing polled */
-	kl_http_cancel(r->req);
+	assert_int_equal(st.wakeups, r->wakeups);
+	if (r->close_client)
+		kl_http_close(r->t->h, on_closed, r->t);
+	else
+		kl_http_cancel(r->req);
 	uv_close((uv_handle_t *)timer, NULL);
 }
 
-static void close_soon(uv_timer_t *timer)
-{
-	struct rec *r = timer->data;
-	struct kl_http_stats st;
-
-	kl_http_stats(r->t->h, &st);
-	assert_int_equal(st.rests, 1);
-	assert_int_equal(st.wakeups, r->wakeups); /* pieces came, nothing polled */
-	kl_http_close(r->t->h, on_closed, r->t);
-	uv_close((uv_handle_t *)timer, NULL);
-}
-
-static void rest_then(struct rec *r, uv_timer_cb cb)
+static void act_after_first(struct rec *r)
 {
 	uv_timer_t *timer = r->hook_arg;
 	struct kl_http_stats st;
@@ -959,18 +954,7 @@ static void rest_then(struct rec *r, uv_timer_cb cb)
 	r->wakeups = st.wakeups;
 	assert_int_equal(uv_timer_init(&r->t->loop, timer), 0);
 	timer->data = r;
-	/* /stream's next two pieces come meanwhile */
-	assert_int_equal(uv_timer_start(timer, cb, 250, 0), 0);
-}
-
-static void cancel_on_first(struct rec *r)
-{
-	rest_then(r, cancel_soon);
-}
-
-static void close_on_first(struct rec *r)
-{
-	rest_then(r, close_soon);
+	assert_int_equal(uv_timer_start(timer, act_while_resting, 250, 0), 0);
 }
 
 static void test_trickle_cancel_close(void **state)
@@ -981,7 +965,7 @@ static void test_trickle_cancel_close(void **state)
 
 	ctx_init(&t, state);
 	kl_http_coalesce_reads(t.h, 5000);
-	r.on_data = cancel_on_first;
+	r.on_data = act_after_first;
 	r.hook_arg = &t1;
 	start(&t, &r, "GET", TLS, "/stream");
 	ctx_run(&t);
@@ -993,7 +977,8 @@ static void test_trickle_cancel_close(void **state)
 	ctx_init(&c, state);
 	c.auto_close = false;
 	kl_http_coalesce_reads(c.h, 5000);
-	q.on_data = close_on_first;
+	q.on_data = act_after_first;
+	q.close_client = true;
 	q.hook_arg = &t2;
 	start(&c, &q, "GET", TLS, "/stream");
 	ctx_run(&c);
