@@ -42,6 +42,10 @@
 #   BENCH_CHURN         status updates in the churn phase (default 10000, at most PODS)
 #   BENCH_PAUSE         seconds of rest before each measurement (default 2), after
 #                       which it also waits for kube-apiserver to be idle
+#   BENCH_NO_JSON=1     only the protobuf and curl variants (no JSON warm-up either):
+#                       at 150,000 pods a 1.3 GB JSON LIST plus client-go's JSON
+#                       informer need more memory than the machine has beside an
+#                       apiserver of 12 GiB; no issue-14 target involves JSON
 # A cluster this script started is stopped at the end (down.sh, by the PIDs up.sh
 # recorded) unless BENCH_KEEP=1, whatever happens.
 set -euo pipefail
@@ -280,20 +284,36 @@ echo "bench_sync: $N pods, $ROUNDS rounds, $(date -u '+%Y-%m-%d %H:%M UTC')," \
 
 VARIANTS=(client-go-json client-go-protobuf rawlist-protobuf rawlist-json curl-protobuf
 	kloompas-json kloompas-protobuf)
+NO_JSON=${BENCH_NO_JSON:-0}
+((NO_JSON)) && VARIANTS=(client-go-protobuf rawlist-protobuf curl-protobuf kloompas-protobuf)
 declare -A SYNC CPU RSS GC HWM APIC
 for v in "${VARIANTS[@]}"; do
 	SYNC[$v]="" CPU[$v]="" RSS[$v]="" GC[$v]="" HWM[$v]="" APIC[$v]=""
 done
 
-measure rawlist-json # warm-up, not reported
-jbytes=$(field "$LINE" bytes)
-measure rawlist-protobuf
-pbytes=$(field "$LINE" bytes)
-echo "one LIST from the watch cache: JSON $jbytes bytes ($((jbytes / N)) per pod)," \
-	"protobuf $pbytes bytes ($((pbytes / N)) per pod)"
-if ((jbytes / N < 7500 || jbytes / N > 9500)); then
-	bench_log "average pod size $((jbytes / N)) is not ~8.5 KB: the figures would not compare"
-	exit 1
+if ((NO_JSON)); then
+	measure rawlist-protobuf # warm-up, not reported
+	measure rawlist-protobuf
+	pbytes=$(field "$LINE" bytes)
+	echo "one LIST from the watch cache: protobuf $pbytes bytes ($((pbytes / N)) per pod)"
+	# ~6.1 KB of protobuf is the ~8.5 KB JSON pod the issue's figures are for
+	if ((pbytes / N < 5400 || pbytes / N > 7000)); then
+		bench_log "average protobuf pod size $((pbytes / N)) is not ~6.1 KB: the figures" \
+			"would not compare"
+		exit 1
+	fi
+else
+	measure rawlist-json # warm-up, not reported
+	jbytes=$(field "$LINE" bytes)
+	measure rawlist-protobuf
+	pbytes=$(field "$LINE" bytes)
+	echo "one LIST from the watch cache: JSON $jbytes bytes ($((jbytes / N)) per pod)," \
+		"protobuf $pbytes bytes ($((pbytes / N)) per pod)"
+	if ((jbytes / N < 7500 || jbytes / N > 9500)); then
+		bench_log "average pod size $((jbytes / N)) is not ~8.5 KB: the figures would not" \
+			"compare"
+		exit 1
+	fi
 fi
 
 for ((r = 1; r <= ROUNDS; r++)); do
@@ -404,6 +424,7 @@ else
 fi
 check "churn CPU: kloompas-protobuf / client-go-protobuf" \
 	"$(ratio "$(field "$kl_churn" cpu_s)" "$(field "$cg_churn" cpu_s)")" "<=" 0.2
+((NO_JSON)) && exit 0
 echo "  apiserver CPU per sync, JSON / protobuf: client-go" \
 	"$(ratio "${M[client-go-json.api]}" "${M[client-go-protobuf.api]}")," \
 	"kloompas $(ratio "${M[kloompas-json.api]}" "${M[kloompas-protobuf.api]}")," \
