@@ -310,49 +310,44 @@ static void after_read(struct sock *s, size_t got)
 	uint64_t now = uv_now(h->loop);
 	bool rest;
 
+	if (!h->trickle_ms)
+		return;
 	if (now - s->win_at >= h->trickle_ms) {
 		s->prev_bytes = now - s->win_at < 2 * h->trickle_ms ? s->win_bytes : 0;
 		s->win_bytes = 0;
 		s->win_at = now;
 	}
 	s->win_bytes += got;
-	rest = h->trickle_ms && got > 0 && s->win_bytes + s->prev_bytes < TRICKLE_BYTES &&
+	rest = got > 0 && s->win_bytes + s->prev_bytes < TRICKLE_BYTES &&
 	       s->events == UV_READABLE;
-	if (rest == s->resting) {
-		if (rest)
-			s->due = now + h->trickle_ms;
-		else
-			return;
-	} else if (rest) {
+	if (!rest && !s->resting)
+		return;
+	if (rest && !s->resting) {
 		uv_poll_stop(&s->poll);
-		s->resting = true;
-		s->due = now + h->trickle_ms;
 		h->stats.rests++;
-	} else {
-		s->resting = false;
+	} else if (!rest) {
 		uv_poll_start(&s->poll, s->events, on_poll);
 	}
+	s->resting = rest;
+	s->due = now + h->trickle_ms; /* read only while resting */
 	arm_trickle(h);
 }
 
-/* One read (or write, or error) of s; s may be closed by it. */
+/*
+ * One read (or write, or error) of s. libcurl may close s meanwhile
+ * (CURL_POLL_REMOVE): it is then closing, and freed only in its close callback,
+ * which the loop runs later.
+ */
 static void sock_action(struct sock *s, int flags)
 {
 	struct kl_http *h = s->h;
 	size_t before = h->delivered;
-	curl_socket_t fd = s->fd;
-	struct kl_link *l;
 	int running;
 
 	h->stats.wakeups++;
-	curl_multi_socket_action(h->multi, fd, flags, &running);
-	/* libcurl may have closed s (CURL_POLL_REMOVE): find it again */
-	for (l = h->socks.next; l != &h->socks; l = l->next)
-		if (container_of(l, struct sock, link) == s) {
-			if (!uv_is_closing((uv_handle_t *)&s->poll))
-				after_read(s, h->delivered - before);
-			break;
-		}
+	curl_multi_socket_action(h->multi, s->fd, flags, &running);
+	if (!uv_is_closing((uv_handle_t *)&s->poll))
+		after_read(s, h->delivered - before);
 	drain(h);
 }
 
