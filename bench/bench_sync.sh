@@ -291,30 +291,21 @@ for v in "${VARIANTS[@]}"; do
 	SYNC[$v]="" CPU[$v]="" RSS[$v]="" GC[$v]="" HWM[$v]="" APIC[$v]=""
 done
 
-if ((NO_JSON)); then
-	measure rawlist-protobuf # warm-up, not reported
-	measure rawlist-protobuf
-	pbytes=$(field "$LINE" bytes)
-	echo "one LIST from the watch cache: protobuf $pbytes bytes ($((pbytes / N)) per pod)"
-	# ~6.1 KB of protobuf is the ~8.5 KB JSON pod the figures are for
-	if ((pbytes / N < 5400 || pbytes / N > 7000)); then
-		bench_log "average protobuf pod size $((pbytes / N)) is not ~6.1 KB: the figures" \
-			"would not compare"
-		exit 1
-	fi
-else
-	measure rawlist-json # warm-up, not reported
-	jbytes=$(field "$LINE" bytes)
-	measure rawlist-protobuf
-	pbytes=$(field "$LINE" bytes)
-	echo "one LIST from the watch cache: JSON $jbytes bytes ($((jbytes / N)) per pod)," \
-		"protobuf $pbytes bytes ($((pbytes / N)) per pod)"
-	if ((jbytes / N < 7500 || jbytes / N > 9500)); then
-		bench_log "average pod size $((jbytes / N)) is not ~8.5 KB: the figures would not" \
-			"compare"
-		exit 1
-	fi
+# The warm-up LIST (not reported) also checks that the pods are the issue's: ~8.5 KB of
+# JSON each, ~6.1 KB of protobuf.
+warm=rawlist-json lo=7500 hi=9500
+((NO_JSON)) && warm=rawlist-protobuf lo=5400 hi=7000
+measure "$warm"
+wbytes=$(field "$LINE" bytes)
+echo "warm-up LIST from the watch cache, ${warm#rawlist-}: $wbytes bytes ($((wbytes / N)) per pod)"
+if ((wbytes / N < lo || wbytes / N > hi)); then
+	bench_log "average ${warm#rawlist-} pod size $((wbytes / N)) is not within $lo-$hi bytes:" \
+		"the figures would not compare"
+	exit 1
 fi
+measure rawlist-protobuf
+pbytes=$(field "$LINE" bytes)
+echo "one LIST from the watch cache: protobuf $pbytes bytes ($((pbytes / N)) per pod)"
 
 for ((r = 1; r <= ROUNDS; r++)); do
 	echo "round $r (load $(cut -d' ' -f1-3 /proc/loadavg)):"
