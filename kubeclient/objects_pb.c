@@ -2,14 +2,14 @@
  * kubeclient/objects_pb.c - project protobuf Pods, Namespaces and Deployments into
  * the same structs as objects.c does from JSON (see pb.h, objects.h).
  *
- * Design: nanopb decodes each object with the messages of proto/k8s.proto (a
- * trimmed copy of Kubernetes' generated.proto: every field we do not keep is
- * skipped as unknown). Every string, map and repeated field is a callback: strings
- * are recorded as slices of the input (pb_internal.h), maps keep only the keys we
- * look for, repeated messages are decoded one at a time into a small scratch. So
- * one pass over the bytes collects what is kept, with nothing allocated for the
- * rest; then the pod is allocated once (its container count now known) and
- * filled, interning only the strings it keeps.
+ * Design: each object's message is read once, field by field, with pbwire.h (why
+ * not nanopb: see there); every field we do not keep is skipped by its length.
+ * Strings are recorded as slices of the input, maps keep only the keys we look
+ * for, repeated messages are read one at a time into a small scratch. Then the
+ * object is allocated once (a pod's container count now known) and filled,
+ * interning only the strings it keeps. The field numbers are those of
+ * Kubernetes 1.20's generated.proto (k8s.io/api/core/v1, apps/v1, apimachinery's
+ * meta/v1), named beside each case.
  *
  * The results equal the JSON projection's for what the API server sends. Where the
  * encodings differ the JSON rules are kept: Go writes a protobuf string even when
@@ -23,14 +23,87 @@
 #include <string.h>
 
 #include "kubeclient/internal.h"
-#include "kubeclient/k8s.pb.h"
-#include "kubeclient/pb_internal.h"
+#include "kubeclient/pbwire.h"
 
 /* As in objects.c: more containers than this is not a pod we believe. */
 #define MAX_CONTAINERS 1000
 #define LOCAL_CONTAINERS 8
 
-typedef struct kl__pb_slice slice_t;
+/* A string field's bytes inside the object's message; set false when absent. */
+typedef struct {
+	const uint8_t *p;
+	size_t len;
+	bool set;
+} slice_t;
+
+typedef struct kl__pbw_field field_t;
+
+/* ---------------------------------------------------------------- reading */
+
+/* Called for each field of a message: 0 to go on, a negative errno to stop. */
+typedef int (*field_fn)(const field_t *f, void *arg);
+
+/* Every field of the message r: 0, fn's error, or -EINVAL when malformed. */
+static int each_in(struct kl__pbw r, field_fn fn, void *arg)
+{
+	field_t f;
+	int rc;
+
+	while ((rc = kl__pbw_next(&r, &f)) > 0)
+		if ((rc = fn(&f, arg)) < 0)
+			return rc;
+	return rc < 0 ? -EINVAL : 0;
+}
+
+/* The same for a field holding a message. */
+static int each_field(const field_t *m, field_fn fn, void *arg)
+{
+	if (!kl__pbw_want(m, KL_PBW_BYTES))
+		return -EINVAL;
+	return each_in(kl__pbw_sub(m), fn, arg);
+}
+
+static int str_read(const field_t *f, slice_t *s)
+{
+	if (!kl__pbw_want(f, KL_PBW_BYTES))
+		return -EINVAL;
+	s->p = f->p;
+	s->len = f->len;
+	s->set = true;
+	return 0;
+}
+
+static int int32_read(const field_t *f, int32_t *v)
+{
+	return kl__pbw_want(f, KL_PBW_VARINT) && kl__pbw_int32(f, v) ? 0 : -EINVAL;
+}
+
+static int int64_read(const field_t *f, int64_t *v)
+{
+	if (!kl__pbw_want(f, KL_PBW_VARINT))
+		return -EINVAL;
+	*v = (int64_t)f->v;
+	return 0;
+}
+
+static int bool_read(const field_t *f, bool *v)
+{
+	if (!kl__pbw_want(f, KL_PBW_VARINT))
+		return -EINVAL;
+	*v = f->v != 0;
+	return 0;
+}
+
+/* meta.v1.Time{seconds = 1}: the seconds into *arg (int64_t), kept when absent. */
+static int time_field(const field_t *f, void *arg)
+{
+	return f->num == 1 ? int64_read(f, arg) : 0;
+}
+
+static int time_read(const field_t *f, int64_t *secs)
+{
+	return each_field(f, time_field, secs);
+}
 
 /* ---------------------------------------------------------------- scalars */
 
@@ -46,12 +119,12 @@ static bool slice_eq(const slice_t *a, const slice_t *b)
 	return a->len == b->len && !memcmp(a->p, b->p, a->len);
 }
 
-/* A Time as 32-bit Unix seconds, with parse_time()'s rules in objects.c. */
-static uint32_t time_of(bool has, const k8s_Time *t)
+/* A Time's seconds as 32-bit Unix seconds, with parse_time()'s rules in objects.c. */
+static uint32_t time_of(int64_t secs)
 {
-	if (!has || !t->has_seconds || t->seconds <= 0)
+	if (secs <= 0)
 		return 0;
-	return t->seconds > (int64_t)UINT32_MAX ? UINT32_MAX : (uint32_t)t->seconds;
+	return secs > (int64_t)UINT32_MAX ? UINT32_MAX : (uint32_t)secs;
 }
 
 /*
@@ -73,79 +146,137 @@ static int take(struct kl_intern *t, const slice_t *s, bool omitempty, const cha
 /* Map keys looked for in labels/annotations, and what they hold. */
 #define META_KEYS 4
 struct meta_keys {
-	const struct kl__pb_in *in;
 	const char *key[META_KEYS];
 	slice_t val[META_KEYS];
 };
 
 struct meta_scratch {
-	const struct kl__pb_in *in; /* the object's bytes */
+	bool has; /* the object had metadata */
+	bool owners; /* read ownerReferences (pods) */
 	slice_t name, ns, uid, rv;
+	int64_t generation, created, deleting;
 	struct meta_keys labels, annotations;
 	slice_t owner_kind, owner_name;
 	bool owner, owner_controller;
 };
 
-static bool map_entry_cb(pb_istream_t *st, const pb_field_t *f, void **arg)
-{
-	struct meta_keys *mk = *arg;
-	k8s_ObjectMeta_LabelsEntry e = k8s_ObjectMeta_LabelsEntry_init_zero;
-	slice_t key = { 0 }, val = { 0 };
-	unsigned i;
+/* A map<string, string> entry{key = 1, value = 2}. */
+struct map_entry {
+	slice_t key, val;
+};
 
-	(void)f;
-	kl__pb_slice_bind(&e.key, &key, mk->in);
-	kl__pb_slice_bind(&e.value, &val, mk->in);
-	if (!pb_decode(st, k8s_ObjectMeta_LabelsEntry_fields, &e))
-		return false;
+static int map_entry_field(const field_t *f, void *arg)
+{
+	struct map_entry *e = arg;
+
+	if (f->num == 1)
+		return str_read(f, &e->key);
+	if (f->num == 2)
+		return str_read(f, &e->val);
+	return 0;
+}
+
+static int map_entry_read(const field_t *f, struct meta_keys *mk)
+{
+	struct map_entry e = { 0 };
+	unsigned i;
+	int rc;
+
+	if (!mk->key[0]) /* none looked for: not even read */
+		return 0;
+	if ((rc = each_field(f, map_entry_field, &e)))
+		return rc;
 	for (i = 0; i < META_KEYS && mk->key[i]; i++) {
-		if (key.set && slice_is(&key, mk->key[i])) {
-			mk->val[i] = val;
+		if (e.key.set && slice_is(&e.key, mk->key[i])) {
+			mk->val[i] = e.val;
 			mk->val[i].set = true; /* a value Go left out is "" */
 		}
 	}
-	return true;
+	return 0;
+}
+
+/* OwnerReference{kind = 1, name = 3, controller = 6}. */
+struct owner_ref {
+	slice_t kind, name;
+	bool controller;
+};
+
+static int owner_field(const field_t *f, void *arg)
+{
+	struct owner_ref *o = arg;
+
+	switch (f->num) {
+	case 1:
+		return str_read(f, &o->kind);
+	case 3:
+		return str_read(f, &o->name);
+	case 6:
+		return bool_read(f, &o->controller);
+	}
+	return 0;
 }
 
 /* The controller ownerReference, else the first one. */
-static bool owner_cb(pb_istream_t *st, const pb_field_t *f, void **arg)
+static int owner_read(const field_t *f, struct meta_scratch *ms)
 {
-	struct meta_scratch *ms = *arg;
-	k8s_OwnerReference r = k8s_OwnerReference_init_zero;
-	slice_t kind = { 0 }, name = { 0 };
+	struct owner_ref o = { 0 };
+	int rc;
 
-	(void)f;
-	kl__pb_slice_bind(&r.kind, &kind, ms->in);
-	kl__pb_slice_bind(&r.name, &name, ms->in);
-	if (!pb_decode(st, k8s_OwnerReference_fields, &r))
-		return false;
-	if (ms->owner_controller || (ms->owner && !r.controller))
-		return true;
+	if (!ms->owners)
+		return 0;
+	if ((rc = each_field(f, owner_field, &o)))
+		return rc;
+	if (ms->owner_controller || (ms->owner && !o.controller))
+		return 0;
 	ms->owner = true;
-	ms->owner_controller = r.controller;
+	ms->owner_controller = o.controller;
 	/* JSON always has kind and name: a missing one reads "" */
-	ms->owner_kind = kind;
+	ms->owner_kind = o.kind;
 	ms->owner_kind.set = true;
-	ms->owner_name = name;
+	ms->owner_name = o.name;
 	ms->owner_name.set = true;
-	return true;
+	return 0;
 }
 
-static void meta_bind(k8s_ObjectMeta *m, struct meta_scratch *ms)
+/*
+ * ObjectMeta{name = 1, namespace = 3, uid = 5, resourceVersion = 6, generation = 7,
+ * creationTimestamp = 8, deletionTimestamp = 9, labels = 11, annotations = 12,
+ * ownerReferences = 13}.
+ */
+static int meta_field(const field_t *f, void *arg)
 {
-	kl__pb_slice_bind(&m->name, &ms->name, ms->in);
-	kl__pb_slice_bind(&m->namespace, &ms->ns, ms->in);
-	kl__pb_slice_bind(&m->uid, &ms->uid, ms->in);
-	kl__pb_slice_bind(&m->resourceVersion, &ms->rv, ms->in);
-	ms->labels.in = ms->annotations.in = ms->in;
-	if (ms->labels.key[0]) {
-		m->labels.funcs.decode = map_entry_cb;
-		m->labels.arg = &ms->labels;
+	struct meta_scratch *ms = arg;
+
+	switch (f->num) {
+	case 1:
+		return str_read(f, &ms->name);
+	case 3:
+		return str_read(f, &ms->ns);
+	case 5:
+		return str_read(f, &ms->uid);
+	case 6:
+		return str_read(f, &ms->rv);
+	case 7:
+		return int64_read(f, &ms->generation);
+	case 8:
+		return time_read(f, &ms->created);
+	case 9:
+		return time_read(f, &ms->deleting);
+	case 11:
+		return map_entry_read(f, &ms->labels);
+	case 12:
+		return map_entry_read(f, &ms->annotations);
+	case 13:
+		return owner_read(f, ms);
 	}
-	if (ms->annotations.key[0]) {
-		m->annotations.funcs.decode = map_entry_cb;
-		m->annotations.arg = &ms->annotations;
-	}
+	return 0;
+}
+
+/* Field 1 of every object. */
+static int meta_read(const field_t *f, struct meta_scratch *ms)
+{
+	ms->has = true;
+	return each_field(f, meta_field, ms);
 }
 
 /* "xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx" in lower-case hex, as objects.c reads it. */
@@ -175,18 +306,17 @@ static bool uuid_of(const slice_t *s, uint8_t out[16])
 }
 
 /* object_new() of objects.c: fixed zeroed bytes, then the name. -EINVAL or -ENOMEM. */
-static int object_new(const struct meta_scratch *ms, bool has_md, size_t fixed, void **out)
+static int object_new(const struct meta_scratch *ms, size_t fixed, void **out)
 {
 	*out = NULL;
-	if (!has_md || !ms->name.set || !ms->name.len)
+	if (!ms->has || !ms->name.set || !ms->name.len)
 		return -EINVAL;
 	*out = kl__object_new(fixed, (const char *)ms->name.p, ms->name.len);
 	return *out ? 0 : -ENOMEM;
 }
 
-/* meta_project() of objects.c from the decoded metadata (the name is in place). */
-static int meta_fill(struct kl_intern *t, const struct meta_scratch *ms, const k8s_ObjectMeta *md,
-		     struct kl_meta *m)
+/* meta_project() of objects.c from the metadata read (the name is in place). */
+static int meta_fill(struct kl_intern *t, const struct meta_scratch *ms, struct kl_meta *m)
 {
 	int rc;
 
@@ -201,36 +331,87 @@ static int meta_fill(struct kl_intern *t, const struct meta_scratch *ms, const k
 		m->uid_kind = KL_UID_STRING;
 	}
 	m->rv = ms->rv.set ? kl_rv_parse((const char *)ms->rv.p, ms->rv.len) : 0;
-	m->created = time_of(md->has_creationTimestamp, &md->creationTimestamp);
-	m->deleting = time_of(md->has_deletionTimestamp, &md->deletionTimestamp);
+	m->created = time_of(ms->created);
+	m->deleting = time_of(ms->deleting);
 	return 0;
 }
 
 /* ---------------------------------------------------------------- pods */
 
+/* ContainerState{waiting = 1 {reason = 1}, running = 2 {startedAt = 1},
+ * terminated = 3 {exitCode = 1, reason = 3, finishedAt = 6}}: what we keep. */
+struct cstate {
+	slice_t waiting, terminated;
+	int64_t running_since, finished;
+	int32_t exit_code;
+};
+
+static int waiting_field(const field_t *f, void *arg)
+{
+	return f->num == 1 ? str_read(f, arg) : 0;
+}
+
+static int running_field(const field_t *f, void *arg)
+{
+	return f->num == 1 ? time_read(f, arg) : 0;
+}
+
+static int terminated_field(const field_t *f, void *arg)
+{
+	struct cstate *cs = arg;
+
+	switch (f->num) {
+	case 1:
+		return int32_read(f, &cs->exit_code);
+	case 3:
+		return str_read(f, &cs->terminated);
+	case 6:
+		return time_read(f, &cs->finished);
+	}
+	return 0;
+}
+
+static int state_field(const field_t *f, void *arg)
+{
+	struct cstate *cs = arg;
+
+	switch (f->num) {
+	case 1:
+		return each_field(f, waiting_field, &cs->waiting);
+	case 2:
+		return each_field(f, running_field, &cs->running_since);
+	case 3:
+		return each_field(f, terminated_field, cs);
+	}
+	return 0;
+}
+
 /* One container: a status entry, or a spec entry's name alone. */
 struct centry {
-	slice_t name, waiting, terminated, last_terminated;
-	k8s_ContainerStatus st; /* its scalars */
-	bool status;
+	slice_t name;
+	struct cstate now, last;
+	int32_t restarts;
+	bool ready, status;
 };
 
 /* A growing array of entries: on the stack up to LOCAL_CONTAINERS, then the heap. */
 struct cvec {
-	const struct kl__pb_in *in;
 	struct centry *v;
 	size_t n, cap;
 	struct centry local[LOCAL_CONTAINERS];
 };
 
-static struct centry *cvec_add(struct cvec *cv)
+/* A new zeroed entry; NULL with *rc set (-EINVAL: too many, as in JSON; -ENOMEM). */
+static struct centry *cvec_add(struct cvec *cv, int *rc)
 {
 	if (cv->n == cv->cap) {
 		size_t cap = cv->cap * 2 < MAX_CONTAINERS ? cv->cap * 2 : MAX_CONTAINERS;
 		struct centry *v;
 
+		*rc = -EINVAL;
 		if (cv->n >= MAX_CONTAINERS)
-			return NULL; /* the decode fails: -EINVAL, as in JSON */
+			return NULL;
+		*rc = -ENOMEM;
 		if (cv->v == cv->local) {
 			v = malloc(cap * sizeof(*v));
 			if (v)
@@ -247,9 +428,8 @@ static struct centry *cvec_add(struct cvec *cv)
 	return &cv->v[cv->n++];
 }
 
-static void cvec_init(struct cvec *cv, const struct kl__pb_in *in)
+static void cvec_init(struct cvec *cv)
 {
-	cv->in = in;
 	cv->v = cv->local;
 	cv->n = 0;
 	cv->cap = LOCAL_CONTAINERS;
@@ -261,33 +441,51 @@ static void cvec_fini(struct cvec *cv)
 		free(cv->v);
 }
 
-static bool status_cb(pb_istream_t *st, const pb_field_t *f, void **arg)
+/* ContainerStatus{name = 1, state = 2, lastState = 3, ready = 4, restartCount = 5}. */
+static int status_field(const field_t *f, void *arg)
 {
-	struct cvec *cv = *arg;
-	struct centry *e = cvec_add(cv);
+	struct centry *e = arg;
 
-	(void)f;
-	if (!e)
-		return false;
-	e->status = true;
-	kl__pb_slice_bind(&e->st.name, &e->name, cv->in);
-	kl__pb_slice_bind(&e->st.state.waiting.reason, &e->waiting, cv->in);
-	kl__pb_slice_bind(&e->st.state.terminated.reason, &e->terminated, cv->in);
-	kl__pb_slice_bind(&e->st.lastState.terminated.reason, &e->last_terminated, cv->in);
-	return pb_decode(st, k8s_ContainerStatus_fields, &e->st);
+	switch (f->num) {
+	case 1:
+		return str_read(f, &e->name);
+	case 2:
+		return each_field(f, state_field, &e->now);
+	case 3:
+		return each_field(f, state_field, &e->last);
+	case 4:
+		return bool_read(f, &e->ready);
+	case 5:
+		return int32_read(f, &e->restarts);
+	}
+	return 0;
 }
 
-static bool spec_container_cb(pb_istream_t *st, const pb_field_t *f, void **arg)
+static int status_read(const field_t *f, struct cvec *cv)
 {
-	struct cvec *cv = *arg;
-	struct centry *e = cvec_add(cv);
-	k8s_Container c = k8s_Container_init_zero;
+	int rc;
+	struct centry *e = cvec_add(cv, &rc);
 
-	(void)f;
 	if (!e)
-		return false;
-	kl__pb_slice_bind(&c.name, &e->name, cv->in);
-	return pb_decode(st, k8s_Container_fields, &c);
+		return rc;
+	e->status = true;
+	return each_field(f, status_field, e);
+}
+
+/* Container{name = 1}. */
+static int container_field(const field_t *f, void *arg)
+{
+	return f->num == 1 ? str_read(f, arg) : 0;
+}
+
+static int spec_container_read(const field_t *f, struct cvec *cv)
+{
+	int rc;
+	struct centry *e = cvec_add(cv, &rc);
+
+	if (!e)
+		return rc;
+	return each_field(f, container_field, &e->name);
 }
 
 struct pod_scratch {
@@ -298,24 +496,91 @@ struct pod_scratch {
 	uint32_t ready_changed;
 };
 
-/* The first Ready condition. */
-static bool condition_cb(pb_istream_t *st, const pb_field_t *f, void **arg)
-{
-	struct pod_scratch *ps = *arg;
-	k8s_PodCondition c = k8s_PodCondition_init_zero;
-	slice_t type = { 0 }, status = { 0 };
+/* PodCondition{type = 1, status = 2, lastTransitionTime = 4}. */
+struct condition {
+	slice_t type, status;
+	int64_t changed;
+};
 
-	(void)f;
-	kl__pb_slice_bind(&c.type, &type, ps->meta.in);
-	kl__pb_slice_bind(&c.status, &status, ps->meta.in);
-	if (!pb_decode(st, k8s_PodCondition_fields, &c))
-		return false;
-	if (ps->ready_seen || !slice_is(&type, "Ready"))
-		return true;
+static int condition_field(const field_t *f, void *arg)
+{
+	struct condition *c = arg;
+
+	switch (f->num) {
+	case 1:
+		return str_read(f, &c->type);
+	case 2:
+		return str_read(f, &c->status);
+	case 4:
+		return time_read(f, &c->changed);
+	}
+	return 0;
+}
+
+/* The first Ready condition. */
+static int condition_read(const field_t *f, struct pod_scratch *ps)
+{
+	struct condition c = { 0 };
+	int rc;
+
+	if ((rc = each_field(f, condition_field, &c)))
+		return rc;
+	if (ps->ready_seen || !slice_is(&c.type, "Ready"))
+		return 0;
 	ps->ready_seen = true;
-	ps->ready = slice_is(&status, "True");
-	ps->ready_changed = time_of(c.has_lastTransitionTime, &c.lastTransitionTime);
-	return true;
+	ps->ready = slice_is(&c.status, "True");
+	ps->ready_changed = time_of(c.changed);
+	return 0;
+}
+
+/* PodSpec{containers = 2, nodeName = 10, initContainers = 20}. */
+static int spec_field(const field_t *f, void *arg)
+{
+	struct pod_scratch *ps = arg;
+
+	switch (f->num) {
+	case 2:
+		return spec_container_read(f, &ps->csp);
+	case 10:
+		return str_read(f, &ps->node);
+	case 20:
+		return spec_container_read(f, &ps->isp);
+	}
+	return 0;
+}
+
+/* PodStatus{phase = 1, conditions = 2, containerStatuses = 8, initContainerStatuses = 10}. */
+static int pod_status_field(const field_t *f, void *arg)
+{
+	struct pod_scratch *ps = arg;
+
+	switch (f->num) {
+	case 1:
+		return str_read(f, &ps->phase);
+	case 2:
+		return condition_read(f, ps);
+	case 8:
+		return status_read(f, &ps->cst);
+	case 10:
+		return status_read(f, &ps->ist);
+	}
+	return 0;
+}
+
+/* Pod{metadata = 1, spec = 2, status = 3}. */
+static int pod_field(const field_t *f, void *arg)
+{
+	struct pod_scratch *ps = arg;
+
+	switch (f->num) {
+	case 1:
+		return meta_read(f, &ps->meta);
+	case 2:
+		return each_field(f, spec_field, ps);
+	case 3:
+		return each_field(f, pod_status_field, ps);
+	}
+	return 0;
 }
 
 static enum kl_pod_phase phase_of(const slice_t *s)
@@ -344,34 +609,29 @@ static bool has_status(const struct cvec *statuses, const slice_t *name)
 static int container_fill(struct kl_intern *t, const struct centry *e, bool init,
 			  struct kl_container *c)
 {
-	const k8s_ContainerStatus *s = &e->st;
 	const char *r;
 	int rc;
 
 	c->init = init;
 	if ((rc = take(t, &e->name, false, &c->name)) || !e->status)
 		return rc;
-	c->ready = s->ready;
-	c->restarts = kl_restarts(s->restartCount);
+	c->ready = e->ready;
+	c->restarts = kl_restarts(e->restarts);
 	/* through r: the state is packed (objects.h) */
-	rc = take(t, &e->waiting, true, &r);
+	rc = take(t, &e->now.waiting, true, &r);
 	c->state.waiting_reason = r;
 	if (rc)
 		return rc;
-	c->state.running_since =
-		time_of(s->state.has_running && s->state.running.has_startedAt,
-			&s->state.running.startedAt);
-	rc = take(t, &e->terminated, true, &r);
+	c->state.running_since = time_of(e->now.running_since);
+	rc = take(t, &e->now.terminated, true, &r);
 	c->state.terminated_reason = r;
 	if (rc)
 		return rc;
-	c->state.exit_code = s->state.terminated.exitCode;
-	c->state.finished = time_of(s->state.terminated.has_finishedAt,
-				    &s->state.terminated.finishedAt);
-	c->last.exit_code = s->lastState.terminated.exitCode;
-	c->last.finished = time_of(s->lastState.terminated.has_finishedAt,
-				   &s->lastState.terminated.finishedAt);
-	return take(t, &e->last_terminated, true, &c->last.terminated_reason);
+	c->state.exit_code = e->now.exit_code;
+	c->state.finished = time_of(e->now.finished);
+	c->last.exit_code = e->last.exit_code;
+	c->last.finished = time_of(e->last.finished);
+	return take(t, &e->last.terminated, true, &c->last.terminated_reason);
 }
 
 /*
@@ -412,31 +672,7 @@ static int containers_fill(struct kl_intern *t, const struct pod_scratch *ps, st
 	return containers_walk(t, &ps->cst, &ps->csp, false, p, n);
 }
 
-/* Decodes a Pod into the scratch (its slices point into data). */
-static bool pod_decode(const uint8_t *data, size_t len, struct pod_scratch *ps, k8s_Pod *pod)
-{
-	pb_istream_t is = pb_istream_from_buffer(data, len);
-
-	meta_bind(&pod->metadata, &ps->meta);
-	pod->metadata.ownerReferences.funcs.decode = owner_cb;
-	pod->metadata.ownerReferences.arg = &ps->meta;
-	pod->spec.initContainers.funcs.decode = spec_container_cb;
-	pod->spec.initContainers.arg = &ps->isp;
-	pod->spec.containers.funcs.decode = spec_container_cb;
-	pod->spec.containers.arg = &ps->csp;
-	kl__pb_slice_bind(&pod->spec.nodeName, &ps->node, ps->meta.in);
-	kl__pb_slice_bind(&pod->status.phase, &ps->phase, ps->meta.in);
-	pod->status.conditions.funcs.decode = condition_cb;
-	pod->status.conditions.arg = ps;
-	pod->status.initContainerStatuses.funcs.decode = status_cb;
-	pod->status.initContainerStatuses.arg = &ps->ist;
-	pod->status.containerStatuses.funcs.decode = status_cb;
-	pod->status.containerStatuses.arg = &ps->cst;
-	return pb_decode(&is, k8s_Pod_fields, pod);
-}
-
-static int pod_build(struct kl_intern *t, const struct pod_scratch *ps, const k8s_Pod *pod,
-		     struct kl_pod **out)
+static int pod_build(struct kl_intern *t, const struct pod_scratch *ps, struct kl_pod **out)
 {
 	const struct meta_scratch *ms = &ps->meta;
 	struct kl_pod *p;
@@ -446,10 +682,9 @@ static int pod_build(struct kl_intern *t, const struct pod_scratch *ps, const k8
 	/* count, then fill one block of exactly that size */
 	if ((rc = containers_fill(t, ps, NULL, &n)))
 		return rc;
-	if ((rc = object_new(ms, pod->has_metadata, sizeof(*p) + n * sizeof(p->containers[0]),
-			     (void **)&p)))
+	if ((rc = object_new(ms, sizeof(*p) + n * sizeof(p->containers[0]), (void **)&p)))
 		return rc;
-	if ((rc = meta_fill(t, ms, &pod->metadata, &p->meta)))
+	if ((rc = meta_fill(t, ms, &p->meta)))
 		goto out_free;
 	p->phase = (uint8_t)phase_of(&ps->phase);
 	p->ready = ps->ready;
@@ -473,19 +708,18 @@ int kl_pod_project_pb(struct kl_intern *t, const struct kl_objects_opts *o, cons
 		      size_t len, struct kl_pod **out)
 {
 	struct pod_scratch ps = { 0 };
-	struct kl__pb_in in = { data, data + len };
-	k8s_Pod pod = k8s_Pod_init_zero;
-	int rc = -EINVAL;
+	int rc;
 
 	(void)o;
 	*out = NULL;
-	ps.meta.in = &in;
-	cvec_init(&ps.ist, &in);
-	cvec_init(&ps.isp, &in);
-	cvec_init(&ps.cst, &in);
-	cvec_init(&ps.csp, &in);
-	if (pod_decode(data, len, &ps, &pod))
-		rc = pod_build(t, &ps, &pod, out);
+	ps.meta.owners = true;
+	cvec_init(&ps.ist);
+	cvec_init(&ps.isp);
+	cvec_init(&ps.cst);
+	cvec_init(&ps.csp);
+	rc = each_in(kl__pbw_of(data, len), pod_field, &ps);
+	if (!rc)
+		rc = pod_build(t, &ps, out);
 	cvec_fini(&ps.ist);
 	cvec_fini(&ps.isp);
 	cvec_fini(&ps.cst);
@@ -495,41 +729,57 @@ int kl_pod_project_pb(struct kl_intern *t, const struct kl_objects_opts *o, cons
 
 /* ---------------------------------------------------------------- namespaces */
 
+struct ns_scratch {
+	struct meta_scratch meta;
+	slice_t phase;
+};
+
+/* NamespaceStatus{phase = 1}. */
+static int ns_status_field(const field_t *f, void *arg)
+{
+	return f->num == 1 ? str_read(f, arg) : 0;
+}
+
+/* Namespace{metadata = 1, status = 3}. */
+static int ns_field(const field_t *f, void *arg)
+{
+	struct ns_scratch *s = arg;
+
+	if (f->num == 1)
+		return meta_read(f, &s->meta);
+	if (f->num == 3)
+		return each_field(f, ns_status_field, &s->phase);
+	return 0;
+}
+
 int kl_namespace_project_pb(struct kl_intern *t, const struct kl_objects_opts *o,
 			    const uint8_t *data, size_t len, struct kl_namespace **res)
 {
-	k8s_Namespace ns = k8s_Namespace_init_zero;
-	struct meta_scratch ms = { 0 };
-	slice_t phase = { 0 };
+	struct ns_scratch s = { 0 };
+	const struct meta_scratch *ms = &s.meta;
 	const slice_t *team = NULL;
-	pb_istream_t is = pb_istream_from_buffer(data, len);
-	struct kl__pb_in in = { data, data + len };
 	struct kl_namespace *out;
 	int rc;
 
 	*res = NULL;
-	ms.in = &in;
 	if (o && o->team_annotation) {
-		ms.labels.key[0] = o->team_annotation;
-		ms.annotations.key[0] = o->team_annotation;
+		s.meta.labels.key[0] = o->team_annotation;
+		s.meta.annotations.key[0] = o->team_annotation;
 	}
-	meta_bind(&ns.metadata, &ms);
-	kl__pb_slice_bind(&ns.status.phase, &phase, &in);
-	if (!pb_decode(&is, k8s_Namespace_fields, &ns))
-		return -EINVAL;
-	if ((rc = object_new(&ms, ns.has_metadata, sizeof(*out), (void **)&out)))
+	if ((rc = each_in(kl__pbw_of(data, len), ns_field, &s)))
 		return rc;
-	if ((rc = meta_fill(t, &ms, &ns.metadata, &out->meta)) ||
-	    (rc = take(t, &ms.name, false, &out->interned)))
+	if ((rc = object_new(ms, sizeof(*out), (void **)&out)))
+		return rc;
+	if ((rc = meta_fill(t, ms, &out->meta)) || (rc = take(t, &ms->name, false, &out->interned)))
 		goto out_release;
 	/* the annotation, else the label */
-	if (ms.annotations.val[0].set)
-		team = &ms.annotations.val[0];
-	else if (ms.labels.val[0].set)
-		team = &ms.labels.val[0];
+	if (ms->annotations.val[0].set)
+		team = &ms->annotations.val[0];
+	else if (ms->labels.val[0].set)
+		team = &ms->labels.val[0];
 	if (team && (rc = take(t, team, false, &out->team)))
 		goto out_release;
-	out->terminating = slice_is(&phase, "Terminating");
+	out->terminating = slice_is(&s.phase, "Terminating");
 	*res = out;
 	return 0;
 
@@ -547,35 +797,86 @@ static const char *const deploy_keys[META_KEYS] = {
 	"kloompas.io/restore-at",
 };
 
+struct deploy_scratch {
+	struct meta_scratch meta;
+	bool has_replicas;
+	int32_t spec_replicas, replicas, updated, available, ready;
+	int64_t observed;
+};
+
+/* DeploymentSpec{replicas = 1}. */
+static int deploy_spec_field(const field_t *f, void *arg)
+{
+	struct deploy_scratch *s = arg;
+
+	if (f->num != 1)
+		return 0;
+	s->has_replicas = true;
+	return int32_read(f, &s->spec_replicas);
+}
+
+/* DeploymentStatus{observedGeneration = 1, replicas = 2, updatedReplicas = 3,
+ * availableReplicas = 4, readyReplicas = 7}. */
+static int deploy_status_field(const field_t *f, void *arg)
+{
+	struct deploy_scratch *s = arg;
+
+	switch (f->num) {
+	case 1:
+		return int64_read(f, &s->observed);
+	case 2:
+		return int32_read(f, &s->replicas);
+	case 3:
+		return int32_read(f, &s->updated);
+	case 4:
+		return int32_read(f, &s->available);
+	case 7:
+		return int32_read(f, &s->ready);
+	}
+	return 0;
+}
+
+/* Deployment{metadata = 1, spec = 2, status = 3}. */
+static int deploy_field(const field_t *f, void *arg)
+{
+	struct deploy_scratch *s = arg;
+
+	switch (f->num) {
+	case 1:
+		return meta_read(f, &s->meta);
+	case 2:
+		return each_field(f, deploy_spec_field, s);
+	case 3:
+		return each_field(f, deploy_status_field, s);
+	}
+	return 0;
+}
+
 int kl_deployment_project_pb(struct kl_intern *t, const struct kl_objects_opts *o,
 			     const uint8_t *data, size_t len, struct kl_deployment **res)
 {
-	k8s_Deployment d = k8s_Deployment_init_zero;
-	struct meta_scratch ms = { 0 };
-	pb_istream_t is = pb_istream_from_buffer(data, len);
-	struct kl__pb_in in = { data, data + len };
-	const slice_t *v = ms.annotations.val;
+	struct deploy_scratch s = { 0 };
+	const struct meta_scratch *ms = &s.meta;
+	const slice_t *v = ms->annotations.val;
 	struct kl_deployment *out;
 	int rc;
 
 	(void)o;
 	*res = NULL;
-	ms.in = &in;
-	memcpy(ms.annotations.key, deploy_keys, sizeof(deploy_keys));
-	meta_bind(&d.metadata, &ms);
-	if (!pb_decode(&is, k8s_Deployment_fields, &d))
-		return -EINVAL;
-	if ((rc = object_new(&ms, d.has_metadata, sizeof(*out), (void **)&out)))
+	memcpy(s.meta.annotations.key, deploy_keys, sizeof(deploy_keys));
+	if ((rc = each_in(kl__pbw_of(data, len), deploy_field, &s)))
 		return rc;
-	if ((rc = meta_fill(t, &ms, &d.metadata, &out->meta)))
+	if ((rc = object_new(ms, sizeof(*out), (void **)&out)))
+		return rc;
+	if ((rc = meta_fill(t, ms, &out->meta)))
 		goto out_release;
-	out->generation = d.metadata.generation;
-	out->observed_generation = d.status.observedGeneration;
-	out->spec_replicas = d.spec.has_replicas ? d.spec.replicas : -1;
-	out->replicas = d.status.replicas;
-	out->ready_replicas = d.status.readyReplicas;
-	out->available_replicas = d.status.availableReplicas;
-	out->updated_replicas = d.status.updatedReplicas;
+	out->generation = ms->generation;
+	out->observed_generation = s.observed;
+	out->spec_replicas = s.has_replicas ? s.spec_replicas : -1;
+	out->replicas = s.replicas;
+	out->ready_replicas = s.ready;
+	out->available_replicas = s.available;
+	out->updated_replicas = s.updated;
 	if ((rc = take(t, &v[0], false, &out->min_replicas)) ||
 	    (rc = take(t, &v[1], false, &out->max_replicas)) ||
 	    (rc = take(t, &v[2], false, &out->restore_replicas)) ||
@@ -591,38 +892,61 @@ out_release:
 
 /* ---------------------------------------------------------------- rv, Status */
 
+/* Any object's metadata (field 1): its resourceVersion alone. */
+static int rv_field(const field_t *f, void *arg)
+{
+	return f->num == 6 ? str_read(f, arg) : 0;
+}
+
+static int object_rv_field(const field_t *f, void *arg)
+{
+	return f->num == 1 ? each_field(f, rv_field, arg) : 0;
+}
+
 int kl_pb_meta_rv(const uint8_t *data, size_t len, char *rv, size_t size)
 {
-	k8s_Namespace obj = k8s_Namespace_init_zero; /* any object: metadata is field 1 */
 	slice_t s = { 0 };
-	pb_istream_t is = pb_istream_from_buffer(data, len);
-	struct kl__pb_in in = { data, data + len };
 
-	kl__pb_slice_bind(&obj.metadata.resourceVersion, &s, &in);
-	if (!pb_decode(&is, k8s_Namespace_fields, &obj))
+	if (each_in(kl__pbw_of(data, len), object_rv_field, &s))
 		return -EINVAL;
 	if (!s.set || !s.len)
 		return -ENOENT;
 	if (s.len >= size)
 		return -EINVAL;
-	kl__pb_slice_copy(&s, rv, size);
+	kl__pbw_copy(s.p, s.len, rv, size);
+	return 0;
+}
+
+/* meta.v1.Status{message = 3, reason = 4, code = 6}. */
+struct status_scratch {
+	slice_t message, reason;
+	int32_t code;
+};
+
+static int status_msg_field(const field_t *f, void *arg)
+{
+	struct status_scratch *s = arg;
+
+	switch (f->num) {
+	case 3:
+		return str_read(f, &s->message);
+	case 4:
+		return str_read(f, &s->reason);
+	case 6:
+		return int32_read(f, &s->code);
+	}
 	return 0;
 }
 
 int kl_pb_status(const uint8_t *data, size_t len, int *code, char *reason, size_t reason_size,
 		 char *message, size_t message_size)
 {
-	k8s_Status st = k8s_Status_init_zero;
-	slice_t r = { 0 }, m = { 0 };
-	pb_istream_t is = pb_istream_from_buffer(data, len);
-	struct kl__pb_in in = { data, data + len };
+	struct status_scratch s = { 0 };
 
-	kl__pb_slice_bind(&st.reason, &r, &in);
-	kl__pb_slice_bind(&st.message, &m, &in);
-	if (!pb_decode(&is, k8s_Status_fields, &st))
+	if (each_in(kl__pbw_of(data, len), status_msg_field, &s))
 		return -EINVAL;
-	*code = st.code;
-	kl__pb_slice_copy(&r, reason, reason_size);
-	kl__pb_slice_copy(&m, message, message_size);
+	*code = s.code;
+	kl__pbw_copy(s.reason.p, s.reason.len, reason, reason_size);
+	kl__pbw_copy(s.message.p, s.message.len, message, message_size);
 	return 0;
 }
