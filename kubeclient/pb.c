@@ -25,8 +25,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <pb_decode.h>
+
 #include "kubeclient/k8s.pb.h"
-#include "kubeclient/pb_internal.h"
+#include "kubeclient/pbwire.h"
 
 #define DEFAULT_MAX (64u << 20)
 #define HEAD_MAX 4096 /* an envelope's TypeMeta */
@@ -63,9 +65,33 @@ struct kl_pb_stream {
 
 /* ---------------------------------------------------------------- nanopb glue */
 
-bool kl__pb_slice_cb(pb_istream_t *st, const pb_field_t *f, void **arg)
+/*
+ * Every message here is decoded from a buffer that stays put for the call
+ * (pb_istream_from_buffer), so a string or bytes field need not be copied: its
+ * callback records where its bytes are (a slice of the input) and skips them.
+ */
+
+/* The buffer being decoded. */
+struct pb_in {
+	const uint8_t *lo, *hi;
+};
+
+/* A field's bytes inside the buffer being decoded; set false when absent. */
+struct pb_slice {
+	const uint8_t *p;
+	size_t len;
+	bool set;
+	const struct pb_in *in;
+};
+
+/*
+ * pb_callback_t decode function: arg points at a struct pb_slice (the last one
+ * wins). A string sent with a scalar wire type reaches it as a copy on nanopb's
+ * stack, not in the buffer: that fails the decode (Go would refuse it too).
+ */
+static bool slice_cb(pb_istream_t *st, const pb_field_t *f, void **arg)
 {
-	struct kl__pb_slice *sl = *arg;
+	struct pb_slice *sl = *arg;
 	uintptr_t p = (uintptr_t)st->state;
 
 	(void)f;
@@ -79,15 +105,18 @@ bool kl__pb_slice_cb(pb_istream_t *st, const pb_field_t *f, void **arg)
 	return pb_read(st, NULL, st->bytes_left);
 }
 
-void kl__pb_slice_copy(const struct kl__pb_slice *sl, char *buf, size_t size)
+/* Points cb at the slice, which lies in the buffer in. */
+static void slice_bind(pb_callback_t *cb, struct pb_slice *sl, const struct pb_in *in)
 {
-	size_t n = sl->set ? sl->len : 0;
+	cb->funcs.decode = slice_cb;
+	cb->arg = sl;
+	sl->in = in;
+}
 
-	if (n >= size)
-		n = size - 1;
-	if (n)
-		memcpy(buf, sl->p, n);
-	buf[n] = '\0';
+/* Copies a slice into buf (size bytes, cut to fit, NUL-terminated). */
+static void slice_copy(const struct pb_slice *sl, char *buf, size_t size)
+{
+	kl__pbw_copy(sl->p, sl->set ? sl->len : 0, buf, size);
 }
 
 /* ---------------------------------------------------------------- errors */
@@ -107,18 +136,18 @@ static int fail(struct kl_pb_stream *s, struct kl_error *err, int rc, const char
 
 /* An envelope (no magic) into its kind and raw; false when it does not decode. */
 static bool unknown_decode(const uint8_t *p, size_t n, char *kind, size_t kind_size,
-			   struct kl__pb_slice *raw)
+			   struct pb_slice *raw)
 {
 	k8s_Unknown u = k8s_Unknown_init_zero;
-	struct kl__pb_slice k = { 0 };
+	struct pb_slice k = { 0 };
 	pb_istream_t is = pb_istream_from_buffer(p, n);
-	struct kl__pb_in in = { p, p + n };
+	struct pb_in in = { p, p + n };
 
-	kl__pb_slice_bind(&u.typeMeta.kind, &k, &in);
-	kl__pb_slice_bind(&u.raw, raw, &in);
+	slice_bind(&u.typeMeta.kind, &k, &in);
+	slice_bind(&u.raw, raw, &in);
 	if (!pb_decode(&is, k8s_Unknown_fields, &u))
 		return false;
-	kl__pb_slice_copy(&k, kind, kind_size);
+	slice_copy(&k, kind, kind_size);
 	return true;
 }
 
@@ -129,22 +158,22 @@ static int frame_deliver(struct kl_pb_stream *s, const uint8_t *p, size_t n,
 			 struct kl_error *err)
 {
 	k8s_WatchEvent ev = k8s_WatchEvent_init_zero;
-	struct kl__pb_slice type = { 0 }, obj = { 0 }, raw = { 0 };
+	struct pb_slice type = { 0 }, obj = { 0 }, raw = { 0 };
 	pb_istream_t is = pb_istream_from_buffer(p, n);
-	struct kl__pb_in in = { p, p + n };
+	struct pb_in in = { p, p + n };
 	struct kl_pb_msg m = { 0 };
 	char tbuf[32];
 	int rc;
 
-	kl__pb_slice_bind(&ev.type, &type, &in);
-	kl__pb_slice_bind(&ev.object.raw, &obj, &in);
+	slice_bind(&ev.type, &type, &in);
+	slice_bind(&ev.object.raw, &obj, &in);
 	if (!pb_decode(&is, k8s_WatchEvent_fields, &ev))
 		return fail(s, err, -EPROTO, "a watch event that does not decode");
 	if (!obj.set || obj.len < 4 || memcmp(obj.p, magic, 4))
 		return fail(s, err, -EPROTO, "a watch event object without the k8s magic");
 	if (!unknown_decode(obj.p + 4, obj.len - 4, s->kind, sizeof(s->kind), &raw))
 		return fail(s, err, -EPROTO, "a watch event envelope that does not decode");
-	kl__pb_slice_copy(&type, tbuf, sizeof(tbuf));
+	slice_copy(&type, tbuf, sizeof(tbuf));
 	m.type = tbuf;
 	m.kind = s->kind;
 	m.data = raw.set ? raw.p : (const uint8_t *)"";
@@ -155,13 +184,13 @@ static int frame_deliver(struct kl_pb_stream *s, const uint8_t *p, size_t n,
 }
 
 /* A copy of a slice, NUL-terminated; NULL on ENOMEM. */
-static char *slice_dup(const struct kl__pb_slice *sl)
+static char *slice_dup(const struct pb_slice *sl)
 {
 	size_t n = sl->set ? sl->len : 0;
 	char *c = malloc(n + 1);
 
 	if (c)
-		kl__pb_slice_copy(sl, c, n + 1);
+		slice_copy(sl, c, n + 1);
 	return c;
 }
 
@@ -169,12 +198,12 @@ static int listmeta_take(struct kl_pb_stream *s, const uint8_t *p, size_t n,
 			 struct kl_error *err)
 {
 	k8s_ListMeta lm = k8s_ListMeta_init_zero;
-	struct kl__pb_slice rv = { 0 }, cont = { 0 };
+	struct pb_slice rv = { 0 }, cont = { 0 };
 	pb_istream_t is = pb_istream_from_buffer(p, n);
-	struct kl__pb_in in = { p, p + n };
+	struct pb_in in = { p, p + n };
 
-	kl__pb_slice_bind(&lm.resourceVersion, &rv, &in);
-	kl__pb_slice_bind(&lm.continue_, &cont, &in);
+	slice_bind(&lm.resourceVersion, &rv, &in);
+	slice_bind(&lm.continue_, &cont, &in);
 	if (!pb_decode(&is, k8s_ListMeta_fields, &lm))
 		return fail(s, err, -EPROTO, "a ListMeta that does not decode");
 	free(s->rv);
@@ -189,8 +218,8 @@ static int listmeta_take(struct kl_pb_stream *s, const uint8_t *p, size_t n,
 /* Collected bytes of the current target, from the chunk or from buf. */
 static int collected(struct kl_pb_stream *s, const uint8_t *p, size_t n, struct kl_error *err)
 {
-	struct kl__pb_slice raw = { 0 };
-	struct kl__pb_in in = { p, p + n };
+	struct pb_slice raw = { 0 };
+	struct pb_in in = { p, p + n };
 	struct kl_pb_msg m = { 0 };
 	pb_istream_t is;
 	k8s_TypeMeta tm = k8s_TypeMeta_init_zero;
@@ -199,10 +228,10 @@ static int collected(struct kl_pb_stream *s, const uint8_t *p, size_t n, struct 
 	switch (s->target) {
 	case T_TYPEMETA:
 		is = pb_istream_from_buffer(p, n);
-		kl__pb_slice_bind(&tm.kind, &raw, &in);
+		slice_bind(&tm.kind, &raw, &in);
 		if (!pb_decode(&is, k8s_TypeMeta_fields, &tm))
 			return fail(s, err, -EPROTO, "a TypeMeta that does not decode");
-		kl__pb_slice_copy(&raw, s->kind, sizeof(s->kind));
+		slice_copy(&raw, s->kind, sizeof(s->kind));
 		return 0;
 	case T_DOCRAW: /* kept until finish */
 		free(s->doc);
