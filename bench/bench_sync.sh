@@ -16,11 +16,15 @@
 #                        floor the issue names; Go's client reads faster than curl here
 #   kloompas-json        build-release/bench/bench_informer --content-type json
 #   kloompas-protobuf    build-release/bench/bench_informer --content-type protobuf
-# (each round starts one further down this list, so no variant always follows the
-# same one), each measured for time to synced, its CPU (user+sys) and RSS at sync and
-# peak, and kube-apiserver's CPU for that sync (utime+stime of /proc/PID/stat before
-# the start and when the SYNC line appears; each starts once the apiserver is idle
-# again). Then churn: anchor-loader -mode churn
+# (each round starts one further down this list, and even rounds go up it, so no
+# variant always follows the same one), each measured for time to synced, its CPU
+# (user+sys) and RSS at sync and peak, and kube-apiserver's CPU for that sync
+# (utime+stime of /proc/PID/stat before the start and when the SYNC line appears).
+# Before each, kube-apiserver collects its heap (/debug/pprof/heap?gc=1) and is left
+# to be idle again, so no variant pays for the garbage of the one before. For curl
+# and Kloompas the time of the first byte (the first pod in the cache) is shown too:
+# the apiserver sends nothing until it has built the whole list. Then churn:
+# anchor-loader -mode churn
 # writes CHURN (10,000 or PODS, the fewer) pod statuses while anchor-watcher -protobuf
 # and bench_informer --content-type protobuf both watch, each with -expect-updates,
 # in the same run; both CPUs are reported. It ends with the medians and the ratios
@@ -110,12 +114,17 @@ api_ticks() {
 	awk '{ print $14 + $15 }' "/proc/$API_PID/stat"
 }
 
-# Rests PAUSE seconds, then until kube-apiserver is idle (under 0.1 CPU s in a second;
-# 30 s at most): a Go heap of gigabytes is still being collected after a big LIST,
-# and that work would be charged to the next measurement.
+# Collects kube-apiserver's heap (GET /debug/pprof/heap?gc=1 runs Go's runtime.GC();
+# --profiling is on by default), then rests PAUSE seconds and until it is idle (under
+# 0.1 CPU s in a second; 30 s at most). After a big LIST the Go heap holds hundreds of
+# MB of garbage that is collected only when the next request's allocations trigger a
+# GC: without this the next measurement, whichever variant, would pay for it.
 api_quiesce() {
 	local a0 a1 i
 
+	curl -sf --cacert "$ANC_DIR/pki/ca.crt" -H "Authorization: Bearer $TOKEN" -o /dev/null \
+		"$URL/debug/pprof/heap?gc=1" ||
+		bench_log "could not make kube-apiserver collect its heap (/debug/pprof)"
 	sleep "$PAUSE"
 	for ((i = 0; i < 30; i++)); do
 		a0=$(api_ticks)
@@ -239,7 +248,7 @@ measure() {
 		cmd=(curl -sS --http2 -A kloompas-bench --cacert "$ANC_DIR/pki/ca.crt"
 			-H "Authorization: Bearer $TOKEN"
 			-H "Accept: application/vnd.kubernetes.protobuf" -o /dev/null
-			-w 'RAWLIST curl wall_s=%{time_total} bytes=%{size_download}\n'
+			-w 'RAWLIST curl wall_s=%{time_total} first_byte_s=%{time_starttransfer} bytes=%{size_download}\n'
 			"$URL/api/v1/pods?resourceVersion=0&limit=500")
 		;;
 	kloompas-json) cmd=("$KL" --kubeconfig "$WORK/kubeconfig" --content-type json) ;;
@@ -286,9 +295,9 @@ VARIANTS=(client-go-json client-go-protobuf rawlist-protobuf rawlist-json curl-p
 	kloompas-json kloompas-protobuf)
 NO_JSON=${BENCH_NO_JSON:-0}
 ((NO_JSON)) && VARIANTS=(client-go-protobuf rawlist-protobuf curl-protobuf kloompas-protobuf)
-declare -A SYNC CPU RSS GC HWM APIC
+declare -A SYNC CPU RSS GC HWM APIC FIRST
 for v in "${VARIANTS[@]}"; do
-	SYNC[$v]="" CPU[$v]="" RSS[$v]="" GC[$v]="" HWM[$v]="" APIC[$v]=""
+	SYNC[$v]="" CPU[$v]="" RSS[$v]="" GC[$v]="" HWM[$v]="" APIC[$v]="" FIRST[$v]=""
 done
 
 # The warm-up LIST (not reported) also checks that the pods are the issue's: ~8.5 KB of
@@ -307,16 +316,28 @@ measure rawlist-protobuf
 pbytes=$(field "$LINE" bytes)
 echo "one LIST from the watch cache: protobuf $pbytes bytes ($((pbytes / N)) per pod)"
 
+# Round r starts r-1 further down the list, and even rounds go up it: so no variant
+# always follows the same one.
+nv=${#VARIANTS[@]}
 for ((r = 1; r <= ROUNDS; r++)); do
 	echo "round $r (load $(cut -d' ' -f1-3 /proc/loadavg)):"
-	for ((k = 0; k < ${#VARIANTS[@]}; k++)); do
-		v=${VARIANTS[$(((k + r - 1) % ${#VARIANTS[@]}))]}
+	for ((k = 0; k < nv; k++)); do
+		if ((r % 2)); then
+			v=${VARIANTS[$(((k + r - 1) % nv))]}
+		else
+			v=${VARIANTS[$(((nv - 1 - k + r - 1) % nv))]}
+		fi
 		measure "$v"
 		APIC[$v]+="$API "
 		if [[ $v == rawlist-* || $v == curl-* ]]; then
 			SYNC[$v]+="$(field "$LINE" wall_s) "
-			printf '  %-19s %7.3f s  apiserver %6.2f CPU s  %s bytes\n' "$v" \
+			printf '  %-19s %7.3f s  apiserver %6.2f CPU s  %s bytes' "$v" \
 				"$(field "$LINE" wall_s)" "$API" "$(field "$LINE" bytes)"
+			if [[ $v == curl-* ]]; then
+				FIRST[$v]+="$(field "$LINE" first_byte_s) "
+				printf '  first byte %.3f s' "$(field "$LINE" first_byte_s)"
+			fi
+			echo
 			continue
 		fi
 		pods=$(field "$LINE" pods)
@@ -327,6 +348,10 @@ for ((r = 1; r <= ROUNDS; r++)); do
 		printf '  %-19s %7.3f s  %6.2f CPU s  RSS %7.1f MiB  peak %7.1f MiB  apiserver %6.2f CPU s\n' \
 			"$v" "$(field "$LINE" hassynced_s)" "$(field "$LINE" cpu_s)" \
 			"$(field "$LINE" rss_mib)" "$(field "$LINE" hwm_mib)" "$API"
+		if [[ $v == kloompas-* ]]; then
+			FIRST[$v]+="$(field "$LINE" first_item_s) "
+			printf '    first pod in the cache at %.3f s\n' "$(field "$LINE" first_item_s)"
+		fi
 	done
 done
 
@@ -401,6 +426,16 @@ check "sync: kloompas-protobuf / client-go-protobuf" \
 	"$(ratio "${M[kloompas-protobuf.sync]}" "${M[client-go-protobuf.sync]}")" "<=" 0.7
 check "sync: kloompas-protobuf / curl-protobuf (RV=0)" \
 	"$(ratio "${M[kloompas-protobuf.sync]}" "${M[curl-protobuf.sync]}")" "<=" 1.25
+# after the first byte: the median of each round's time to synced minus its first byte
+after_first() {
+	local d
+
+	d=$(paste -d' ' <(tr ' ' '\n' <<<"${SYNC[$1]}") <(tr ' ' '\n' <<<"${FIRST[$1]}") |
+		awk 'NF == 2 { printf "%.3f ", $1 - $2 }')
+	med "$d"
+}
+echo "  after the first byte: kloompas-protobuf $(after_first kloompas-protobuf) s," \
+	"curl-protobuf $(after_first curl-protobuf) s (medians; reported)"
 echo "  sync: kloompas-protobuf / rawlist-protobuf (Go's client, RV=0)" \
 	"$(ratio "${M[kloompas-protobuf.sync]}" "${M[rawlist-protobuf.sync]}") (reported)"
 check "CPU to sync: kloompas-protobuf / client-go-protobuf" \
