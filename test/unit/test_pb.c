@@ -808,6 +808,114 @@ static void test_hand_pod(void **state)
 	kl_intern_free(t);
 }
 
+/* A pod of name "p": metadata{name}, then what fill adds (the pod's own fields). */
+static int wire_pod(struct kl_intern *t, void (*fill)(struct enc *pod), struct kl_pod **p)
+{
+	static struct enc md, pod;
+
+	md.n = pod.n = 0;
+	field_str(&md, 1, "p");
+	field_enc(&pod, 1, &md);
+	fill(&pod);
+	return kl_pod_project_pb(t, &opts, pod.b, pod.n, p);
+}
+
+/* status{containerStatuses{name, state{terminated{exitCode}}, restartCount}} */
+static void container_status(struct enc *pod, uint64_t exit_code, uint64_t restarts)
+{
+	static struct enc st, cs, state_, term;
+
+	st.n = cs.n = state_.n = term.n = 0;
+	field_varint(&term, 1, exit_code);
+	field_enc(&state_, 3, &term);
+	field_str(&cs, 1, "app");
+	field_enc(&cs, 2, &state_);
+	field_varint(&cs, 5, restarts);
+	field_enc(&st, 8, &cs);
+	field_enc(pod, 3, &st);
+}
+
+static void fill_negative_exit(struct enc *pod)
+{
+	container_status(pod, (uint64_t)-1, 2); /* Go sends a negative int32 in 10 bytes */
+}
+
+static void fill_restarts_over_int32(struct enc *pod)
+{
+	container_status(pod, 0, (uint64_t)1 << 31);
+}
+
+static void fill_fixed_unknown(struct enc *pod)
+{
+	varint(pod, 40 << 3 | 1); /* unknown fixed64 and fixed32 fields: skipped */
+	put(pod, "12345678", 8);
+	varint(pod, 41 << 3 | 5);
+	put(pod, "1234", 4);
+}
+
+static void fill_group(struct enc *pod)
+{
+	varint(pod, 40 << 3 | 3); /* a group: a wire type neither Go nor we accept */
+}
+
+static void fill_field_zero(struct enc *pod)
+{
+	field_str(pod, 0, "x");
+}
+
+static void fill_long_varint(struct enc *pod)
+{
+	varint(pod, 40 << 3);
+	put(pod, "\xff\xff\xff\xff\xff\xff\xff\xff\xff\x7f", 10); /* over 64 bits */
+}
+
+static void fill_second_metadata(struct enc *pod)
+{
+	static struct enc md;
+
+	md.n = 0;
+	field_str(&md, 3, "ns"); /* a message sent twice is merged */
+	field_enc(pod, 1, &md);
+}
+
+static void fill_node_as_varint(struct enc *pod)
+{
+	static struct enc spec;
+
+	spec.n = 0;
+	field_varint(&spec, 10, 7); /* nodeName, a string, as a varint */
+	field_enc(pod, 2, &spec);
+}
+
+/* The field reader's rules (kubeclient/pbwire.h), each on an otherwise good pod. */
+static void test_wire_rules(void **state)
+{
+	struct kl_intern *t = kl_intern_new();
+	struct kl_pod *p;
+
+	(void)state;
+	assert_int_equal(wire_pod(t, fill_negative_exit, &p), 0);
+	assert_int_equal(p->containers[0].state.exit_code, -1);
+	assert_int_equal(p->containers[0].restarts, 2);
+	kl_pod_free(t, p);
+	assert_int_equal(wire_pod(t, fill_fixed_unknown, &p), 0);
+	assert_string_equal(kl_meta_name(&p->meta), "p");
+	kl_pod_free(t, p);
+	assert_int_equal(wire_pod(t, fill_second_metadata, &p), 0);
+	assert_string_equal(kl_meta_name(&p->meta), "p");
+	assert_string_equal(p->meta.ns, "ns");
+	kl_pod_free(t, p);
+	assert_int_equal(wire_pod(t, fill_restarts_over_int32, &p), -EINVAL);
+	assert_null(p);
+	assert_int_equal(wire_pod(t, fill_group, &p), -EINVAL);
+	assert_int_equal(wire_pod(t, fill_field_zero, &p), -EINVAL);
+	assert_int_equal(wire_pod(t, fill_long_varint, &p), -EINVAL);
+	assert_int_equal(wire_pod(t, fill_node_as_varint, &p), -EINVAL);
+	assert_null(p);
+	assert_int_equal(kl_intern_count(t), 0);
+	kl_intern_free(t);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -816,7 +924,7 @@ int main(void)
 		cmocka_unit_test(test_callback_stops), cmocka_unit_test(test_status),
 		cmocka_unit_test(test_pods_list),    cmocka_unit_test(test_pods_watch),
 		cmocka_unit_test(test_namespaces),   cmocka_unit_test(test_deployments),
-		cmocka_unit_test(test_hand_pod),
+		cmocka_unit_test(test_hand_pod),     cmocka_unit_test(test_wire_rules),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
