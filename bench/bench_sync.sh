@@ -19,11 +19,10 @@
 # (each round starts one further down this list, and even rounds go up it, so no
 # variant always follows the same one), each measured for time to synced, its CPU
 # (user+sys) and RSS at sync and peak, and kube-apiserver's CPU for that sync
-# (utime+stime of /proc/PID/stat before the start and when the SYNC line appears).
-# Before each, kube-apiserver collects its heap (/debug/pprof/heap?gc=1) and is left
-# to be idle again, so no variant pays for the garbage of the one before. For curl
-# and Kloompas the time of the first byte (the first pod in the cache) is shown too:
-# the apiserver sends nothing until it has built the whole list. Then churn:
+# (utime+stime of /proc/PID/stat before the start and when the SYNC line appears;
+# each starts once the apiserver is idle again). For curl and Kloompas the time of
+# the first byte (the first pod in the cache) is shown too: the apiserver sends
+# nothing until it has built the whole list. Then churn:
 # anchor-loader -mode churn
 # writes CHURN (10,000 or PODS, the fewer) pod statuses while anchor-watcher -protobuf
 # and bench_informer --content-type protobuf both watch, each with -expect-updates,
@@ -114,17 +113,12 @@ api_ticks() {
 	awk '{ print $14 + $15 }' "/proc/$API_PID/stat"
 }
 
-# Collects kube-apiserver's heap (GET /debug/pprof/heap?gc=1 runs Go's runtime.GC();
-# --profiling is on by default), then rests PAUSE seconds and until it is idle (under
-# 0.1 CPU s in a second; 30 s at most). After a big LIST the Go heap holds hundreds of
-# MB of garbage that is collected only when the next request's allocations trigger a
-# GC: without this the next measurement, whichever variant, would pay for it.
+# Rests PAUSE seconds, then until kube-apiserver is idle (under 0.1 CPU s in a second;
+# 30 s at most): a Go heap of gigabytes is still being collected after a big LIST,
+# and that work would be charged to the next measurement.
 api_quiesce() {
 	local a0 a1 i
 
-	curl -sf --cacert "$ANC_DIR/pki/ca.crt" -H "Authorization: Bearer $TOKEN" -o /dev/null \
-		"$URL/debug/pprof/heap?gc=1" ||
-		bench_log "could not make kube-apiserver collect its heap (/debug/pprof)"
 	sleep "$PAUSE"
 	for ((i = 0; i < 30; i++)); do
 		a0=$(api_ticks)
@@ -213,7 +207,10 @@ write_kubeconfig() {
 }
 
 # waitfor LOG PATTERN PID: waits until LOG has a line matching PATTERN (0), PID ended
-# first (1), or TIMEOUT passed (2).
+# first (1), or TIMEOUT passed (2). It looks 4 times a second: the processes time
+# themselves (their SYNC line), and a faster poll (a grep and a sleep forked each
+# time) took CPU from the measured client and the apiserver on this 2-core machine,
+# which curl, waited for with `wait`, did not pay.
 waitfor() {
 	local log=$1 pat=$2 pid=$3 t0=$SECONDS
 
@@ -223,7 +220,7 @@ waitfor() {
 			return 1
 		fi
 		((SECONDS - t0 > TIMEOUT)) && return 2
-		sleep 0.02
+		sleep 0.25
 	done
 }
 
