@@ -72,26 +72,26 @@ struct kl_pb_stream {
  */
 
 /* The buffer being decoded. */
-struct pb_in {
+struct in_range {
 	const uint8_t *lo, *hi;
 };
 
 /* A field's bytes inside the buffer being decoded; set false when absent. */
-struct pb_slice {
+struct slice {
 	const uint8_t *p;
 	size_t len;
 	bool set;
-	const struct pb_in *in;
+	const struct in_range *in;
 };
 
 /*
- * pb_callback_t decode function: arg points at a struct pb_slice (the last one
+ * pb_callback_t decode function: arg points at a struct slice (the last one
  * wins). A string sent with a scalar wire type reaches it as a copy on nanopb's
  * stack, not in the buffer: that fails the decode (Go would refuse it too).
  */
 static bool slice_cb(pb_istream_t *st, const pb_field_t *f, void **arg)
 {
-	struct pb_slice *sl = *arg;
+	struct slice *sl = *arg;
 	uintptr_t p = (uintptr_t)st->state;
 
 	(void)f;
@@ -106,7 +106,7 @@ static bool slice_cb(pb_istream_t *st, const pb_field_t *f, void **arg)
 }
 
 /* Points cb at the slice, which lies in the buffer in. */
-static void slice_bind(pb_callback_t *cb, struct pb_slice *sl, const struct pb_in *in)
+static void slice_bind(pb_callback_t *cb, struct slice *sl, const struct in_range *in)
 {
 	cb->funcs.decode = slice_cb;
 	cb->arg = sl;
@@ -114,7 +114,7 @@ static void slice_bind(pb_callback_t *cb, struct pb_slice *sl, const struct pb_i
 }
 
 /* Copies a slice into buf (size bytes, cut to fit, NUL-terminated). */
-static void slice_copy(const struct pb_slice *sl, char *buf, size_t size)
+static void slice_copy(const struct slice *sl, char *buf, size_t size)
 {
 	kl__pbw_copy(sl->p, sl->set ? sl->len : 0, buf, size);
 }
@@ -136,12 +136,12 @@ static int fail(struct kl_pb_stream *s, struct kl_error *err, int rc, const char
 
 /* An envelope (no magic) into its kind and raw; false when it does not decode. */
 static bool unknown_decode(const uint8_t *p, size_t n, char *kind, size_t kind_size,
-			   struct pb_slice *raw)
+			   struct slice *raw)
 {
 	k8s_Unknown u = k8s_Unknown_init_zero;
-	struct pb_slice k = { 0 };
+	struct slice k = { 0 };
 	pb_istream_t is = pb_istream_from_buffer(p, n);
-	struct pb_in in = { p, p + n };
+	struct in_range in = { p, p + n };
 
 	slice_bind(&u.typeMeta.kind, &k, &in);
 	slice_bind(&u.raw, raw, &in);
@@ -158,9 +158,9 @@ static int frame_deliver(struct kl_pb_stream *s, const uint8_t *p, size_t n,
 			 struct kl_error *err)
 {
 	k8s_WatchEvent ev = k8s_WatchEvent_init_zero;
-	struct pb_slice type = { 0 }, obj = { 0 }, raw = { 0 };
+	struct slice type = { 0 }, obj = { 0 }, raw = { 0 };
 	pb_istream_t is = pb_istream_from_buffer(p, n);
-	struct pb_in in = { p, p + n };
+	struct in_range in = { p, p + n };
 	struct kl_pb_msg m = { 0 };
 	char tbuf[32];
 	int rc;
@@ -184,7 +184,7 @@ static int frame_deliver(struct kl_pb_stream *s, const uint8_t *p, size_t n,
 }
 
 /* A copy of a slice, NUL-terminated; NULL on ENOMEM. */
-static char *slice_dup(const struct pb_slice *sl)
+static char *slice_dup(const struct slice *sl)
 {
 	size_t n = sl->set ? sl->len : 0;
 	char *c = malloc(n + 1);
@@ -198,9 +198,9 @@ static int listmeta_take(struct kl_pb_stream *s, const uint8_t *p, size_t n,
 			 struct kl_error *err)
 {
 	k8s_ListMeta lm = k8s_ListMeta_init_zero;
-	struct pb_slice rv = { 0 }, cont = { 0 };
+	struct slice rv = { 0 }, cont = { 0 };
 	pb_istream_t is = pb_istream_from_buffer(p, n);
-	struct pb_in in = { p, p + n };
+	struct in_range in = { p, p + n };
 
 	slice_bind(&lm.resourceVersion, &rv, &in);
 	slice_bind(&lm.continue_, &cont, &in);
@@ -218,8 +218,8 @@ static int listmeta_take(struct kl_pb_stream *s, const uint8_t *p, size_t n,
 /* Collected bytes of the current target, from the chunk or from buf. */
 static int collected(struct kl_pb_stream *s, const uint8_t *p, size_t n, struct kl_error *err)
 {
-	struct pb_slice raw = { 0 };
-	struct pb_in in = { p, p + n };
+	struct slice raw = { 0 };
+	struct in_range in = { p, p + n };
 	struct kl_pb_msg m = { 0 };
 	pb_istream_t is;
 	k8s_TypeMeta tm = k8s_TypeMeta_init_zero;
