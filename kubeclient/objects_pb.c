@@ -105,6 +105,15 @@ static int time_read(const field_t *f, int64_t *secs)
 	return each_field(f, time_field, secs);
 }
 
+/*
+ * A message of which we keep the string field 1 (into *arg, a slice_t):
+ * ContainerStateWaiting{reason = 1}, Container{name = 1}, NamespaceStatus{phase = 1}.
+ */
+static int str1_field(const field_t *f, void *arg)
+{
+	return f->num == 1 ? str_read(f, arg) : 0;
+}
+
 /* ---------------------------------------------------------------- scalars */
 
 static bool slice_is(const slice_t *s, const char *str)
@@ -346,11 +355,6 @@ struct cstate {
 	int32_t exit_code;
 };
 
-static int waiting_field(const field_t *f, void *arg)
-{
-	return f->num == 1 ? str_read(f, arg) : 0;
-}
-
 static int running_field(const field_t *f, void *arg)
 {
 	return f->num == 1 ? time_read(f, arg) : 0;
@@ -377,7 +381,7 @@ static int state_field(const field_t *f, void *arg)
 
 	switch (f->num) {
 	case 1:
-		return each_field(f, waiting_field, &cs->waiting);
+		return each_field(f, str1_field, &cs->waiting);
 	case 2:
 		return each_field(f, running_field, &cs->running_since);
 	case 3:
@@ -472,12 +476,6 @@ static int status_read(const field_t *f, struct cvec *cv)
 	return each_field(f, status_field, e);
 }
 
-/* Container{name = 1}. */
-static int container_field(const field_t *f, void *arg)
-{
-	return f->num == 1 ? str_read(f, arg) : 0;
-}
-
 static int spec_container_read(const field_t *f, struct cvec *cv)
 {
 	int rc;
@@ -485,7 +483,7 @@ static int spec_container_read(const field_t *f, struct cvec *cv)
 
 	if (!e)
 		return rc;
-	return each_field(f, container_field, &e->name);
+	return each_field(f, str1_field, &e->name); /* Container{name = 1} */
 }
 
 struct pod_scratch {
@@ -734,12 +732,6 @@ struct ns_scratch {
 	slice_t phase;
 };
 
-/* NamespaceStatus{phase = 1}. */
-static int ns_status_field(const field_t *f, void *arg)
-{
-	return f->num == 1 ? str_read(f, arg) : 0;
-}
-
 /* Namespace{metadata = 1, status = 3}. */
 static int ns_field(const field_t *f, void *arg)
 {
@@ -748,7 +740,7 @@ static int ns_field(const field_t *f, void *arg)
 	if (f->num == 1)
 		return meta_read(f, &s->meta);
 	if (f->num == 3)
-		return each_field(f, ns_status_field, &s->phase);
+		return each_field(f, str1_field, &s->phase); /* NamespaceStatus */
 	return 0;
 }
 
